@@ -1,0 +1,34 @@
+package dev.ppexec.backend;
+
+/** One compute device: the CPU fallback, or one CUDA GPU. Owns its streams, events and memory. */
+public interface Device extends AutoCloseable {
+
+    /** {@code "cpu"} or {@code "cuda:0"}, as traces and reports print it. */
+    String name();
+
+    Stream createStream(String label);
+
+    Event createEvent();
+
+    Buffer allocate(Buffer.Type type, long length);
+
+    /** Synchronous upload, used while building stages. */
+    Buffer upload(float[] values);
+
+    /** Synchronous upload, used while building stages. */
+    Buffer upload(int[] values);
+
+    /** Uploads a row-major {@code [in, out]} weight matrix. */
+    Matrix uploadMatrix(float[] values, int in, int out);
+
+    Kernels kernels();
+
+    /**
+     * Tells {@code listener} at once when a launch fails on any stream of this device (from the
+     * stream's own thread, or the device's callback thread). The stream then skips later launches.
+     */
+    void onFailure(java.util.function.Consumer<StreamFailure> listener);
+
+    @Override
+    void close();
+}

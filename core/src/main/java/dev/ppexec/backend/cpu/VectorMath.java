@@ -1,0 +1,42 @@
+package dev.ppexec.backend.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Dot and axpy with the Vector API. The reduction order depends only on the length, never on the
+ * batch, so results are the same whichever micro-batch a row runs in.
+ */
+final class VectorMath {
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+
+    private VectorMath() {}
+
+    /** Σ a[ai + i]·b[bi + i] for i in [0, n). */
+    static float dot(float[] a, int ai, float[] b, int bi, int n) {
+        int i = 0;
+        FloatVector acc = FloatVector.zero(S);
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            acc = FloatVector.fromArray(S, a, ai + i).fma(FloatVector.fromArray(S, b, bi + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum = Math.fma(a[ai + i], b[bi + i], sum);
+        }
+        return sum;
+    }
+
+    /** y[yi + i] += alpha·x[xi + i] for i in [0, n). */
+    static void axpy(float alpha, float[] x, int xi, float[] y, int yi, int n) {
+        int i = 0;
+        FloatVector va = FloatVector.broadcast(S, alpha);
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector.fromArray(S, x, xi + i).fma(va, FloatVector.fromArray(S, y, yi + i)).intoArray(y, yi + i);
+        }
+        for (; i < n; i++) {
+            y[yi + i] = Math.fma(alpha, x[xi + i], y[yi + i]);
+        }
+    }
+}

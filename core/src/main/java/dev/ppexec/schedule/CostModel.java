@@ -1,0 +1,75 @@
+package dev.ppexec.schedule;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * Durations for the {@link Simulator}, in one arbitrary time unit.
+ *
+ * @param forwardCosts a FORWARD's duration per rank; a single entry applies to every rank
+ * @param transferCost one SEND's duration
+ */
+public record CostModel(List<Double> forwardCosts, double transferCost) {
+
+    public CostModel {
+        Objects.requireNonNull(forwardCosts, "forwardCosts");
+        if (forwardCosts.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "forwardCosts is empty; allowed: one cost for every rank, or one per rank");
+        }
+        for (int r = 0; r < forwardCosts.size(); r++) {
+            Double cost = Objects.requireNonNull(forwardCosts.get(r), "forwardCosts.get(" + r + ")");
+            checkDuration("forwardCosts.get(" + r + ")", cost);
+        }
+        checkDuration("transferCost", transferCost);
+        forwardCosts = List.copyOf(forwardCosts);
+    }
+
+    /** One forward cost per rank. */
+    public CostModel(double[] forwardCosts, double transferCost) {
+        this(boxed(forwardCosts), transferCost);
+    }
+
+    /** The same forward cost on every rank. */
+    public static CostModel uniform(double forward, double transfer) {
+        return new CostModel(List.of(forward), transfer);
+    }
+
+    /** The duration of a FORWARD on {@code rank}. */
+    public double forwardCost(int rank) {
+        if (forwardCosts.size() == 1) {
+            if (rank < 0) {
+                throw new IllegalArgumentException("rank " + rank + " is out of range; allowed: 0 or more");
+            }
+            return forwardCosts.getFirst();
+        }
+        if (rank < 0 || rank >= forwardCosts.size()) {
+            throw new IllegalArgumentException(
+                    "rank " + rank + " is out of range; allowed: 0.." + (forwardCosts.size() - 1));
+        }
+        return forwardCosts.get(rank);
+    }
+
+    void checkCovers(int ranks) {
+        if (forwardCosts.size() != 1 && forwardCosts.size() != ranks) {
+            throw new IllegalArgumentException("forwardCosts has " + forwardCosts.size() + " entries for " + ranks
+                    + " ranks; allowed: 1 (every rank) or " + ranks + " (one per rank)");
+        }
+    }
+
+    private static List<Double> boxed(double[] costs) {
+        Objects.requireNonNull(costs, "forwardCosts");
+        List<Double> list = new ArrayList<>(costs.length);
+        for (double cost : costs) {
+            list.add(cost);
+        }
+        return list;
+    }
+
+    private static void checkDuration(String name, double value) {
+        if (!(value >= 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException(name + " " + value + " is out of range; allowed: finite, 0 or more");
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.ppexec.schedule;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** Schedule generators: fill-drain prefill, then the decode ring (DESIGN.md, "The PP runtime"). */
+public final class Schedules {
+
+    private Schedules() {
+    }
+
+    /** Fill-drain (GPipe forward) for the prefill pass alone: {@code generation(ranks, microBatches, 0)}. */
+    public static Schedule prefill(int ranks, int microBatches) {
+        return generation(ranks, microBatches, 0);
+    }
+
+    /**
+     * Prefill at step 0, then the decode ring for steps 1..{@code steps}. Every rank runs step-major,
+     * micro-batch-minor; per (micro-batch, step) a rank receives (except rank 0 at step 0), runs its stage, and
+     * sends (except the last rank at the last step). With one rank there is nothing to hand off: tokens stay put.
+     */
+    public static Schedule generation(int ranks, int microBatches, int steps) {
+        if (ranks < 1) {
+            throw new IllegalArgumentException("ranks " + ranks + " is out of range; allowed: 1 or more");
+        }
+        if (microBatches < 1) {
+            throw new IllegalArgumentException(
+                    "microBatches " + microBatches + " is out of range; allowed: 1 or more");
+        }
+        if (steps < 0) {
+            throw new IllegalArgumentException("steps " + steps + " is out of range; allowed: 0 or more");
+        }
+        List<List<Action>> actions = new ArrayList<>(ranks);
+        for (int r = 0; r < ranks; r++) {
+            List<Action> list = new ArrayList<>();
+            for (int s = 0; s <= steps; s++) {
+                for (int m = 0; m < microBatches; m++) {
+                    if (ranks > 1 && !(r == 0 && s == 0)) {
+                        list.add(Action.recv(m, s));
+                    }
+                    list.add(Action.forward(m, s));
+                    if (ranks > 1 && !(r == ranks - 1 && s == steps)) {
+                        list.add(Action.send(m, s));
+                    }
+                }
+            }
+            actions.add(list);
+        }
+        return new Schedule(ranks, microBatches, steps, actions);
+    }
+}

@@ -1,0 +1,153 @@
+package dev.ppexec.stage;
+
+import dev.ppexec.backend.Buffer;
+import dev.ppexec.backend.Device;
+import dev.ppexec.backend.Kernels;
+import dev.ppexec.backend.Launch;
+import dev.ppexec.backend.Stream;
+import dev.ppexec.model.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One stage's forward pass for one micro-batch slot, as a list of prepared launches. Buffers and
+ * the KV cache are allocated here, once; {@link #launchForward} allocates nothing.
+ *
+ * <p>Per pass: {@code rows = batch · tokens}, row {@code b·tokens + t} at position {@code startPos + t}.
+ */
+public final class StageProgram implements AutoCloseable {
+
+    private final int batch;
+    private final Buffer x;         // [batch·maxTokens, dim] residual stream: a stage's input and output
+    private final Buffer inputIds;  // [batch·maxTokens] first stage only
+    private final Buffer nextIds;   // [batch] last stage only
+    private final Launch[] launches;
+    private final boolean[] perRequest; // true: runs on one row per request (after gather_last)
+    private final Launch tokensToHost;
+    private final List<Buffer> owned = new ArrayList<>();
+
+    /**
+     * @param prompts   [batch][maxTokens] prompt ids for the first stage, else null
+     * @param requests  request index of each row of the batch
+     * @param tokenLog  [requests][steps+1] the host table next tokens go to (last stage), else null
+     * @param capacity  KV positions per request (prompt + decode steps)
+     */
+    public StageProgram(Device device, StageWeights w, Workspace ws, int[][] prompts, int[] requests,
+                        int maxTokens, int capacity, int[][] tokenLog) {
+        ModelConfig c = w.config;
+        this.batch = requests.length;
+        int dim = c.dim();
+        int heads = c.heads();
+        int hd = c.headDim();
+        Kernels k = device.kernels();
+        this.x = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * maxTokens * dim));
+        if (w.first) {
+            int[] flat = new int[batch * maxTokens];
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(prompts[b], 0, flat, b * maxTokens, maxTokens);
+            }
+            this.inputIds = own(device.upload(flat));
+        } else {
+            this.inputIds = null;
+        }
+        this.nextIds = w.last ? own(device.allocate(Buffer.Type.INT32, batch)) : null;
+
+        List<Launch> ls = new ArrayList<>();
+        List<Boolean> per = new ArrayList<>();
+        if (w.first) {
+            add(ls, per, k.embed("embed", inputIds, w.embed, x, batch, dim), false);
+        }
+        for (StageWeights.Layer l : w.layers) {
+            String p = "layers." + l.index() + ".";
+            Buffer kc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim)); // [batch, capacity, dim]
+            Buffer vc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim));
+            // h = rmsnorm(x)·attn_norm; q, k, v = h·wq, h·wk, h·wv
+            add(ls, per, k.rmsnorm(p + "attn_norm", x, l.attnNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
+            add(ls, per, k.matmul(p + "wq", ws.h, l.wq(), ws.q, batch), false);
+            add(ls, per, k.matmul(p + "wk", ws.h, l.wk(), ws.k, batch), false);
+            add(ls, per, k.matmul(p + "wv", ws.h, l.wv(), ws.v, batch), false);
+            // RoPE on q and k; append k, v; causal attention over positions 0..p
+            add(ls, per, k.rope(p + "q", ws.q, batch, heads, hd, ModelConfig.ROPE_THETA), false);
+            add(ls, per, k.rope(p + "k", ws.k, batch, heads, hd, ModelConfig.ROPE_THETA), false);
+            add(ls, per, k.kvAppend(p + "kv", ws.k, ws.v, kc, vc, batch, dim, capacity), false);
+            add(ls, per, k.attention(p + "attn", ws.q, kc, vc, ws.att, batch, heads, hd, capacity), false);
+            // x += attn·wo
+            add(ls, per, k.matmul(p + "wo", ws.att, l.wo(), ws.proj, batch), false);
+            add(ls, per, k.add(p + "attn_residual", x, ws.proj, batch, dim), false);
+            // h = rmsnorm(x)·mlp_norm; x += (silu(h·w1) ⊙ (h·w3))·w2
+            add(ls, per, k.rmsnorm(p + "mlp_norm", x, l.mlpNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
+            add(ls, per, k.matmul(p + "w1", ws.h, l.w1(), ws.up, batch), false);
+            add(ls, per, k.matmul(p + "w3", ws.h, l.w3(), ws.gate, batch), false);
+            add(ls, per, k.siluMul(p + "silu", ws.up, ws.gate, batch, c.ffn()), false);
+            add(ls, per, k.matmul(p + "w2", ws.up, l.w2(), ws.proj, batch), false);
+            add(ls, per, k.add(p + "mlp_residual", x, ws.proj, batch, dim), false);
+        }
+        if (w.last) {
+            // logits = (rmsnorm(x)·final_norm)·lm_head at each request's last position; next = argmax
+            add(ls, per, k.gatherLast("final", x, ws.last, batch, dim), false);
+            add(ls, per, k.rmsnorm("final_norm", ws.last, w.finalNorm, ws.lastH, batch, dim, ModelConfig.NORM_EPS), true);
+            add(ls, per, k.matmul("lm_head", ws.lastH, w.lmHead, ws.logits, batch), true);
+            add(ls, per, k.argmax("next", ws.logits, nextIds, batch, c.vocab()), true);
+            this.tokensToHost = k.tokensToHost("next", nextIds, tokenLog, requests.clone());
+        } else {
+            this.tokensToHost = null;
+        }
+        this.launches = ls.toArray(Launch[]::new);
+        this.perRequest = new boolean[per.size()];
+        for (int i = 0; i < perRequest.length; i++) {
+            perRequest[i] = per.get(i);
+        }
+    }
+
+    private static void add(List<Launch> ls, List<Boolean> per, Launch launch, boolean perRequest) {
+        ls.add(launch);
+        per.add(perRequest);
+    }
+
+    private Buffer own(Buffer b) {
+        owned.add(b);
+        return b;
+    }
+
+    /** Enqueues the stage's forward on {@code stream} and returns at once (the run_batch launch). */
+    public void launchForward(Stream stream, int tokens, int startPos) {
+        for (int i = 0; i < launches.length; i++) {
+            stream.launch(launches[i], perRequest[i] ? 1 : tokens, startPos);
+        }
+    }
+
+    /** Enqueues the copy of this step's next tokens to the host table (last stage only). */
+    public void launchTokensToHost(Stream stream, int step) {
+        stream.launch(tokensToHost, 1, step);
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    /** The residual stream [batch·tokens, dim]: what a non-last stage sends and a non-first stage receives. */
+    public Buffer hidden() {
+        return x;
+    }
+
+    /** Token ids the first stage embeds; decode steps overwrite the first {@code batch} entries. */
+    public Buffer inputIds() {
+        return inputIds;
+    }
+
+    /** The last stage's argmax [batch]. */
+    public Buffer nextIds() {
+        return nextIds;
+    }
+
+    public int launchCount() {
+        return launches.length;
+    }
+
+    @Override
+    public void close() {
+        owned.forEach(Buffer::close);
+        owned.clear();
+    }
+}

@@ -1,0 +1,57 @@
+package dev.ppexec.stage;
+
+import dev.ppexec.backend.Buffer;
+import dev.ppexec.backend.Device;
+import dev.ppexec.model.ModelConfig;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Scratch activations of one rank, shared by its micro-batch slots: a rank's compute stream runs
+ * one slot's work at a time, so only the residual stream and the KV caches need a slot of their own.
+ */
+public final class Workspace implements AutoCloseable {
+
+    final Buffer h;       // [rows, dim] normed input of a sublayer
+    final Buffer q;       // [rows, dim]
+    final Buffer k;       // [rows, dim]
+    final Buffer v;       // [rows, dim]
+    final Buffer att;     // [rows, dim] attention output
+    final Buffer proj;    // [rows, dim] sublayer output before the residual add
+    final Buffer up;      // [rows, ffn] silu(h·w1) ⊙ (h·w3)
+    final Buffer gate;    // [rows, ffn] h·w3
+    final Buffer last;    // [batch, dim] last position of each request
+    final Buffer lastH;   // [batch, dim]
+    final Buffer logits;  // [batch, vocab]
+    private final List<Buffer> all = new ArrayList<>();
+
+    /** Sized for {@code maxBatch} requests of {@code maxTokens} positions per pass. */
+    public Workspace(Device device, ModelConfig config, int maxBatch, int maxTokens, boolean last) {
+        long rows = (long) maxBatch * maxTokens;
+        int dim = config.dim();
+        h = alloc(device, rows * dim);
+        q = alloc(device, rows * dim);
+        k = alloc(device, rows * dim);
+        v = alloc(device, rows * dim);
+        att = alloc(device, rows * dim);
+        proj = alloc(device, rows * dim);
+        up = alloc(device, rows * config.ffn());
+        gate = alloc(device, rows * config.ffn());
+        this.last = last ? alloc(device, (long) maxBatch * dim) : null;
+        this.lastH = last ? alloc(device, (long) maxBatch * dim) : null;
+        this.logits = last ? alloc(device, (long) maxBatch * config.vocab()) : null;
+    }
+
+    private Buffer alloc(Device device, long length) {
+        Buffer b = device.allocate(Buffer.Type.FLOAT32, length);
+        all.add(b);
+        return b;
+    }
+
+    @Override
+    public void close() {
+        all.forEach(Buffer::close);
+        all.clear();
+    }
+}

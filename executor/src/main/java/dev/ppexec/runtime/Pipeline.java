@@ -1,0 +1,187 @@
+package dev.ppexec.runtime;
+
+import dev.ppexec.backend.Device;
+import dev.ppexec.backend.cpu.CpuDevice;
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+import dev.ppexec.schedule.CostModel;
+import dev.ppexec.schedule.Schedule;
+import dev.ppexec.schedule.ScheduleValidator;
+import dev.ppexec.schedule.Schedules;
+import dev.ppexec.schedule.Simulator;
+import dev.ppexec.stage.StageWeights;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * A model split into PP stages, one rank per stage, with each stage's weights on its device. The
+ * public entry point for embedding the executor:
+ *
+ * <pre>{@code
+ * try (Pipeline p = Pipeline.builder().model(ModelConfig.preset("toy", 42)).stages(2).microBatches(4).build()) {
+ *     RunResult r = p.generate(Workload.generated(p.model(), 8, 32, 16));
+ * }
+ * }</pre>
+ *
+ * Rank r runs on {@code devices.get(r % devices.size())}; several ranks may share a device, each
+ * with its own compute and copy streams.
+ */
+public final class Pipeline implements AutoCloseable {
+
+    private final ModelConfig model;
+    private final Partition partition;
+    private final int microBatches;
+    private final List<Device> rankDevices;
+    private final List<StageWeights> weights;
+    private final List<Device> ownedDevices;
+    private final ActionHook hook;
+    private final List<RunListener> listeners;
+
+    private Pipeline(Builder b) {
+        this.model = Objects.requireNonNull(b.model, "model");
+        this.partition = b.split != null ? Partition.parse(b.split, model.layers())
+                : Partition.balanced(model.layers(), b.stages);
+        if (b.microBatches < 1) {
+            throw new IllegalArgumentException("--micro-batches " + b.microBatches + " is not positive; allowed: an integer >= 1");
+        }
+        this.microBatches = b.microBatches;
+        this.hook = b.hook;
+        this.listeners = List.copyOf(b.listeners);
+        List<Device> devices = b.devices;
+        this.ownedDevices = devices.isEmpty() ? List.of(new CpuDevice()) : List.of();
+        if (devices.isEmpty()) {
+            devices = ownedDevices;
+        }
+        List<Device> placed = new ArrayList<>();
+        List<StageWeights> ws = new ArrayList<>();
+        try {
+            for (int r = 0; r < partition.stages(); r++) {
+                Device d = devices.get(r % devices.size());
+                placed.add(d);
+                ws.add(new StageWeights(d, model, partition.first(r), partition.end(r)));
+            }
+        } catch (RuntimeException | Error e) {
+            ws.forEach(StageWeights::close);
+            ownedDevices.forEach(Device::close);
+            throw e;
+        }
+        this.rankDevices = List.copyOf(placed);
+        this.weights = List.copyOf(ws);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public ModelConfig model() {
+        return model;
+    }
+
+    public Partition partition() {
+        return partition;
+    }
+
+    public int microBatches() {
+        return microBatches;
+    }
+
+    public int ranks() {
+        return partition.stages();
+    }
+
+    public Device device(int rank) {
+        return rankDevices.get(rank);
+    }
+
+    /**
+     * Runs prefill and {@code decodeSteps} greedy decode steps for every request, micro-batches
+     * flowing through the ranks; blocks until done. On any rank's failure every rank stops within a
+     * bounded time and a {@link PipelineException} names the first cause.
+     */
+    public RunResult generate(Workload workload) {
+        return generate(workload, stepsDone -> {});
+    }
+
+    /** As {@link #generate(Workload)}, telling {@code progress} each step whose micro-batches were all launched on the last rank. */
+    public RunResult generate(Workload workload, java.util.function.IntConsumer progress) {
+        workload.check(model);
+        if (microBatches > workload.requests()) {
+            throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
+                    + workload.requests() + "; allowed: 1.." + workload.requests());
+        }
+        Schedule schedule = Schedules.generation(ranks(), microBatches, workload.decodeSteps());
+        ScheduleValidator.validate(schedule);
+        try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, listeners, progress)) {
+            RunResult result = run.execute();
+            double ideal = Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
+            return new RunResult(result.tokens(), result.wallNanos(), result.ranks(), result.measuredBubble(), ideal,
+                    result.pipelineSpanNanos());
+        }
+    }
+
+    StageWeights weights(int rank) {
+        return weights.get(rank);
+    }
+
+    @Override
+    public void close() {
+        weights.forEach(StageWeights::close);
+        ownedDevices.forEach(Device::close);
+    }
+
+    public static final class Builder {
+        private ModelConfig model;
+        private int stages = 1;
+        private String split;
+        private int microBatches = 1;
+        private List<Device> devices = List.of();
+        private ActionHook hook = ActionHook.NONE;
+        private final List<RunListener> listeners = new ArrayList<>();
+
+        public Builder model(ModelConfig model) {
+            this.model = model;
+            return this;
+        }
+
+        /** Balanced split over {@code stages} ranks. */
+        public Builder stages(int stages) {
+            this.stages = stages;
+            return this;
+        }
+
+        /** Explicit split such as {@code "3,3,2"}; wins over {@link #stages}. */
+        public Builder split(String split) {
+            this.split = split;
+            return this;
+        }
+
+        public Builder microBatches(int microBatches) {
+            this.microBatches = microBatches;
+            return this;
+        }
+
+        /** Devices ranks are placed on (rank r on device r mod n); default one CPU device, owned by the pipeline. */
+        public Builder devices(List<Device> devices) {
+            this.devices = List.copyOf(devices);
+            return this;
+        }
+
+        /** Test hook run before every action on every rank. */
+        public Builder actionHook(ActionHook hook) {
+            this.hook = Objects.requireNonNull(hook, "hook");
+            return this;
+        }
+
+        /** Hears what each rank did once a run's timings are resolved (tracing). */
+        public Builder listener(RunListener listener) {
+            this.listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        public Pipeline build() {
+            return new Pipeline(this);
+        }
+    }
+}

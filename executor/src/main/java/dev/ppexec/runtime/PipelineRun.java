@@ -1,0 +1,414 @@
+package dev.ppexec.runtime;
+
+import dev.ppexec.backend.Device;
+import dev.ppexec.backend.Event;
+import dev.ppexec.backend.Launch;
+import dev.ppexec.backend.Stream;
+import dev.ppexec.backend.StreamFailure;
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.schedule.Action;
+import dev.ppexec.schedule.Schedule;
+import dev.ppexec.stage.StageProgram;
+import dev.ppexec.stage.StageWeights;
+import dev.ppexec.stage.Workspace;
+import dev.ppexec.trace.DeviceClock;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntConsumer;
+
+/**
+ * One generation run: per-run resources (streams, slots, KV caches, events) and one scheduler
+ * thread per rank that walks the rank's action list. The schedule decides the order; this class
+ * only interprets it.
+ */
+final class PipelineRun implements AutoCloseable {
+
+    /** After a failure, how long ranks get to stop before the run gives up on them. */
+    static final long STOP_BOUND_MILLIS = 5_000;
+
+    /** Event pairs per rank log: entries are resolved when their pair comes round again. */
+    private static final int LOG_DEPTH = 64;
+
+    private final Pipeline pipeline;
+    private final Schedule schedule;
+    private final Workload workload;
+    private final ActionHook hook;
+    private final List<RunListener> listeners;
+    private final int ranks;
+    private final int microBatches;
+    private final int[][] members;
+    private final int[][] tokens;
+    private final Rank[] rankStates;
+    private final LocalTransport transport;
+    private final AtomicReference<PipelineException> failure = new AtomicReference<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final RunInfo info;
+    private final IntConsumer progress;
+
+    PipelineRun(Pipeline pipeline, Schedule schedule, Workload workload, ActionHook hook, List<RunListener> listeners,
+                IntConsumer progress) {
+        this.progress = progress;
+        this.pipeline = pipeline;
+        this.schedule = schedule;
+        this.workload = workload;
+        this.hook = hook;
+        this.listeners = listeners;
+        this.ranks = pipeline.ranks();
+        this.microBatches = pipeline.microBatches();
+        this.members = splitRequests(workload.requests(), microBatches);
+        this.tokens = new int[workload.requests()][workload.decodeSteps() + 1];
+        this.rankStates = new Rank[ranks];
+        this.transport = new LocalTransport(ranks, microBatches);
+        try {
+            for (int r = 0; r < ranks; r++) {
+                rankStates[r] = new Rank(r);
+            }
+            connect();
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+        List<String> names = new ArrayList<>();
+        int[] compute = new int[ranks];
+        int[] copy = new int[ranks];
+        for (int r = 0; r < ranks; r++) {
+            names.add(rankStates[r].device.name());
+            compute[r] = rankStates[r].compute.id();
+            copy[r] = rankStates[r].copy.id();
+        }
+        this.info = new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy);
+    }
+
+    /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
+    static int[][] splitRequests(int requests, int microBatches) {
+        int[][] out = new int[microBatches][];
+        int next = 0;
+        for (int m = 0; m < microBatches; m++) {
+            int size = requests / microBatches + (m < requests % microBatches ? 1 : 0);
+            out[m] = new int[size];
+            for (int i = 0; i < size; i++) {
+                out[m][i] = next++;
+            }
+        }
+        return out;
+    }
+
+    /** Positions per request in a pass: the prompt at step 0, one token after. */
+    private int tokensOf(int step) {
+        return step == 0 ? workload.promptLength() : 1;
+    }
+
+    private int startPosOf(int step) {
+        return step == 0 ? 0 : workload.promptLength() + step - 1;
+    }
+
+    private void connect() {
+        int dim = pipeline.model().dim();
+        for (int r = 1; r < ranks; r++) {
+            for (int m = 0; m < microBatches; m++) {
+                transport.connect(r, m, rankStates[r].device, rankStates[r - 1].slots[m].hidden(),
+                        rankStates[r].slots[m].hidden(), members[m].length, dim);
+            }
+        }
+        if (ranks > 1) {
+            for (int m = 0; m < microBatches; m++) {
+                transport.connect(0, m, rankStates[0].device, rankStates[ranks - 1].slots[m].nextIds(),
+                        rankStates[0].slots[m].inputIds(), members[m].length, 1);
+            }
+        }
+    }
+
+    RunResult execute() {
+        listeners.forEach(l -> l.runStarted(info));
+        boolean ok = false;
+        try {
+            for (Rank r : rankStates) {
+                r.anchor();
+            }
+            CountDownLatch done = new CountDownLatch(ranks);
+            long start = System.nanoTime();
+            for (Rank r : rankStates) {
+                Thread t = Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
+                    try {
+                        r.walk();
+                    } finally {
+                        done.countDown();
+                    }
+                });
+                threads.add(t);
+            }
+            threads.forEach(Thread::start);
+            awaitRanks(done);
+            throwIfFailed();
+            for (Rank r : rankStates) {
+                r.compute.synchronize();
+                r.copy.synchronize();
+            }
+            long wall = System.nanoTime() - start;
+            throwIfFailed();
+            for (Rank r : rankStates) {
+                r.forwards.resolveAll();
+                r.receives.resolveAll();
+            }
+            RunResult result = figures(wall);
+            publish();
+            ok = true;
+            return result;
+        } catch (RuntimeException e) {
+            PipelineException first = failure.get();
+            if (first != null && first != e) {
+                throw first;
+            }
+            throw e;
+        } finally {
+            for (RunListener l : listeners) {
+                l.runFinished(info, ok);
+            }
+        }
+    }
+
+    private void awaitRanks(CountDownLatch done) {
+        try {
+            while (!done.await(50, TimeUnit.MILLISECONDS)) {
+                if (failure.get() != null) {
+                    if (!done.await(STOP_BOUND_MILLIS, TimeUnit.MILLISECONDS)) {
+                        fail(-1, "stop", new IllegalStateException("ranks did not stop within " + STOP_BOUND_MILLIS + " ms"));
+                    }
+                    return;
+                }
+            }
+        } catch (InterruptedException e) {
+            fail(-1, "run", e);
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void throwIfFailed() {
+        PipelineException f = failure.get();
+        if (f != null) {
+            throw f;
+        }
+    }
+
+    /** Records the first failure and stops every rank. */
+    private void fail(int rank, String where, Throwable cause) {
+        String message = (rank >= 0 ? "rank " + rank + ": " : "") + where + " failed: "
+                + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
+        if (failure.compareAndSet(null, new PipelineException(rank, message, cause))) {
+            for (Thread t : threads) {
+                if (t != Thread.currentThread()) {
+                    t.interrupt();
+                }
+            }
+        }
+    }
+
+    private void onStreamFailure(StreamFailure f) {
+        for (Rank r : rankStates) {
+            if (r != null && (r.compute == f.stream() || r.copy == f.stream())) {
+                fail(r.index, "kernel '" + f.launch() + "' on " + r.device.name() + " stream " + f.stream().id()
+                        + " (" + f.stream().label() + ")", f.cause());
+                return;
+            }
+        }
+        fail(-1, "kernel '" + f.launch() + "'", f.cause());
+    }
+
+    private RunResult figures(long wallNanos) {
+        List<RankFigures> figures = new ArrayList<>();
+        long busyTotal = 0;
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
+        for (Rank r : rankStates) {
+            ForwardLog log = r.forwards;
+            long cpu = 0;
+            long busy = 0;
+            long latency = 0;
+            long rankFirst = Long.MAX_VALUE;
+            long rankLast = Long.MIN_VALUE;
+            for (int i = 0; i < log.count(); i++) {
+                cpu += log.cpuEndNanos[i] - log.cpuStartNanos[i];
+                busy += log.deviceEndNanos[i] - log.deviceStartNanos[i];
+                latency += log.deviceStartNanos[i] - log.cpuStartNanos[i];
+                rankFirst = Math.min(rankFirst, log.deviceStartNanos[i]);
+                rankLast = Math.max(rankLast, log.deviceEndNanos[i]);
+            }
+            int n = log.count();
+            figures.add(new RankFigures(r.index, r.device.name(), pipeline.partition().size(r.index), n, cpu, busy,
+                    n == 0 ? 0 : rankLast - rankFirst, n == 0 ? 0 : latency / n));
+            busyTotal += busy;
+            first = Math.min(first, rankFirst);
+            last = Math.max(last, rankLast);
+        }
+        long span = last - first;
+        double bubble = span <= 0 ? 0.0 : 1.0 - (double) busyTotal / ((double) ranks * span);
+        return new RunResult(tokens, wallNanos, List.copyOf(figures), bubble, Double.NaN, span);
+    }
+
+    private void publish() {
+        if (listeners.isEmpty()) {
+            return;
+        }
+        for (Rank r : rankStates) {
+            publish(r.index, r.forwards, ActionRecord.Kind.FORWARD);
+            publish(r.index, r.receives, ActionRecord.Kind.RECV);
+        }
+    }
+
+    private void publish(int rank, ForwardLog log, ActionRecord.Kind kind) {
+        for (int i = 0; i < log.count(); i++) {
+            ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
+                    log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i]);
+            for (RunListener l : listeners) {
+                l.action(info, rank, rec);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Thread t : threads) {
+            try {
+                t.join(STOP_BOUND_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Rank r : rankStates) {
+            if (r != null) {
+                r.close();
+            }
+        }
+        transport.close();
+    }
+
+    /** One rank's per-run state and its walk over the schedule. */
+    private final class Rank {
+        final int index;
+        final Device device;
+        final Stream compute;
+        final Stream copy;
+        final Workspace workspace;
+        final StageProgram[] slots;
+        final Event[] sendReady;
+        final Launch[] feedback;
+        final DeviceClock computeClock;
+        final DeviceClock copyClock;
+        final ForwardLog forwards;
+        final ForwardLog receives;
+        final boolean last;
+
+        Rank(int index) {
+            this.index = index;
+            this.device = pipeline.device(index);
+            device.onFailure(PipelineRun.this::onStreamFailure);
+            StageWeights w = pipeline.weights(index);
+            this.last = w.isLast();
+            ModelConfig model = pipeline.model();
+            int maxBatch = members[0].length;
+            int capacity = workload.promptLength() + workload.decodeSteps();
+            this.compute = device.createStream("PP" + index + " compute");
+            this.copy = device.createStream("PP" + index + " copy");
+            this.workspace = new Workspace(device, model, maxBatch, workload.promptLength(), last);
+            this.slots = new StageProgram[microBatches];
+            this.sendReady = new Event[microBatches];
+            this.feedback = new Launch[microBatches];
+            for (int m = 0; m < microBatches; m++) {
+                int[][] prompts = new int[members[m].length][];
+                for (int b = 0; b < prompts.length; b++) {
+                    prompts[b] = workload.prompts()[members[m][b]];
+                }
+                slots[m] = new StageProgram(device, w, workspace, w.isFirst() ? prompts : null, members[m],
+                        workload.promptLength(), capacity, last ? tokens : null);
+                sendReady[m] = device.createEvent();
+                if (ranks == 1) {
+                    feedback[m] = device.kernels().copy("next tokens mb" + m, slots[m].nextIds(), slots[m].inputIds(),
+                            members[m].length, 1);
+                }
+            }
+            this.computeClock = new DeviceClock(compute, device.createEvent(), System::nanoTime);
+            this.copyClock = new DeviceClock(copy, device.createEvent(), System::nanoTime);
+            int entries = microBatches * (workload.decodeSteps() + 1);
+            this.forwards = new ForwardLog(device, computeClock, entries, LOG_DEPTH);
+            this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, LOG_DEPTH);
+        }
+
+        void anchor() {
+            computeClock.anchor();
+            copyClock.anchor();
+        }
+
+        void walk() {
+            Action current = null;
+            try {
+                for (Action a : schedule.rank(index)) {
+                    current = a;
+                    if (failure.get() != null) {
+                        return;
+                    }
+                    hook.beforeAction(index, a);
+                    switch (a.kind()) {
+                        case RECV -> receive(a.microBatch(), a.step());
+                        case FORWARD -> forward(a.microBatch(), a.step());
+                        case SEND -> transport.send(index, a.microBatch(), a.step(), sendReady[a.microBatch()]);
+                    }
+                }
+            } catch (InterruptedException e) {
+                if (failure.get() == null) {
+                    fail(index, "action " + current + " (micro-batch " + current.microBatch() + ", step "
+                            + current.step() + ")", e);
+                }
+            } catch (Throwable t) {
+                String what = current == null ? "start" : "action " + current + " (micro-batch " + current.microBatch()
+                        + ", step " + current.step() + ")";
+                fail(index, what, t);
+            }
+        }
+
+        private void receive(int mb, int step) throws InterruptedException {
+            int e = receives.begin(mb, step, System.nanoTime());
+            Event done = receives.endEvent(e);
+            transport.receive(index, mb, step, tokensOf(step), copy, receives.startEvent(e), done);
+            compute.waitFor(done);
+            receives.end(e, System.nanoTime());
+        }
+
+        /** run_batch: launch the stage on the compute stream and return without waiting. */
+        private void forward(int mb, int step) {
+            int e = forwards.begin(mb, step, System.nanoTime());
+            compute.record(forwards.startEvent(e));
+            StageProgram slot = slots[mb];
+            slot.launchForward(compute, tokensOf(step), startPosOf(step));
+            if (last) {
+                slot.launchTokensToHost(compute, step);
+            }
+            if (ranks == 1 && step < workload.decodeSteps()) {
+                compute.launch(feedback[mb], 1, 0);
+            }
+            compute.record(forwards.endEvent(e));
+            compute.record(sendReady[mb]);
+            forwards.end(e, System.nanoTime());
+            if (last && mb == microBatches - 1) {
+                progress.accept(step + 1);
+            }
+        }
+
+        void close() {
+            compute.close();
+            copy.close();
+            for (StageProgram s : slots) {
+                if (s != null) {
+                    s.close();
+                }
+            }
+            workspace.close();
+            forwards.close();
+            receives.close();
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.ppexec.runtime;
+
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+
+import java.util.List;
+
+/**
+ * What a run is: the model, split, micro-batches, the requests of each micro-batch, and where each
+ * rank runs.
+ *
+ * @param members       [micro-batch] the request indices it carries
+ * @param rankDevices   device name per rank ({@code "cpu"}, {@code "cuda:0"})
+ * @param computeStreams stream id of each rank's compute stream
+ * @param copyStreams   stream id of each rank's copy stream
+ */
+public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
+                      int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams) {
+
+    public int ranks() {
+        return partition.stages();
+    }
+
+    public int requests() {
+        int n = 0;
+        for (int[] m : members) {
+            n += m.length;
+        }
+        return n;
+    }
+}

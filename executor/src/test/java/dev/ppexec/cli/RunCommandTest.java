@@ -1,0 +1,96 @@
+package dev.ppexec.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+@Timeout(120)
+class RunCommandTest {
+
+    record Outcome(int status, String out, String err) {}
+
+    static Outcome cli(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Outcome(status, out.toString(), err.toString());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "--model huge                              | unknown model preset 'huge'; allowed: tiny, toy, small",
+            "--requests 0                              | --requests 0 is not positive; allowed: an integer >= 1",
+            "--requests 0 --micro-batches 1            | --requests 0 is not positive; allowed: an integer >= 1",
+            "--prompt-len 0                            | --prompt-len 0 is not positive; allowed: an integer >= 1",
+            "--prompt-len -3                           | --prompt-len -3 is not positive",
+            "--decode-steps -1                         | --decode-steps -1 is negative; allowed: an integer >= 0",
+            "--prompt-len 100 --decode-steps 29        | --prompt-len 100 + --decode-steps 29 = 129; allowed: at most 128 (maxSeq of model tiny)",
+            "--seed abc                                | Invalid value for option '--seed': 'abc' is not a long",
+            "--stages 5                                | --stages 5 is out of range; allowed: 1..4 (model tiny has 4 layers)",
+            "--stages 0                                | --stages 0 is out of range; allowed: 1..4",
+            "--split 2,1                               | --split '2,1' sums to 3; allowed: layer counts summing to 4",
+            "--split 4,0                               | --split '4,0' has a stage of 0 layers",
+            "--stages 2 --split 2,2                    | --stages 2 and --split '2,2' both given; allowed: one of them",
+            "--micro-batches 0                         | --micro-batches 0 is out of range; allowed: 1..8",
+            "--micro-batches 9                         | --micro-batches 9 is out of range; allowed: 1..8 (at most --requests)",
+            "--device tpu                              | Invalid value for option '--device': expected one of [cpu, cuda, auto] (case-sensitive) but was 'tpu'",
+            "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --decode-steps",
+    })
+    void badInput_exits2_withOneLineNamingOptionValueAndAllowed(String args, String message) {
+        String base = args.contains("--model") ? "run --device cpu --no-progress " : "run --model tiny --device cpu --no-progress ";
+        Outcome o = cli((base + args).trim().split("\\s+"));
+        assertThat(o.status).as("exit status; stderr: %s", o.err).isEqualTo(2);
+        assertThat(o.err).contains(message);
+        assertThat(o.err.strip().lines()).as("one line").hasSize(1);
+        assertThat(o.err).doesNotContain("\tat ").doesNotContain("Exception");
+    }
+
+    @Test
+    void deviceCuda_withoutAGpu_exits2WithTheReason() {
+        Outcome o = cli("run", "--model", "tiny", "--device", "cuda");
+        assertThat(o.status).isEqualTo(2);
+        assertThat(o.err).contains("--device cuda: ").contains("allowed here: cpu, auto");
+    }
+
+    @Test
+    void run_printsTokensAndSummary_andWritesReport(@TempDir Path dir) throws Exception {
+        Path report = dir.resolve("r.json");
+        Outcome o = cli("run", "--model", "tiny", "--device", "auto", "--stages", "2", "--micro-batches", "2",
+                "--requests", "3", "--prompt-len", "5", "--decode-steps", "4", "--no-progress", "--report", report.toString());
+        assertThat(o.status).as(o.err).isZero();
+        assertThat(o.err).contains("device auto: using cpu: no CUDA driver");
+        assertThat(o.out).contains("request 0:").contains("tokens/s").contains("PP0").contains("PP1")
+                .contains("bubble: measured");
+        JsonNode json = new ObjectMapper().readTree(report.toFile());
+        assertThat(json.at("/config/split").asText()).isEqualTo("2,2");
+        assertThat(json.at("/tokens")).hasSize(3);
+        assertThat(json.at("/tokens/0")).hasSize(5);
+        String firstLine = o.out.lines().filter(l -> l.startsWith("request 0:")).findFirst().orElseThrow();
+        StringBuilder fromJson = new StringBuilder("request 0:");
+        json.at("/tokens/0").forEach(t -> fromJson.append(' ').append(t.asInt()));
+        assertThat(firstLine).isEqualTo(fromJson.toString());
+        assertThat(json.at("/ranks")).hasSize(2);
+        assertThat(json.at("/figures/tokensPerSecond").asDouble()).isPositive();
+        assertThat(dir.toFile().list()).as("no temporary file left").containsExactly("r.json");
+    }
+
+    @Test
+    void reportToAMissingFolder_failsNamingTheFile_afterPrintingResults(@TempDir Path dir) {
+        Path report = dir.resolve("missing/r.json");
+        Outcome o = cli("run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
+                "--prompt-len", "3", "--decode-steps", "1", "--no-progress", "--report", report.toString());
+        assertThat(o.status).isEqualTo(1);
+        assertThat(o.out).contains("request 0:");
+        assertThat(o.err).contains("--report " + report).contains("cannot write");
+    }
+}
