@@ -44,12 +44,12 @@ ppexec_mvn() {
     return 1
   fi
   MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED" \
-    mvn -B -f "$PPEXEC_ROOT/pom.xml" "$@"
+    mvn -B -Dstyle.color=never -f "$PPEXEC_ROOT/pom.xml" "$@"
 }
 
 # Builds the jars when they are missing or older than any source or pom.
 ppexec_build_if_stale() {
-  local jar="$PPEXEC_ROOT/bench/target/ppexec-bench.jar"
+  local jar="$PPEXEC_ROOT/executor/target/ppexec-executor.jar"
   if [ -f "$jar" ] && [ -z "$(find "$PPEXEC_ROOT" -path "$PPEXEC_ROOT/.git" -prune -o \
         \( -name '*.java' -o -name 'pom.xml' -o -name '*.cu' \) -newer "$jar" -print -quit)" ]; then
     return 0
@@ -59,5 +59,5 @@ ppexec_build_if_stale() {
 }
 
 ppexec_classpath() {
-  printf '%s' "$PPEXEC_ROOT/bench/target/ppexec-bench.jar:$PPEXEC_ROOT/bench/target/lib/*"
+  printf '%s' "$PPEXEC_ROOT/executor/target/ppexec-executor.jar:$PPEXEC_ROOT/executor/target/lib/*"
 }
