@@ -57,6 +57,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "Seed of weights and prompts (default: ${DEFAULT-VALUE}).")
     long seed;
 
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs first, so the JIT has compiled the kernels (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Option(names = "--report", paramLabel = "FILE.json", description = "Write tokens and figures as JSON.")
     Path report;
 
@@ -90,11 +93,18 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--micro-batches " + microBatches + " is out of range; allowed: 1.."
                     + Math.max(1, requests) + " (at most --requests)");
         }
+        if (warmup < 0) {
+            throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
+        }
         Workload workload = Workload.generated(config, requests, promptLength, decodeSteps);
         checkPositions(config);
         List<Device> devices = List.of(openDevice(err));
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
                 .microBatches(microBatches).devices(devices).build()) {
+            Workload warm = Workload.generated(config, requests, promptLength, Math.min(decodeSteps, 4));
+            for (int i = 0; i < warmup; i++) {
+                pipeline.generate(warm);
+            }
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress::update);

@@ -30,8 +30,8 @@ final class PipelineRun implements AutoCloseable {
     /** After a failure, how long ranks get to stop before the run gives up on them. */
     static final long STOP_BOUND_MILLIS = 5_000;
 
-    /** Event pairs per rank log: entries are resolved when their pair comes round again. */
-    private static final int LOG_DEPTH = 64;
+    /** Event pairs per rank log, at least: entries are resolved when their pair comes round again. */
+    private static final int MIN_LOG_DEPTH = 64;
 
     private final Pipeline pipeline;
     private final Schedule schedule;
@@ -334,8 +334,10 @@ final class PipelineRun implements AutoCloseable {
             this.computeClock = new DeviceClock(compute, device.createEvent(), System::nanoTime);
             this.copyClock = new DeviceClock(copy, device.createEvent(), System::nanoTime);
             int entries = microBatches * (workload.decodeSteps() + 1);
-            this.forwards = new ForwardLog(device, computeClock, entries, LOG_DEPTH);
-            this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, LOG_DEPTH);
+            // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
+            int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
+            this.forwards = new ForwardLog(device, computeClock, entries, depth);
+            this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, depth);
         }
 
         void anchor() {
@@ -378,8 +380,20 @@ final class PipelineRun implements AutoCloseable {
             receives.end(e, System.nanoTime());
         }
 
-        /** run_batch: launch the stage on the compute stream and return without waiting. */
+        /**
+         * run_batch: launch the stage on the compute stream and return without waiting.
+         *
+         * <p>Note [host runs ahead by at most one step per slot]: before launching step s of a
+         * micro-batch, the host waits until the slot's step s−1 finished on this rank, as a
+         * serving loop must see step s−1's tokens before it schedules step s (sglang synchronises
+         * its d2h event there). The decode ring already implies this order on the device, so no
+         * overlap is lost; without it the host would enqueue the whole run at once, and
+         * run_batch_cpu would measure queue back-pressure instead of launch cost.
+         */
         private void forward(int mb, int step) {
+            if (step > 0) {
+                sendReady[mb].synchronize();
+            }
             int e = forwards.begin(mb, step, System.nanoTime());
             compute.record(forwards.startEvent(e));
             StageProgram slot = slots[mb];

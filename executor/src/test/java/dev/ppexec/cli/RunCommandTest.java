@@ -44,6 +44,7 @@ class RunCommandTest {
             "--micro-batches 0                         | --micro-batches 0 is out of range; allowed: 1..8",
             "--micro-batches 9                         | --micro-batches 9 is out of range; allowed: 1..8 (at most --requests)",
             "--device tpu                              | Invalid value for option '--device': expected one of [cpu, cuda, auto] (case-sensitive) but was 'tpu'",
+            "--warmup -1                               | --warmup -1 is negative; allowed: an integer >= 0",
             "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --decode-steps",
     })
     void badInput_exits2_withOneLineNamingOptionValueAndAllowed(String args, String message) {
