@@ -21,10 +21,8 @@ import java.util.regex.Pattern;
  */
 public record Schedule(int ranks, int microBatches, int steps, List<List<Action>> actions) {
 
-    private static final Pattern HEADER = Pattern.compile(
-            "ranks=(0|[1-9][0-9]{0,8}) microBatches=(0|[1-9][0-9]{0,8}) steps=(0|[1-9][0-9]{0,8})");
-
-    public Schedule {
+    /** Rejects a shape no schedule can have; shared by the constructor and the generators. */
+    static void checkShape(int ranks, int microBatches, int steps) {
         if (ranks < 1) {
             throw new IllegalArgumentException("ranks " + ranks + " is out of range; allowed: 1 or more");
         }
@@ -35,6 +33,13 @@ public record Schedule(int ranks, int microBatches, int steps, List<List<Action>
         if (steps < 0) {
             throw new IllegalArgumentException("steps " + steps + " is out of range; allowed: 0 or more");
         }
+    }
+
+    private static final Pattern HEADER = Pattern.compile(
+            "ranks=(0|[1-9][0-9]{0,8}) microBatches=(0|[1-9][0-9]{0,8}) steps=(0|[1-9][0-9]{0,8})");
+
+    public Schedule {
+        checkShape(ranks, microBatches, steps);
         Objects.requireNonNull(actions, "actions");
         if (actions.size() != ranks) {
             throw new IllegalArgumentException("actions has " + actions.size() + " rank lists for ranks " + ranks

@@ -20,16 +20,7 @@ public final class Schedules {
      * sends (except the last rank at the last step). With one rank there is nothing to hand off: tokens stay put.
      */
     public static Schedule generation(int ranks, int microBatches, int steps) {
-        if (ranks < 1) {
-            throw new IllegalArgumentException("ranks " + ranks + " is out of range; allowed: 1 or more");
-        }
-        if (microBatches < 1) {
-            throw new IllegalArgumentException(
-                    "microBatches " + microBatches + " is out of range; allowed: 1 or more");
-        }
-        if (steps < 0) {
-            throw new IllegalArgumentException("steps " + steps + " is out of range; allowed: 0 or more");
-        }
+        Schedule.checkShape(ranks, microBatches, steps);
         List<List<Action>> actions = new ArrayList<>(ranks);
         for (int r = 0; r < ranks; r++) {
             List<Action> list = new ArrayList<>();
