@@ -52,12 +52,6 @@ public record ModelConfig(String name, int vocab, int dim, int heads, int layers
         return dim / heads;
     }
 
-    /** Parameter count, for memory estimates. */
-    public long parameterCount() {
-        long perLayer = 2L * dim + 4L * dim * dim + 3L * dim * ffn;
-        return (long) layers * perLayer + 2L * vocab * dim + dim;
-    }
-
     private static void positive(String field, int value) {
         if (value <= 0) {
             throw new IllegalArgumentException(field + " " + value + " is not positive; allowed: an integer >= 1");

@@ -18,7 +18,6 @@ import java.util.List;
  */
 public final class StageProgram implements AutoCloseable {
 
-    private final int batch;
     private final Buffer x;         // [batch·maxTokens, dim] residual stream: a stage's input and output
     private final Buffer inputIds;  // [batch·maxTokens] first stage only
     private final Buffer nextIds;   // [batch] last stage only
@@ -36,7 +35,7 @@ public final class StageProgram implements AutoCloseable {
     public StageProgram(Device device, StageWeights w, Workspace ws, int[][] prompts, int[] requests,
                         int maxTokens, int capacity, int[][] tokenLog) {
         ModelConfig c = w.config;
-        this.batch = requests.length;
+        int batch = requests.length;
         int dim = c.dim();
         int heads = c.heads();
         int hd = c.headDim();
@@ -122,10 +121,6 @@ public final class StageProgram implements AutoCloseable {
         stream.launch(tokensToHost, 1, step);
     }
 
-    public int batch() {
-        return batch;
-    }
-
     /** The residual stream [batch·tokens, dim]: what a non-last stage sends and a non-first stage receives. */
     public Buffer hidden() {
         return x;
@@ -139,10 +134,6 @@ public final class StageProgram implements AutoCloseable {
     /** The last stage's argmax [batch]. */
     public Buffer nextIds() {
         return nextIds;
-    }
-
-    public int launchCount() {
-        return launches.length;
     }
 
     @Override

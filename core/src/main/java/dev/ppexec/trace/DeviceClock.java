@@ -22,7 +22,7 @@ public final class DeviceClock {
     private final Event reference;
     private final LongSupplier hostNanos;
     private long anchorHostNanos = Long.MIN_VALUE;
-    private int anchors;
+    private boolean anchored;
 
     public DeviceClock(Stream stream, Event reference, LongSupplier hostNanos) {
         this.stream = stream;
@@ -35,18 +35,14 @@ public final class DeviceClock {
         stream.record(reference);
         reference.synchronize();
         anchorHostNanos = hostNanos.getAsLong();
-        anchors++;
+        anchored = true;
     }
 
     /** Host time (same clock as the supplier) at which {@code event} completed; the event must be done. */
     public long hostNanos(Event event) {
-        if (anchors == 0) {
+        if (!anchored) {
             throw new IllegalStateException("device clock of stream '" + stream.label() + "' was never anchored");
         }
         return anchorHostNanos + event.elapsedNanosSince(reference);
-    }
-
-    public int anchors() {
-        return anchors;
     }
 }

@@ -28,10 +28,6 @@ final class Progress implements IntConsumer, AutoCloseable {
     }
 
     /** Steps whose last micro-batch has been launched on the last rank. */
-    void update(int stepsDone) {
-        accept(stepsDone);
-    }
-
     @Override
     public synchronized void accept(int stepsDone) {
         long now = System.nanoTime();

@@ -86,9 +86,7 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--stages " + stages + " is out of range; allowed: 1.." + config.layers()
                     + " (model " + config.name() + " has " + config.layers() + " layers)");
         }
-        if (requests < 1) {
-            throw new IllegalArgumentException("--requests " + requests + " is not positive; allowed: an integer >= 1");
-        }
+        Workload workload = Workload.generated(config, requests, promptLength, decodeSteps);
         if (microBatches < 1 || microBatches > requests) {
             throw new IllegalArgumentException("--micro-batches " + microBatches + " is out of range; allowed: 1.."
                     + Math.max(1, requests) + " (at most --requests)");
@@ -96,7 +94,6 @@ final class RunCommand implements Callable<Integer> {
         if (warmup < 0) {
             throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
         }
-        Workload workload = Workload.generated(config, requests, promptLength, decodeSteps);
         checkPositions(config);
         List<Device> devices = List.of(openDevice(err));
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
@@ -107,7 +104,7 @@ final class RunCommand implements Callable<Integer> {
             }
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
-                result = pipeline.generate(workload, progress::update);
+                result = pipeline.generate(workload, progress);
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {

@@ -9,8 +9,4 @@ public record ActionRecord(Kind kind, int microBatch, int step, long cpuStartNan
                            long deviceStartNanos, long deviceEndNanos) {
 
     public enum Kind { FORWARD, RECV }
-
-    public boolean prefill() {
-        return step == 0;
-    }
 }

@@ -113,11 +113,9 @@ public final class Pipeline implements AutoCloseable {
         }
         Schedule schedule = Schedules.generation(ranks(), microBatches, workload.decodeSteps());
         ScheduleValidator.validate(schedule);
+        double idealBubble = Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
         try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, listeners, progress)) {
-            RunResult result = run.execute();
-            double ideal = Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
-            return new RunResult(result.tokens(), result.wallNanos(), result.ranks(), result.measuredBubble(), ideal,
-                    result.pipelineSpanNanos());
+            return run.execute(idealBubble);
         }
     }
 

@@ -123,7 +123,7 @@ final class PipelineRun implements AutoCloseable {
         }
     }
 
-    RunResult execute() {
+    RunResult execute(double idealBubble) {
         listeners.forEach(l -> l.runStarted(info));
         boolean ok = false;
         try {
@@ -155,7 +155,7 @@ final class PipelineRun implements AutoCloseable {
                 r.forwards.resolveAll();
                 r.receives.resolveAll();
             }
-            RunResult result = figures(wall);
+            RunResult result = figures(wall, idealBubble);
             publish();
             ok = true;
             return result;
@@ -219,7 +219,7 @@ final class PipelineRun implements AutoCloseable {
         fail(-1, "kernel '" + f.launch() + "'", f.cause());
     }
 
-    private RunResult figures(long wallNanos) {
+    private RunResult figures(long wallNanos, double idealBubble) {
         List<RankFigures> figures = new ArrayList<>();
         long busyTotal = 0;
         long first = Long.MAX_VALUE;
@@ -247,7 +247,7 @@ final class PipelineRun implements AutoCloseable {
         }
         long span = last - first;
         double bubble = span <= 0 ? 0.0 : 1.0 - (double) busyTotal / ((double) ranks * span);
-        return new RunResult(tokens, wallNanos, List.copyOf(figures), bubble, Double.NaN, span);
+        return new RunResult(tokens, wallNanos, List.copyOf(figures), bubble, idealBubble, span);
     }
 
     private void publish() {

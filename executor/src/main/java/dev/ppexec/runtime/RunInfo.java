@@ -20,12 +20,4 @@ public record RunInfo(ModelConfig model, Partition partition, int microBatches, 
     public int ranks() {
         return partition.stages();
     }
-
-    public int requests() {
-        int n = 0;
-        for (int[] m : members) {
-            n += m.length;
-        }
-        return n;
-    }
 }
