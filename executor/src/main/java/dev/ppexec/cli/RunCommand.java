@@ -5,6 +5,7 @@ import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.cuda.CudaProbe;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.stage.MemoryPlan;
 import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
@@ -32,6 +33,10 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "toy", description = "Model preset: tiny, toy, small (default: ${DEFAULT-VALUE}).")
     String model;
+
+    @Option(names = "--model-file", paramLabel = "FILE.json",
+            description = "Model shape from a JSON file (name, vocab, dim, heads, layers, ffn, max_seq) instead of a preset.")
+    Path modelFile;
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     DeviceChoice device;
@@ -80,7 +85,7 @@ final class RunCommand implements Callable<Integer> {
         if (printTokens < 0) {
             throw new IllegalArgumentException("--print-tokens " + printTokens + " is negative; allowed: an integer >= 0");
         }
-        ModelConfig config = ModelConfig.preset(model, seed);
+        ModelConfig config = modelConfig();
         int stageCount = stages != null ? stages : Math.min(2, config.layers());
         if (stages != null && (stages < 1 || stages > config.layers())) {
             throw new IllegalArgumentException("--stages " + stages + " is out of range; allowed: 1.." + config.layers()
@@ -95,6 +100,7 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
         }
         checkPositions(config);
+        checkFits(MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps));
         List<Device> devices = List.of(openDevice(err));
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
                 .microBatches(microBatches).devices(devices).build()) {
@@ -115,6 +121,28 @@ final class RunCommand implements Callable<Integer> {
             devices.forEach(Device::close);
         }
         return 0;
+    }
+
+    private ModelConfig modelConfig() {
+        if (modelFile == null) {
+            return ModelConfig.preset(model, seed);
+        }
+        if (spec.commandLine().getParseResult().hasMatchedOption("--model")) {
+            throw new IllegalArgumentException("--model " + model + " and --model-file " + modelFile
+                    + " both given; allowed: one of them");
+        }
+        return ModelFile.read(modelFile, seed);
+    }
+
+    /** Refuses, before allocating anything, a run that needs more memory than this JVM may use. */
+    private void checkFits(MemoryPlan plan) {
+        Runtime rt = Runtime.getRuntime();
+        long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
+        if (plan.total() > available) {
+            throw new IllegalArgumentException("model and workload need " + plan.describe() + "; this JVM has "
+                    + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
+                    + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
+        }
     }
 
     private void checkPositions(ModelConfig config) {
