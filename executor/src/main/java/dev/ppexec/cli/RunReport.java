@@ -2,6 +2,7 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.io.AtomicFile;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
@@ -10,9 +11,7 @@ import dev.ppexec.runtime.Workload;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,17 +61,11 @@ final class RunReport {
         return root;
     }
 
-    /** Writes to a temporary file beside {@code target}, then renames it: never a half-written report. */
+    /** Writes the report whole or not at all (see {@link AtomicFile}). */
     static void write(Path target, Pipeline p, Workload w, RunResult r) {
-        Path dir = target.toAbsolutePath().getParent();
         try {
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-            try {
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), of(p, w, r));
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicFile.write(target, out -> new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .disable(com.fasterxml.jackson.core.JsonGenerator.Feature.AUTO_CLOSE_TARGET).writeValue(out, of(p, w, r)));
         } catch (IOException e) {
             throw new UncheckedIOException("--report " + target + ": cannot write: " + e.getMessage(), e);
         }

@@ -1,0 +1,37 @@
+package dev.ppexec.io;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Writes an output file whole or not at all: into a temporary file beside the target, forced to
+ * disk, then renamed over it. An interrupted or failed run never leaves a half-written report,
+ * trace or picture that looks complete; on failure the temporary file is removed.
+ */
+public final class AtomicFile {
+
+    /** Writes the file's bytes; may throw on a full disk or a closed stream. */
+    @FunctionalInterface
+    public interface Body {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    private AtomicFile() {}
+
+    public static void write(Path target, Body body) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
+        try {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(tmp))) {
+                body.writeTo(out);
+            }
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

@@ -1,0 +1,178 @@
+package dev.ppexec.sweep;
+
+import dev.ppexec.backend.Device;
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.runtime.ActionRecord;
+import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.RunInfo;
+import dev.ppexec.runtime.RunListener;
+import dev.ppexec.runtime.Workload;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeSet;
+import java.util.function.IntPredicate;
+import java.util.function.Supplier;
+
+/**
+ * The PP-overlap sweep: for each P and each M in {1, P, 2P, 4P}, generation runs whose prefill
+ * (step 0) and decode (steps ≥ 1) forwards are measured separately. Repeats are interleaved (round
+ * one visits every point, then round two, ...) so that a noisy stretch of a shared machine spreads
+ * over all points instead of spoiling one. When a tracer is given, every untraced run is followed by
+ * the same run traced, and each point reports traced / untraced throughput.
+ */
+public final class Sweep {
+
+    /** The runs a sweep makes. {@code requests} must be at least the largest M (4 · max P). */
+    public record Config(ModelConfig model, List<Integer> ranks, int requests, int promptLength, int decodeSteps,
+                         int repeats, Supplier<List<Device>> devices, Supplier<RunListener> tracer) {
+        public Config {
+            Objects.requireNonNull(model, "model");
+            ranks = List.copyOf(ranks);
+            Objects.requireNonNull(devices, "devices");
+            if (repeats < 1) {
+                throw new IllegalArgumentException("--repeats " + repeats + " is not positive; allowed: an integer >= 1");
+            }
+            if (decodeSteps < 1) {
+                throw new IllegalArgumentException("--decode-steps " + decodeSteps
+                        + " is not positive; allowed: an integer >= 1 (the decode phase needs a step)");
+            }
+            for (int p : ranks) {
+                if (p < 1 || p > model.layers()) {
+                    throw new IllegalArgumentException("--ranks " + p + " is out of range; allowed: 1.." + model.layers()
+                            + " (model " + model.name() + " has " + model.layers() + " layers)");
+                }
+                int maxM = microBatches(p).getLast();
+                if (requests < maxM) {
+                    throw new IllegalArgumentException("--requests " + requests + " is fewer than M = 4P = " + maxM
+                            + "; allowed: at least " + maxM);
+                }
+            }
+        }
+    }
+
+    /** Hears each run as it ends: {@code done} of {@code total}, and what ran. */
+    public interface Progress {
+        void ran(int done, int total, String what);
+    }
+
+    private static final IntPredicate PREFILL = step -> step == 0;
+    private static final IntPredicate DECODE = step -> step >= 1;
+
+    private Sweep() {}
+
+    /** M ∈ {1, P, 2P, 4P}, without repeats. */
+    public static List<Integer> microBatches(int ranks) {
+        return List.copyOf(new TreeSet<>(List.of(1, ranks, 2 * ranks, 4 * ranks)));
+    }
+
+    /** Runs every point {@code repeats} times; returns prefill and decode points in (P, M) order. */
+    public static List<SweepPoint> run(Config c, Progress progress) {
+        record Key(int ranks, int microBatches) {}
+        Map<Key, List<Sample>> untraced = new LinkedHashMap<>();
+        Map<Key, List<Sample>> traced = new LinkedHashMap<>();
+        for (int p : c.ranks()) {
+            for (int m : microBatches(p)) {
+                untraced.put(new Key(p, m), new ArrayList<>());
+                traced.put(new Key(p, m), new ArrayList<>());
+            }
+        }
+        Workload workload = Workload.generated(c.model(), c.requests(), c.promptLength(), c.decodeSteps());
+        int total = untraced.size() * c.repeats() * (c.tracer() == null ? 1 : 2);
+        Workload warm = Workload.generated(c.model(), c.requests(), c.promptLength(), Math.min(2, c.decodeSteps()));
+        for (int p : c.ranks()) {
+            once(c, p, p, warm, null); // untimed: lets the JIT compile the kernels before the first measured run
+        }
+        int done = 0;
+        for (int round = 0; round < c.repeats(); round++) {
+            for (Key k : untraced.keySet()) {
+                untraced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, null));
+                progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches());
+                if (c.tracer() != null) {
+                    traced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, c.tracer().get()));
+                    progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches() + " traced");
+                }
+            }
+        }
+        List<SweepPoint> points = new ArrayList<>();
+        for (Key k : untraced.keySet()) {
+            for (String phase : List.of("prefill", "decode")) {
+                points.add(point(c, k.ranks(), k.microBatches(), phase, untraced.get(k), traced.get(k)));
+            }
+        }
+        return points;
+    }
+
+    /** One run's two phases. */
+    private record Sample(PhaseFigures prefill, PhaseFigures decode) {
+        PhaseFigures of(String phase) {
+            return phase.equals("prefill") ? prefill : decode;
+        }
+    }
+
+    private static Sample once(Config c, int ranks, int microBatches, Workload workload, RunListener tracer) {
+        Recorder recorder = new Recorder(ranks);
+        List<Device> devices = c.devices().get();
+        Pipeline.Builder b = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
+                .devices(devices).listener(recorder);
+        if (tracer != null) {
+            b.listener(tracer);
+        }
+        try (Pipeline pipeline = b.build()) {
+            pipeline.generate(workload);
+        } finally {
+            devices.forEach(Device::close);
+        }
+        return new Sample(PhaseFigures.of(recorder.perRank, PREFILL), PhaseFigures.of(recorder.perRank, DECODE));
+    }
+
+    private static SweepPoint point(Config c, int ranks, int microBatches, String phase, List<Sample> runs,
+                                    List<Sample> tracedRuns) {
+        long tokens = phase.equals("prefill") ? (long) c.requests() * c.promptLength()
+                : (long) c.requests() * c.decodeSteps();
+        List<Double> rates = throughput(runs, phase, tokens);
+        PhaseFigures median = runs.get(Stats.medianIndex(rates)).of(phase);
+        double ideal = IdealBubble.of(ranks, microBatches, c.decodeSteps(), phase.equals("prefill") ? PREFILL : DECODE);
+        List<Double> cpu = new ArrayList<>();
+        List<Double> device = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) {
+            cpu.add(median.meanCpuNanos(r) / 1e3);
+            device.add(median.meanDeviceNanos(r) / 1e3);
+        }
+        double ratio = tracedRuns.isEmpty() ? Double.NaN
+                : Stats.median(throughput(tracedRuns, phase, tokens)) / Stats.median(rates);
+        return new SweepPoint(ranks, microBatches, phase, rates, median.bubble(), ideal, median.efficiency(ideal),
+                cpu, device, ratio);
+    }
+
+    private static List<Double> throughput(List<Sample> runs, String phase, long tokens) {
+        List<Double> rates = new ArrayList<>();
+        for (Sample s : runs) {
+            long span = s.of(phase).spanNanos();
+            rates.add(span <= 0 ? 0.0 : tokens * 1e9 / span);
+        }
+        return rates;
+    }
+
+    /** Keeps each rank's forward records of one run. */
+    private static final class Recorder implements RunListener {
+        final List<List<ActionRecord>> perRank;
+
+        Recorder(int ranks) {
+            List<List<ActionRecord>> lists = new ArrayList<>();
+            for (int r = 0; r < ranks; r++) {
+                lists.add(Collections.synchronizedList(new ArrayList<>()));
+            }
+            this.perRank = List.copyOf(lists);
+        }
+
+        @Override
+        public void action(RunInfo info, int rank, ActionRecord record) {
+            perRank.get(rank).add(record);
+        }
+    }
+}
