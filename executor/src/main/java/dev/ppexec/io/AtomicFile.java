@@ -8,9 +8,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /**
- * Writes an output file whole or not at all: into a temporary file beside the target, forced to
- * disk, then renamed over it. An interrupted or failed run never leaves a half-written report,
- * trace or picture that looks complete; on failure the temporary file is removed.
+ * Writes an output file whole or not at all: into a temporary file beside the target,
+ * then renamed over it. An interrupted or failed run never leaves a half-written report, trace or
+ * picture that looks complete; on failure the temporary file is removed. A target that exists
+ * and is not a regular file (a pipe, {@code /dev/stdout}, {@code /dev/full}) is written in place:
+ * renaming over it would replace the device, not write to it.
  */
 public final class AtomicFile {
 
@@ -23,6 +25,12 @@ public final class AtomicFile {
     private AtomicFile() {}
 
     public static void write(Path target, Body body) throws IOException {
+        if (Files.exists(target) && !Files.isRegularFile(target)) {
+            try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(target))) {
+                body.writeTo(out);
+            }
+            return;
+        }
         Path dir = target.toAbsolutePath().getParent();
         Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
         try {

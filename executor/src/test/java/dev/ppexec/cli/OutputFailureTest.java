@@ -1,0 +1,54 @@
+package dev.ppexec.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static dev.ppexec.cli.RunCommandTest.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** An output that cannot be written: the run says which file and why, still prints its results, and exits non-zero. */
+class OutputFailureTest {
+
+    static final String[] RUN = {"run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
+            "--prompt-len", "4", "--decode-steps", "2", "--warmup", "0", "--no-progress"};
+
+    static RunCommandTest.Outcome runWithReport(String report) {
+        String[] args = java.util.Arrays.copyOf(RUN, RUN.length + 2);
+        args[RUN.length] = "--report";
+        args[RUN.length + 1] = report;
+        return cli(args);
+    }
+
+    @Test
+    void fullDisk() {
+        RunCommandTest.Outcome o = runWithReport("/dev/full");
+        assertThat(o.status()).isEqualTo(1);
+        assertThat(o.out()).contains("tokens/s").contains("request 0:");
+        assertThat(o.err().strip()).isEqualTo("run: error: --report /dev/full: cannot write: No space left on device");
+    }
+
+    @Test
+    void missingFolder(@TempDir Path dir) {
+        Path target = dir.resolve("absent/r.json");
+        RunCommandTest.Outcome o = runWithReport(target.toString());
+        assertThat(o.status()).isEqualTo(1);
+        assertThat(o.out()).contains("tokens/s");
+        assertThat(o.err().strip()).startsWith("run: error: --report " + target + ": cannot write: ")
+                .contains(dir.resolve("absent").toString());
+    }
+
+    @Test
+    void readOnlyFileSystem() throws IOException {
+        // /proc refuses new files even to root, for whom a chmod 555 folder would still be writable.
+        Path target = Path.of("/proc/ppexec-report.json");
+        RunCommandTest.Outcome o = runWithReport(target.toString());
+        assertThat(o.status()).isEqualTo(1);
+        assertThat(o.out()).contains("tokens/s");
+        assertThat(o.err().strip()).startsWith("run: error: --report /proc/ppexec-report.json: cannot write: ");
+        assertThat(Files.exists(target)).isFalse();
+    }
+}
