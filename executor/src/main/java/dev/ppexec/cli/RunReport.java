@@ -3,6 +3,7 @@ package dev.ppexec.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.output.AtomicFile;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
@@ -10,9 +11,7 @@ import dev.ppexec.runtime.Workload;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -64,15 +63,9 @@ final class RunReport {
 
     /** Writes to a temporary file beside {@code target}, then renames it: never a half-written report. */
     static void write(Path target, Pipeline p, Workload w, RunResult r) {
-        Path dir = target.toAbsolutePath().getParent();
         try {
-            Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".tmp");
-            try {
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(tmp.toFile(), of(p, w, r));
-                Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicFile.write(target, out -> new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValue(out, of(p, w, r)));
         } catch (IOException e) {
             throw new UncheckedIOException("--report " + target + ": cannot write: " + e.getMessage(), e);
         }

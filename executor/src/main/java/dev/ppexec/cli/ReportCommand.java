@@ -1,0 +1,71 @@
+package dev.ppexec.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.perfetto.OtlpJsonReader;
+import dev.ppexec.perfetto.ReadSummary;
+import dev.ppexec.report.TimelinePainter;
+import dev.ppexec.report.TraceReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code ppexec report}: per-rank CPU-launch versus device time of a traced run, and its bubble. */
+@Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Per rank: micro-batches, CPU launch and device time, device idle share, launch-to-device latency; "
+                + "for the run: tokens/s and measured vs ideal bubble.")
+final class ReportCommand implements Callable<Integer> {
+
+    enum Format { text, json }
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--input", required = true, paramLabel = "TRACE", description = "OTLP-JSON trace file.")
+    Path input;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = "--timeline", paramLabel = "OUT.png", description = "Also draw the ranks' CPU and stream lanes over time as a PNG.")
+    Path timeline;
+
+    @Option(names = "--lenient", description = "Skip lines that cannot be read (and count them) instead of stopping.")
+    boolean lenient;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        TraceFiles.checkInput(input);
+        if (timeline != null) {
+            TraceFiles.checkOutput("--timeline", timeline, input);
+        }
+        TraceReport.Builder builder = TraceReport.builder();
+        ReadSummary read = OtlpJsonReader.read(input, lenient, builder, TraceFiles.skipPrinter(err, "report"))
+                .requireSpans(input.toString());
+        TraceFiles.printSkipped(err, "report", read);
+        TraceReport report = builder.build();
+        if (format == Format.json) {
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
+        } else {
+            report.printText(out);
+        }
+        if (timeline != null) {
+            try {
+                TimelinePainter.write(report, input.getFileName().toString(), timeline);
+            } catch (IOException e) {
+                throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
+            }
+            (format == Format.json ? err : out).println("timeline: " + timeline);
+        }
+        return 0;
+    }
+}
