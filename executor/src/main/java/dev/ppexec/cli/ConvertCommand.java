@@ -4,6 +4,7 @@ import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -21,31 +22,34 @@ final class ConvertCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--input", required = true, paramLabel = "TRACE", description = "OTLP-JSON trace file.")
-    Path input;
+    @Mixin
+    TraceInput input;
 
     @Option(names = "--output", required = true, paramLabel = "OUT.json", description = "Chrome trace-event JSON to write.")
     Path output;
-
-    @Option(names = "--lenient", description = "Skip lines that cannot be read (and count them) instead of stopping.")
-    boolean lenient;
 
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        TraceFiles.checkInput(input);
-        TraceFiles.checkOutput("--output", output, input);
-        ConvertResult r = PerfettoConverter.convert(input, output, lenient, TraceFiles.skipPrinter(err, "convert"));
-        TraceFiles.printSkipped(err, "convert", r.read());
+        input.check();
+        input.checkOutput("--output", output);
+        ConvertResult r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        input.printSkipped(err, "convert", r.read());
         TraceCounts w = r.written();
-        out.printf(Locale.ROOT, "%s: %,d slices (%,d per-request copies merged), %,d arrows, %d processes, %d tracks, from %,d spans%n",
-                output, w.slices(), w.mergedCopies(), w.flows(), w.processes(), w.tracks(), r.read().spans());
+        out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
+                        + "%,d thread spans not drawn)%n", output, w.slices(), w.flows(),
+                count(w.processes(), "process", "processes"), count(w.tracks(), "track", "tracks"), r.read().spans(),
+                w.mergedCopies(), w.threadSpans());
         if (w.backwardFlows() > 0) {
             out.printf(Locale.ROOT, "%,d pairs without an arrow: the device or receive side starts before its launch or send (clocks disagree)%n",
                     w.backwardFlows());
         }
         out.println("open it at https://ui.perfetto.dev (Open trace file)");
         return 0;
+    }
+
+    private static String count(int n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
     }
 }

@@ -2,11 +2,10 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.ppexec.perfetto.OtlpJsonReader;
-import dev.ppexec.perfetto.ReadSummary;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -28,8 +27,8 @@ final class ReportCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--input", required = true, paramLabel = "TRACE", description = "OTLP-JSON trace file.")
-    Path input;
+    @Mixin
+    TraceInput input;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
     Format format;
@@ -37,21 +36,16 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--timeline", paramLabel = "OUT.png", description = "Also draw the ranks' CPU and stream lanes over time as a PNG.")
     Path timeline;
 
-    @Option(names = "--lenient", description = "Skip lines that cannot be read (and count them) instead of stopping.")
-    boolean lenient;
-
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        TraceFiles.checkInput(input);
+        input.check();
         if (timeline != null) {
-            TraceFiles.checkOutput("--timeline", timeline, input);
+            input.checkOutput("--timeline", timeline);
         }
         TraceReport.Builder builder = TraceReport.builder();
-        ReadSummary read = OtlpJsonReader.read(input, lenient, builder, TraceFiles.skipPrinter(err, "report"))
-                .requireSpans(input.toString());
-        TraceFiles.printSkipped(err, "report", read);
+        input.read(builder, err, "report");
         TraceReport report = builder.build();
         if (format == Format.json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
@@ -60,7 +54,7 @@ final class ReportCommand implements Callable<Integer> {
         }
         if (timeline != null) {
             try {
-                TimelinePainter.write(report, input.getFileName().toString(), timeline);
+                TimelinePainter.write(report, input.path.getFileName().toString(), timeline);
             } catch (IOException e) {
                 throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
             }

@@ -57,7 +57,7 @@ final class ChromeTraceWriter {
             g.writeStringField("timeUnit", "microseconds since the Unix epoch");
             g.writeEndObject();
             g.writeEndObject();
-            return new TraceCounts(table.size(), table.mergedCopies(), w.flows, w.backwardFlows, w.pids.size(), w.lanes);
+            return new TraceCounts(table.size(), table.mergedCopies(), table.threadSpans(), w.flows, w.backwardFlows, w.pids.size(), w.lanes);
         }
     }
 

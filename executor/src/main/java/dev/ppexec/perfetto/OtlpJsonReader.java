@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import java.util.function.LongSupplier;
 
 /**
@@ -259,6 +260,9 @@ public final class OtlpJsonReader {
     /** A value that is not a known OTLP AnyValue: kept aside until the span's name is known. */
     private record Problem(String text) {}
 
+    /** An OTLP KeyValue; the value may be a {@link Problem}. */
+    private record KeyValue(String key, Object value) {}
+
     /** A span read before its resource (which may come later in the object). */
     private record PartialSpan(String name, long startNanos, long endNanos, Map<String, Object> attributes) {}
 
@@ -398,17 +402,13 @@ public final class OtlpJsonReader {
 
         private Long readNanos(JsonToken token, String field, List<String> problems) throws IOException {
             String text = p.getText();
-            if ((token == JsonToken.VALUE_STRING || token == JsonToken.VALUE_NUMBER_INT) && text.matches("-?\\d{1,19}")) {
-                try {
-                    return Long.parseLong(text);
-                } catch (NumberFormatException e) {
-                    // Nineteen digits past Long.MAX_VALUE: reported below.
-                }
+            Long nanos = parseLong(token, text);
+            if (nanos == null) {
+                p.skipChildren();
+                problems.add(field + " " + (token == JsonToken.VALUE_STRING ? "'" + text + "'" : describe(token))
+                        + " is not an integer; allowed: nanoseconds since the epoch, as a decimal string");
             }
-            p.skipChildren();
-            problems.add(field + " " + (token == JsonToken.VALUE_STRING ? "'" + text + "'" : describe(token))
-                    + " is not an integer; allowed: nanoseconds since the epoch, as a decimal string");
-            return null;
+            return nanos;
         }
 
         /** {@code [{"key": k, "value": AnyValue}, ...]} as a map; bad values go to {@code problems}. */
@@ -422,17 +422,9 @@ public final class OtlpJsonReader {
             }
             while (p.nextToken() != JsonToken.END_ARRAY) {
                 expectObject("an attribute");
-                String key = null;
-                Object value = null;
-                while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String field = p.currentName();
-                    JsonToken v = p.nextToken();
-                    switch (field) {
-                        case "key" -> key = p.getValueAsString();
-                        case "value" -> value = readAnyValue(v);
-                        default -> p.skipChildren();
-                    }
-                }
+                KeyValue kv = readKeyValue();
+                String key = kv.key();
+                Object value = kv.value();
                 if (value instanceof Problem(String text)) {
                     problems.add("attribute '" + key + "': " + text);
                 } else if (key == null) {
@@ -487,6 +479,7 @@ public final class OtlpJsonReader {
             return value;
         }
 
+        /** An integer as a JSON number or a decimal string (proto3 JSON writes int64 as a string); else null. */
         private Long parseLong(JsonToken v, String text) throws IOException {
             if (v == JsonToken.VALUE_NUMBER_INT) {
                 try {
@@ -495,28 +488,23 @@ public final class OtlpJsonReader {
                     return null;
                 }
             }
-            if (v == JsonToken.VALUE_STRING && text.matches("-?\\d{1,19}")) {
-                try {
-                    return Long.parseLong(text);
-                } catch (NumberFormatException e) {
-                    return null;
-                }
-            }
-            return null;
+            return v == JsonToken.VALUE_STRING && text.matches("-?\\d{1,19}") ? parsed(Long::valueOf, text) : null;
         }
 
+        /** A double as a JSON number or a string ("NaN" and "Infinity" included); else null. */
         private Double parseDouble(JsonToken v, String text) throws IOException {
             if (v.isNumeric()) {
                 return p.getDoubleValue();
             }
-            if (v == JsonToken.VALUE_STRING) {
-                try {
-                    return Double.parseDouble(text);
-                } catch (NumberFormatException e) {
-                    return null;
-                }
+            return v == JsonToken.VALUE_STRING ? parsed(Double::valueOf, text) : null;
+        }
+
+        private static <T> T parsed(Function<String, T> parse, String text) {
+            try {
+                return parse.apply(text);
+            } catch (NumberFormatException e) {
+                return null;
             }
-            return null;
         }
 
         /** arrayValue {@code {"values": [AnyValue]}} or kvlistValue {@code {"values": [{key, value}]}}. */
@@ -554,6 +542,18 @@ public final class OtlpJsonReader {
                 p.skipChildren();
                 return new Problem("a kvlistValue element is not an object");
             }
+            KeyValue kv = readKeyValue();
+            if (kv.value() instanceof Problem) {
+                return kv.value();
+            }
+            if (kv.key() != null && kv.value() != null) {
+                into.put(kv.key(), kv.value());
+            }
+            return null;
+        }
+
+        /** One {@code {"key": k, "value": AnyValue}} object, the parser standing on its start. */
+        private KeyValue readKeyValue() throws IOException {
             String key = null;
             Object value = null;
             while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -565,13 +565,7 @@ public final class OtlpJsonReader {
                     default -> p.skipChildren();
                 }
             }
-            if (value instanceof Problem) {
-                return value;
-            }
-            if (key != null && value != null) {
-                into.put(key, value);
-            }
-            return null;
+            return new KeyValue(key, value);
         }
 
         private void forEach(JsonToken token, String field, Step step) throws IOException, BadUnit {

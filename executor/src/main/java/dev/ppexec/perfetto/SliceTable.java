@@ -63,6 +63,7 @@ public final class SliceTable {
     private int[] ridNext = new int[1024];
     private int[] ridValue = new int[1024];
     private long mergedCopies;
+    private long threadSpans;
 
     /**
      * Adds a span where the layout above puts it; a level-4 copy of a slice already held only adds
@@ -72,6 +73,7 @@ public final class SliceTable {
         SpanKind k = SpanKind.of(span);
         Track t = trackOf(span, k);
         if (t == null) {
+            threadSpans++;
             return false;
         }
         int i = size;
@@ -192,6 +194,11 @@ public final class SliceTable {
     /** Level-4 copies that were merged into a slice already held. */
     public long mergedCopies() {
         return mergedCopies;
+    }
+
+    /** Thread spans seen: not drawn, the rank process stands for them. */
+    public long threadSpans() {
+        return threadSpans;
     }
 
     public long start(int i) {

@@ -26,7 +26,7 @@ class ConvertReportCommandTest {
         Path out = dir.resolve("p2.json");
         Outcome o = cli("convert", "--input", resource("p2-m2.jsonl").toString(), "--output", out.toString());
         assertThat(o.status()).as(o.err()).isZero();
-        assertThat(o.out()).contains(out + ": 48 slices (12 per-request copies merged), 12 arrows, 3 processes, 15 tracks, from 66 spans")
+        assertThat(o.out()).contains(out + ": 48 slices, 12 arrows, 3 processes, 15 tracks, from 66 spans (12 per-request copies merged, 6 thread spans not drawn)")
                 .contains("https://ui.perfetto.dev");
         assertThat(out).isRegularFile();
         assertThat(dir.toFile().list()).as("no temporary file left").containsExactly("p2.json");
