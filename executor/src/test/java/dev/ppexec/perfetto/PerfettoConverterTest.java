@@ -193,6 +193,21 @@ class PerfettoConverterTest {
     }
 
     @Test
+    void processNames_addDpAndTpOnlyWhereTheyAreNotZero(@TempDir Path dir) throws IOException {
+        PerfettoConverter c = new PerfettoConverter();
+        c.accept(new SpanRecord("run_batch_cpu", T0, T0 + 1000, Map.of("pp_rank", 1L, "dp_rank", 1L, "tp_rank", 2L,
+                "pp_mb_id", 0L, "step", 0L), Map.of("host.name", "longhostname.example")));
+        c.accept(new SpanRecord("run_batch_cpu", T0, T0 + 1000, Map.of("pp_rank", 1L, "dp_rank", 0L, "tp_rank", 3L,
+                "pp_mb_id", 0L, "step", 0L), Map.of("host.name", "longhostname.example")));
+        c.accept(new SpanRecord("run_batch_cpu", T0, T0 + 1000, Map.of("pp_rank", 2L, "pp_mb_id", 0L, "step", 0L),
+                Map.of("host.name", "longhostname.example")));
+        Path out = dir.resolve("ranks.json");
+        c.write(out);
+        assertThat(ChromeTrace.read(out).processes().values()).containsExactlyInAnyOrder(
+                "longhost:Scheduler-PP1-DP1-TP2", "longhost:Scheduler-PP1-TP3", "longhost:Scheduler-PP2");
+    }
+
+    @Test
     void nanosecondsAreWrittenExactly(@TempDir Path dir) throws IOException {
         PerfettoConverter c = new PerfettoConverter();
         c.accept(new SpanRecord("run_batch_cpu", T0 + 1, T0 + 1_000_002, Map.of("pp_rank", 0L, "pp_mb_id", 0L, "step", 0L),
