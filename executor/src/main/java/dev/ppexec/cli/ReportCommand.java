@@ -47,6 +47,10 @@ final class ReportCommand implements Callable<Integer> {
         TraceReport.Builder builder = TraceReport.builder();
         input.read(builder, err, "report");
         TraceReport report = builder.build();
+        if (timeline != null && report.ranks().isEmpty()) {
+            throw new IllegalArgumentException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
+                    + "run_batch_device, pp_send or pp_recv spans in " + input.path + " (traced below level 4?)");
+        }
         if (format == Format.json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
         } else {

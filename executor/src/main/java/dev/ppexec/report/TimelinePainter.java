@@ -98,11 +98,8 @@ public final class TimelinePainter {
             laneLabels(g, lanes, laneY);
             g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 11));
             for (int i = 0; i < t.size(); i++) {
-                Lane lane = laneOf(t, i);
-                Integer index = laneIndex.get(lane);
-                if (index != null) {
-                    box(g, t, i, LEFT + (t.start(i) - t0) * pxPerNano, LEFT + (t.end(i) - t0) * pxPerNano, laneY[index]);
-                }
+                int lane = laneIndex.get(laneOf(t, i));
+                box(g, t, i, LEFT + (t.start(i) - t0) * pxPerNano, LEFT + (t.end(i) - t0) * pxPerNano, laneY[lane]);
             }
         } finally {
             g.dispose();

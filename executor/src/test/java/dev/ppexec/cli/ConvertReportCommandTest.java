@@ -121,6 +121,18 @@ class ConvertReportCommandTest {
         assertThat(Files.list(dir)).as("no temporary file left").containsExactly(png);
     }
 
+    @Test
+    void timeline_ofATraceWithoutLevel4Spans_exits2_sayingThereIsNothingToDraw(@TempDir Path dir) throws IOException {
+        Path trace = Files.writeString(dir.resolve("level1.jsonl"), "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{"
+                + "\"name\":\"Req 0\",\"startTimeUnixNano\":\"1000\",\"endTimeUnixNano\":\"2000\",\"attributes\":["
+                + "{\"key\":\"rid\",\"value\":{\"stringValue\":\"0\"}}]}]}]}]}\n");
+        Path png = dir.resolve("t.png");
+        Outcome o = cli("report", "--input", trace.toString(), "--timeline", png.toString());
+        assertThat(o.status()).as(o.err()).isEqualTo(2);
+        assertThat(o.err().strip()).startsWith("report: --timeline " + png + ": nothing to draw").doesNotContain("\n");
+        assertThat(png).doesNotExist();
+    }
+
     private static boolean containsColour(BufferedImage image, int rgb) {
         for (int y = 0; y < image.getHeight(); y++) {
             for (int x = 0; x < image.getWidth(); x++) {
