@@ -1,0 +1,55 @@
+package dev.ppexec.cli;
+
+import dev.ppexec.perfetto.ConvertResult;
+import dev.ppexec.perfetto.PerfettoConverter;
+import dev.ppexec.perfetto.TraceCounts;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code ppexec convert}: an OTLP-JSON trace to Chrome trace-event JSON for https://ui.perfetto.dev. */
+@Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Convert an OTLP-JSON trace (JSON lines or one array) to Chrome trace-event JSON for https://ui.perfetto.dev.")
+final class ConvertCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TraceInput input;
+
+    @Option(names = "--output", required = true, paramLabel = "OUT.json", description = "Chrome trace-event JSON to write.")
+    Path output;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        input.check();
+        input.checkOutput("--output", output);
+        ConvertResult r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        input.printSkipped(err, "convert", r.read());
+        TraceCounts w = r.written();
+        out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
+                        + "%,d thread spans not drawn)%n", output, w.slices(), w.flows(),
+                count(w.processes(), "process", "processes"), count(w.tracks(), "track", "tracks"), r.read().spans(),
+                w.mergedCopies(), w.threadSpans());
+        if (w.backwardFlows() > 0) {
+            out.printf(Locale.ROOT, "%,d pairs without an arrow: the device or receive side starts before its launch or send (clocks disagree)%n",
+                    w.backwardFlows());
+        }
+        out.println("open it at https://ui.perfetto.dev (Open trace file)");
+        return 0;
+    }
+
+    private static String count(int n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
+    }
+}

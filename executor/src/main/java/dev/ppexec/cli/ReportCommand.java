@@ -1,0 +1,69 @@
+package dev.ppexec.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.report.TimelinePainter;
+import dev.ppexec.report.TraceReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code ppexec report}: per-rank CPU-launch versus device time of a traced run, and its bubble. */
+@Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Per rank: micro-batches, CPU launch and device time, device idle share, launch-to-device latency; "
+                + "for the run: tokens/s and measured vs ideal bubble.")
+final class ReportCommand implements Callable<Integer> {
+
+    enum Format { text, json }
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TraceInput input;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+    Format format;
+
+    @Option(names = "--timeline", paramLabel = "OUT.png", description = "Also draw the ranks' CPU and stream lanes over time as a PNG.")
+    Path timeline;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        input.check();
+        if (timeline != null) {
+            input.checkOutput("--timeline", timeline);
+        }
+        TraceReport.Builder builder = TraceReport.builder();
+        input.read(builder, err, "report");
+        TraceReport report = builder.build();
+        if (timeline != null && report.ranks().isEmpty()) {
+            throw new IllegalArgumentException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
+                    + "run_batch_device, pp_send or pp_recv spans in " + input.path + " (traced below level 4?)");
+        }
+        if (format == Format.json) {
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
+        } else {
+            report.printText(out);
+        }
+        if (timeline != null) {
+            try {
+                TimelinePainter.write(report, input.path.getFileName().toString(), timeline);
+            } catch (IOException e) {
+                throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
+            }
+            (format == Format.json ? err : out).println("timeline: " + timeline);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,39 @@
+package dev.ppexec.perfetto;
+
+/**
+ * One scheduler rank of a run: the host it ran on (first 8 characters, as sglang names it) and
+ * its PP, DP and TP ranks. The converter draws one process per rank; the report has one row.
+ */
+public record RankKey(String host, int pp, int dp, int tp) {
+
+    /** {@code PP1}, with {@code -DP1} and {@code -TP2} added only where those ranks are not 0. */
+    public String label() {
+        return "PP" + pp + (dp != 0 ? "-DP" + dp : "") + (tp != 0 ? "-TP" + tp : "");
+    }
+
+    /** The Perfetto process name, as sglang's converter spells it: {@code a1b2c3d4:Scheduler-PP1}. */
+    public String processName() {
+        return host + ":Scheduler-" + label();
+    }
+
+    /** The rank of a span that carries {@code pp_rank}; {@code null} for one that does not. */
+    static RankKey of(SpanRecord span) {
+        Integer pp = span.intAttribute("pp_rank");
+        if (pp == null) {
+            return null;
+        }
+        Integer dp = span.intAttribute("dp_rank");
+        Integer tp = span.intAttribute("tp_rank");
+        return new RankKey(host8(span), pp, dp == null ? 0 : dp, tp == null ? 0 : tp);
+    }
+
+    /** The resource's host.name, else the span's host_id, cut to 8 characters; "unknown" without either. */
+    static String host8(SpanRecord span) {
+        Object host = span.resource().get("host.name");
+        if (host == null) {
+            host = span.attributes().get("host_id");
+        }
+        String h = host == null ? "unknown" : host.toString();
+        return h.length() > 8 ? h.substring(0, 8) : h;
+    }
+}

@@ -1,0 +1,56 @@
+package dev.ppexec.perfetto;
+
+/**
+ * What a span is to the converter and the report, from its name and attributes (the span
+ * contract: {@code Req} roots, {@code Scheduler [PP r]} thread spans, request slices, and the
+ * level-4 micro-batch slices).
+ */
+public enum SpanKind {
+    /** {@code Req {rid}}: a request from its arrival to its last token. */
+    REQUEST,
+    /** {@code Scheduler [PP r] (...)}: a request's stay on one rank's scheduler thread. */
+    THREAD,
+    /** {@code run_batch_cpu}: host time of a micro-batch's launch on a rank. */
+    BATCH_CPU,
+    /** {@code run_batch_device}: device time of that forward on the rank's compute stream. */
+    BATCH_DEVICE,
+    /** {@code pp_send}: rank r's side of a micro-batch's transfer to rank r+1. */
+    PP_SEND,
+    /** {@code pp_recv}: rank r+1's side of that transfer. */
+    PP_RECV,
+    /** A slice of one request on one rank ({@code prefill_forward}, {@code decode_forward}, ...). */
+    REQUEST_SLICE,
+    /** A span of a rank that belongs to no request. */
+    RANK_OTHER,
+    /** A span that names no rank. */
+    OTHER;
+
+    /** One of the four level-4 micro-batch slices (with pp_mb_id and step). */
+    public boolean batch() {
+        return this == BATCH_CPU || this == BATCH_DEVICE || this == PP_SEND || this == PP_RECV;
+    }
+
+    public static SpanKind of(SpanRecord span) {
+        boolean ranked = span.intAttribute("pp_rank") != null;
+        boolean request = span.attributes().containsKey("rid");
+        if (!ranked) {
+            return request && span.name().startsWith("Req") ? REQUEST : OTHER;
+        }
+        if (span.attributes().containsKey("thread_label")) {
+            return THREAD;
+        }
+        if (span.intAttribute("pp_mb_id") != null && span.intAttribute("step") != null) {
+            SpanKind batch = switch (span.name()) {
+                case "run_batch_cpu" -> BATCH_CPU;
+                case "run_batch_device" -> BATCH_DEVICE;
+                case "pp_send" -> PP_SEND;
+                case "pp_recv" -> PP_RECV;
+                default -> null;
+            };
+            if (batch != null) {
+                return batch;
+            }
+        }
+        return request ? REQUEST_SLICE : RANK_OTHER;
+    }
+}

@@ -1,0 +1,328 @@
+package dev.ppexec.report;
+
+import dev.ppexec.perfetto.Flows;
+import dev.ppexec.perfetto.RankKey;
+import dev.ppexec.perfetto.SliceTable;
+import dev.ppexec.perfetto.SpanKind;
+import dev.ppexec.perfetto.SpanRecord;
+
+import java.io.PrintWriter;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * The CPU-versus-device figures of a traced run, from its spans: per rank, how long the host
+ * spent launching micro-batches and how long the device spent running them, how idle the device
+ * was in between, and how long a launch waited for its work to start; for the run, throughput
+ * and the measured bubble next to the ideal one.
+ *
+ * <p>Build it from span records ({@link #builder()}, {@link #of}): those of an OTLP-JSON file, or
+ * those of a run adapted from the SDK's span data. Level-4 copies of one micro-batch's slice (one
+ * per request) count once.
+ */
+public final class TraceReport {
+
+    /**
+     * One rank's figures.
+     *
+     * @param microBatches           distinct pp_mb_id values launched
+     * @param forwards               run_batch_cpu slices (micro-batch forwards launched)
+     * @param cpuTotalNanos          total host time of those launches
+     * @param deviceSlices           run_batch_device slices
+     * @param deviceTotalNanos       total device time of the forwards
+     * @param deviceFirstNanos       first device start (epoch ns)
+     * @param deviceLastNanos        last device end (epoch ns)
+     * @param launches               launches paired with their device slice
+     * @param launchLatencyTotalNanos sum over those pairs of device start minus launch start
+     */
+    public record RankStats(RankKey rank, int microBatches, int forwards, long cpuTotalNanos, int deviceSlices,
+                            long deviceTotalNanos, long deviceFirstNanos, long deviceLastNanos, int launches,
+                            long launchLatencyTotalNanos) {
+
+        public double cpuMeanNanos() {
+            return forwards == 0 ? Double.NaN : (double) cpuTotalNanos / forwards;
+        }
+
+        public double deviceMeanNanos() {
+            return deviceSlices == 0 ? Double.NaN : (double) deviceTotalNanos / deviceSlices;
+        }
+
+        /** Idle share of the device between its first and last slice: the rank's bubble. */
+        public double deviceIdleShare() {
+            long span = deviceLastNanos - deviceFirstNanos;
+            return deviceSlices == 0 || span <= 0 ? Double.NaN : 1.0 - (double) deviceTotalNanos / span;
+        }
+
+        public double launchLatencyMeanNanos() {
+            return launches == 0 ? Double.NaN : (double) launchLatencyTotalNanos / launches;
+        }
+    }
+
+    /**
+     * The run's figures.
+     *
+     * @param requests         Req spans
+     * @param outputTokens     sum of their output_tokens
+     * @param requestSpanNanos first Req start to last Req end
+     * @param deviceSpanNanos  first device start to last device end, over all ranks
+     * @param measuredBubble   1 − Σ device busy / (ranks × deviceSpanNanos)
+     * @param idealBubble      resource attribute ppexec.ideal_bubble, else (P−1)/(M+P−1)
+     * @param idealSource      where idealBubble comes from
+     */
+    public record RunStats(int requests, long outputTokens, long requestSpanNanos, long deviceSpanNanos,
+                           double measuredBubble, double idealBubble, String idealSource) {
+
+        public double tokensPerSecond() {
+            return requests == 0 || requestSpanNanos <= 0 ? Double.NaN : outputTokens * 1e9 / requestSpanNanos;
+        }
+    }
+
+    private final List<RankStats> ranks;
+    private final RunStats run;
+    private final SliceTable slices;
+
+    private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices) {
+        this.ranks = ranks;
+        this.run = run;
+        this.slices = slices;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public static TraceReport of(Collection<SpanRecord> spans) {
+        Builder b = builder();
+        spans.forEach(b);
+        return b.build();
+    }
+
+    /** Ranks in order of DP, TP and PP rank. */
+    public List<RankStats> ranks() {
+        return ranks;
+    }
+
+    public RunStats run() {
+        return run;
+    }
+
+    /** The level-4 slices, for the timeline. */
+    SliceTable slices() {
+        return slices;
+    }
+
+    /** The figures as a table, for people ("-" where a figure has nothing to stand on). */
+    public void printText(PrintWriter out) {
+        if (ranks.isEmpty()) {
+            out.println("no run_batch_cpu or run_batch_device spans: was the run traced at level 4?");
+        } else {
+            out.println("rank         micro-batches  forwards  cpu total ms  cpu mean us  device total ms  device mean us"
+                    + "  device idle  launch->device us");
+        }
+        boolean hosts = ranks.stream().map(r -> r.rank().host()).distinct().count() > 1;
+        for (RankStats r : ranks) {
+            out.printf(Locale.ROOT, "%-12s %13d  %8d  %12.3f  %11s  %15.3f  %14s  %11s  %17s%n",
+                    label(r.rank(), hosts), r.microBatches(), r.forwards(), r.cpuTotalNanos() / 1e6,
+                    fixed(r.cpuMeanNanos() / 1e3), r.deviceTotalNanos() / 1e6, fixed(r.deviceMeanNanos() / 1e3),
+                    percent(r.deviceIdleShare()), fixed(r.launchLatencyMeanNanos() / 1e3));
+        }
+        out.printf(Locale.ROOT, "bubble: measured %s, ideal %s (%s)%n", percent(run.measuredBubble()),
+                percent(run.idealBubble()), run.idealSource());
+        if (run.requests() > 0) {
+            out.printf(Locale.ROOT, "throughput: %d requests, %d output tokens in %.3f ms: %s tokens/s%n",
+                    run.requests(), run.outputTokens(), run.requestSpanNanos() / 1e6, fixed(run.tokensPerSecond()));
+        } else {
+            out.println("throughput: no Req spans in the trace");
+        }
+    }
+
+    /** The figures as a JSON tree (maps, lists, numbers; NaN as null), for scripts. */
+    public Map<String, Object> toJson() {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (RankStats r : ranks) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("rank", r.rank().label());
+            row.put("host", r.rank().host());
+            row.put("pp", r.rank().pp());
+            row.put("dp", r.rank().dp());
+            row.put("tp", r.rank().tp());
+            row.put("microBatches", r.microBatches());
+            row.put("forwards", r.forwards());
+            row.put("cpuTotalMs", r.cpuTotalNanos() / 1e6);
+            row.put("cpuMeanUs", number(r.cpuMeanNanos() / 1e3));
+            row.put("deviceSlices", r.deviceSlices());
+            row.put("deviceTotalMs", r.deviceTotalNanos() / 1e6);
+            row.put("deviceMeanUs", number(r.deviceMeanNanos() / 1e3));
+            row.put("deviceIdleShare", number(r.deviceIdleShare()));
+            row.put("launchToDeviceMeanUs", number(r.launchLatencyMeanNanos() / 1e3));
+            rows.add(row);
+        }
+        Map<String, Object> runRow = new LinkedHashMap<>();
+        runRow.put("requests", run.requests());
+        runRow.put("outputTokens", run.outputTokens());
+        runRow.put("seconds", run.requests() == 0 ? null : run.requestSpanNanos() / 1e9);
+        runRow.put("tokensPerSecond", number(run.tokensPerSecond()));
+        runRow.put("deviceSpanMs", run.deviceSpanNanos() / 1e6);
+        runRow.put("measuredBubble", number(run.measuredBubble()));
+        runRow.put("idealBubble", number(run.idealBubble()));
+        runRow.put("idealBubbleSource", run.idealSource());
+        Map<String, Object> root = new LinkedHashMap<>();
+        root.put("ranks", rows);
+        root.put("run", runRow);
+        return root;
+    }
+
+    static String label(RankKey rank, boolean withHost) {
+        return withHost ? rank.host() + ":" + rank.label() : rank.label();
+    }
+
+    private static String fixed(double v) {
+        return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    static String percent(double share) {
+        return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * share);
+    }
+
+    private static Double number(double v) {
+        return Double.isFinite(v) ? v : null;
+    }
+
+    /** Takes spans one at a time; holds the level-4 slices compactly and a few sums. */
+    public static final class Builder implements Consumer<SpanRecord> {
+
+        private final SliceTable slices = new SliceTable();
+        private int requests;
+        private long outputTokens;
+        private long firstRequestStart = Long.MAX_VALUE;
+        private long lastRequestEnd = Long.MIN_VALUE;
+        private Integer stages;
+        private Integer microBatches;
+        private Double idealBubble;
+
+        private Builder() {}
+
+        @Override
+        public void accept(SpanRecord span) {
+            SpanKind kind = SpanKind.of(span);
+            if (kind.batch()) {
+                slices.add(span);
+            } else if (kind == SpanKind.REQUEST) {
+                requests++;
+                Integer tokens = span.intAttribute("output_tokens");
+                outputTokens += tokens == null ? 0 : tokens;
+                firstRequestStart = Math.min(firstRequestStart, span.startNanos());
+                lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
+            }
+            if (stages == null) {
+                stages = asInt(span.resource().get("ppexec.stages"));
+            }
+            if (microBatches == null) {
+                microBatches = asInt(span.resource().get("ppexec.micro_batches"));
+            }
+            if (idealBubble == null && span.resource().get("ppexec.ideal_bubble") instanceof Number n) {
+                idealBubble = n.doubleValue();
+            }
+        }
+
+        private static Integer asInt(Object v) {
+            return v instanceof Number n ? Integer.valueOf(n.intValue()) : null;
+        }
+
+        public TraceReport build() {
+            Map<RankKey, Sums> sums = new HashMap<>();
+            Set<Integer> allMicroBatches = new HashSet<>();
+            for (int i = 0; i < slices.size(); i++) {
+                Sums s = sums.computeIfAbsent(rank(i), k -> new Sums());
+                long dur = slices.end(i) - slices.start(i);
+                switch (slices.kind(i)) {
+                    case BATCH_CPU -> {
+                        s.forwards++;
+                        s.cpuTotal += dur;
+                        s.microBatches.add(slices.microBatch(i));
+                    }
+                    case BATCH_DEVICE -> {
+                        s.deviceSlices++;
+                        s.deviceTotal += dur;
+                        s.deviceFirst = Math.min(s.deviceFirst, slices.start(i));
+                        s.deviceLast = Math.max(s.deviceLast, slices.end(i));
+                        s.microBatches.add(slices.microBatch(i));
+                    }
+                    default -> { }
+                }
+                allMicroBatches.add(slices.microBatch(i));
+            }
+            Flows.forEach(slices, (source, target, type) -> {
+                if (type == Flows.Type.LAUNCH) {
+                    Sums s = sums.get(rank(source));
+                    s.launches++;
+                    s.latencyTotal += slices.start(target) - slices.start(source);
+                }
+            });
+            List<RankStats> ranks = new ArrayList<>();
+            sums.forEach((k, s) -> ranks.add(new RankStats(k, s.microBatches.size(), s.forwards, s.cpuTotal,
+                    s.deviceSlices, s.deviceTotal, s.deviceSlices == 0 ? 0 : s.deviceFirst,
+                    s.deviceSlices == 0 ? 0 : s.deviceLast, s.launches, s.latencyTotal)));
+            ranks.sort(Comparator.comparingInt((RankStats r) -> r.rank().dp()).thenComparingInt(r -> r.rank().tp())
+                    .thenComparingInt(r -> r.rank().pp()).thenComparing(r -> r.rank().host()));
+            return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices);
+        }
+
+        private RunStats runStats(List<RankStats> ranks, int microBatchesSeen) {
+            long first = Long.MAX_VALUE;
+            long last = Long.MIN_VALUE;
+            long busy = 0;
+            int deviceRanks = 0;
+            for (RankStats r : ranks) {
+                if (r.deviceSlices() > 0) {
+                    deviceRanks++;
+                    busy += r.deviceTotalNanos();
+                    first = Math.min(first, r.deviceFirstNanos());
+                    last = Math.max(last, r.deviceLastNanos());
+                }
+            }
+            long deviceSpan = deviceRanks == 0 ? 0 : last - first;
+            double measured = deviceSpan <= 0 ? Double.NaN : 1.0 - (double) busy / ((double) deviceRanks * deviceSpan);
+            double ideal;
+            String source;
+            if (idealBubble != null) {
+                ideal = idealBubble;
+                source = "resource attribute ppexec.ideal_bubble";
+            } else {
+                int p = stages != null ? stages : (int) ranks.stream().map(r -> r.rank().pp()).distinct().count();
+                int m = microBatches != null ? microBatches : microBatchesSeen;
+                ideal = p == 0 || m == 0 ? Double.NaN : (p - 1.0) / (m + p - 1.0);
+                source = "(P-1)/(M+P-1), P=" + p + ", M=" + m
+                        + (stages != null && microBatches != null ? "" : ", counted in the trace");
+            }
+            long requestSpan = requests == 0 ? 0 : lastRequestEnd - firstRequestStart;
+            return new RunStats(requests, outputTokens, requestSpan, deviceSpan, measured, ideal, source);
+        }
+
+        private RankKey rank(int slice) {
+            return slices.track(slices.trackId(slice)).process().rank();
+        }
+    }
+
+    /** Running sums of one rank while the report is built. */
+    private static final class Sums {
+        final Set<Integer> microBatches = new HashSet<>();
+        int forwards;
+        long cpuTotal;
+        int deviceSlices;
+        long deviceTotal;
+        long deviceFirst = Long.MAX_VALUE;
+        long deviceLast = Long.MIN_VALUE;
+        int launches;
+        long latencyTotal;
+    }
+}
