@@ -84,6 +84,21 @@ public final class OtlpJsonFileExporter implements SpanExporter {
         }
     }
 
+    /** Closes and deletes the temporary file, leaving the target as it was (the run never started). */
+    public synchronized void discard() {
+        closed = true;
+        try {
+            out.close();
+        } catch (IOException ignored) {
+            // Deleted next; nothing of it is kept.
+        }
+        try {
+            Files.deleteIfExists(temp);
+        } catch (IOException ignored) {
+            // A leftover temporary file is named *.tmp next to the target; nothing else to do.
+        }
+    }
+
     /** Closes the file and renames it to the target. */
     @Override
     public synchronized CompletableResultCode shutdown() {

@@ -135,12 +135,7 @@ public final class Tracing implements AutoCloseable {
             return new Tracing(sdk, options.level(), ended, destinations);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
-                fileExporter.shutdown();
-                try {
-                    java.nio.file.Files.deleteIfExists(fileExporter.target());
-                } catch (IOException ignored) {
-                    // Nothing was written; the configuration error is the one to report.
-                }
+                fileExporter.discard();
             }
             throw new IllegalArgumentException("OpenTelemetry configuration: " + e.getMessage(), e);
         }

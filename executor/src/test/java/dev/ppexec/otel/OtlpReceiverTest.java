@@ -2,6 +2,7 @@ package dev.ppexec.otel;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ppexec.cli.CliRun;
 import dev.ppexec.cli.Main;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -11,8 +12,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.net.URI;
@@ -98,11 +97,9 @@ class OtlpReceiverTest {
     }
 
     static String cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        assertThat(status).as("exit status; stderr: %s", err).isZero();
-        return out.toString();
+        CliRun run = CliRun.of(args);
+        assertThat(run.status()).as("exit status; stderr: %s", run.err()).isZero();
+        return run.out();
     }
 
     static String[] with(String... extra) {
