@@ -79,10 +79,6 @@ public final class RequestTrace {
         return requests.length;
     }
 
-    public int ranks() {
-        return ranks;
-    }
-
     public ReqTimeStats request(int rid) {
         return requests[rid];
     }

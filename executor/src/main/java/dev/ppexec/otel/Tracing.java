@@ -254,10 +254,6 @@ public final class Tracing implements AutoCloseable {
         return b.build();
     }
 
-    public TraceLevel level() {
-        return level;
-    }
-
     /** A listener that turns each run it hears into spans of this SDK. */
     public RunListener listener() {
         return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get());

@@ -52,7 +52,7 @@ class OtlpReceiverTest {
     }
 
     @AfterAll
-    static void stopReceiver() throws Exception {
+    static void stopReceiver() {
         if (receiver != null) {
             receiver.close();
         }
