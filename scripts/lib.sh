@@ -56,6 +56,8 @@ ppexec_build_if_stale() {
   fi
   echo "ppexec: building (first run, or sources changed) ..." >&2
   ppexec_mvn -q -DskipTests install >&2 || { echo "ppexec: build failed; run scripts/test for details" >&2; return 1; }
+  # Maven leaves an unchanged module's jar as it was: stamp it, or a change elsewhere rebuilds every time.
+  touch "$jar"
 }
 
 ppexec_classpath() {

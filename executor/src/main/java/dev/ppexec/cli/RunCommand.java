@@ -4,20 +4,30 @@ import dev.ppexec.backend.Device;
 import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.cuda.CudaProbe;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.otel.RunResource;
+import dev.ppexec.otel.TraceOptions;
+import dev.ppexec.otel.TraceSummary;
+import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
-import dev.ppexec.stage.MemoryPlan;
 import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.stage.MemoryPlan;
+import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
@@ -74,6 +84,21 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--print-tokens", defaultValue = "8", description = "Requests whose tokens are printed (default: ${DEFAULT-VALUE}).")
     int printTokens;
 
+    @Option(names = "--trace-file", paramLabel = "FILE.jsonl", description = "Write the run's spans as OTLP-JSON lines (the Collector's file-exporter shape).")
+    Path traceFile;
+
+    @Option(names = "--otlp-endpoint", paramLabel = "URL", description = "Send the run's spans to an OTLP collector, e.g. http://127.0.0.1:4318.")
+    String otlpEndpoint;
+
+    @Option(names = "--otlp-protocol", paramLabel = "PROTOCOL", description = "http/protobuf or grpc (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).")
+    String otlpProtocol;
+
+    @Option(names = "--trace-level", paramLabel = "N", description = "0 (off) .. 4 (per micro-batch slices); default 4 with a trace destination, else 0.")
+    Integer traceLevel;
+
+    @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable.")
+    Map<String, String> attributes = new LinkedHashMap<>();
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -101,23 +126,41 @@ final class RunCommand implements Callable<Integer> {
         }
         checkPositions(config);
         checkFits(MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps));
+        TraceOptions traceOptions = traceOptions();
         List<Device> devices = List.of(openDevice(err));
+        Tracing tracing = null;
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
                 .microBatches(microBatches).devices(devices).build()) {
+            if (!traceOptions.level().isOff()) {
+                tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
+                        RequestTrace.spanCount(requests, pipeline.ranks(), decodeSteps, traceOptions.level()));
+            }
             Workload warm = Workload.generated(config, requests, promptLength, Math.min(decodeSteps, 4));
             for (int i = 0; i < warmup; i++) {
                 pipeline.generate(warm);
             }
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
-                result = pipeline.generate(workload, progress);
+                result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {
                 RunReport.write(report, pipeline, workload, result);
                 out.println("report: " + report);
             }
+            if (tracing != null) {
+                TraceSummary summary = tracing.shutdown();
+                summary.lines().forEach(out::println);
+                for (TraceSummary.Destination d : summary.destinations()) {
+                    if (traceFile != null && d.name().equals(traceFile.toString()) && d.error() != null) {
+                        throw new IllegalStateException("--trace-file " + traceFile + ": cannot write: " + d.error());
+                    }
+                }
+            }
         } finally {
+            if (tracing != null) {
+                tracing.close();
+            }
             devices.forEach(Device::close);
         }
         return 0;
@@ -143,6 +186,47 @@ final class RunCommand implements Callable<Integer> {
                     + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
                     + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
         }
+    }
+
+    /**
+     * Tracing is on when the run has a destination: --trace-file, --otlp-endpoint, or a collector
+     * named by OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; then the level defaults to 4.
+     */
+    private TraceOptions traceOptions() {
+        boolean collector = otlpEndpoint != null || Tracing.environmentNamesCollector(System.getenv(), System.getProperties());
+        boolean destination = traceFile != null || collector;
+        TraceLevel level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
+        if (!level.isOff() && !destination) {
+            throw new IllegalArgumentException("--trace-level " + traceLevel + " without a trace destination; allowed: with "
+                    + "--trace-file FILE.jsonl or --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)");
+        }
+        if (otlpProtocol != null && !collector) {
+            throw new IllegalArgumentException("--otlp-protocol '" + otlpProtocol + "' without a collector; allowed: with "
+                    + "--otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)");
+        }
+        for (String key : attributes.keySet()) {
+            if (key.isBlank() || key.startsWith("ppexec.")) {
+                throw new IllegalArgumentException("--attr '" + key + "=" + attributes.get(key) + "': key '" + key
+                        + "' is " + (key.isBlank() ? "empty" : "set by the run") + "; allowed: a non-empty key outside ppexec.*");
+            }
+        }
+        return new TraceOptions(level, traceFile, endpoint(), otlpProtocol, attributes);
+    }
+
+    private URI endpoint() {
+        if (otlpEndpoint == null) {
+            return null;
+        }
+        try {
+            URI uri = new URI(otlpEndpoint);
+            if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
+                return uri;
+            }
+        } catch (URISyntaxException e) {
+            // Reported below, with what is allowed.
+        }
+        throw new IllegalArgumentException("--otlp-endpoint '" + otlpEndpoint + "' is not a URL; allowed: "
+                + "http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:4318)");
     }
 
     private void checkPositions(ModelConfig config) {

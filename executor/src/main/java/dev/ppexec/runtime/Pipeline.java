@@ -14,6 +14,7 @@ import dev.ppexec.stage.StageWeights;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.IntConsumer;
 
 /**
  * A model split into PP stages, one rank per stage, with each stage's weights on its device. The
@@ -105,18 +106,41 @@ public final class Pipeline implements AutoCloseable {
     }
 
     /** As {@link #generate(Workload)}, telling {@code progress} each step whose micro-batches were all launched on the last rank. */
-    public RunResult generate(Workload workload, java.util.function.IntConsumer progress) {
+    public RunResult generate(Workload workload, IntConsumer progress) {
+        return generate(workload, progress, List.of());
+    }
+
+    /**
+     * As {@link #generate(Workload, IntConsumer)}, with {@code runListeners} hearing this run only
+     * (besides the pipeline's own listeners): e.g. tracing the measured run but not the warm-ups.
+     */
+    public RunResult generate(Workload workload, IntConsumer progress, List<RunListener> runListeners) {
         workload.check(model);
         if (microBatches > workload.requests()) {
             throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
                     + workload.requests() + "; allowed: 1.." + workload.requests());
         }
-        Schedule schedule = Schedules.generation(ranks(), microBatches, workload.decodeSteps());
-        ScheduleValidator.validate(schedule);
-        double idealBubble = Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
-        try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, listeners, progress)) {
-            return run.execute(idealBubble);
+        Schedule schedule = schedule(workload.decodeSteps());
+        List<RunListener> all = new ArrayList<>(listeners);
+        all.addAll(runListeners);
+        try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress)) {
+            return run.execute(idealBubble(schedule));
         }
+    }
+
+    /** The bubble of this pipeline's schedule for {@code decodeSteps} with equal stage times and free transfers. */
+    public double idealBubble(int decodeSteps) {
+        return idealBubble(schedule(decodeSteps));
+    }
+
+    private Schedule schedule(int decodeSteps) {
+        Schedule schedule = Schedules.generation(ranks(), microBatches, decodeSteps);
+        ScheduleValidator.validate(schedule);
+        return schedule;
+    }
+
+    private static double idealBubble(Schedule schedule) {
+        return Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
     }
 
     StageWeights weights(int rank) {

@@ -46,7 +46,6 @@ final class PipelineRun implements AutoCloseable {
     private final LocalTransport transport;
     private final AtomicReference<PipelineException> failure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
-    private final RunInfo info;
     private final IntConsumer progress;
 
     PipelineRun(Pipeline pipeline, Schedule schedule, Workload workload, ActionHook hook, List<RunListener> listeners,
@@ -72,16 +71,21 @@ final class PipelineRun implements AutoCloseable {
             close();
             throw e;
         }
+    }
+
+    private RunInfo runInfo(long arrivalNanos) {
         List<String> names = new ArrayList<>();
         int[] compute = new int[ranks];
         int[] copy = new int[ranks];
+        long[] threadIds = new long[ranks];
         for (int r = 0; r < ranks; r++) {
             names.add(rankStates[r].device.name());
             compute[r] = rankStates[r].compute.id();
             copy[r] = rankStates[r].copy.id();
+            threadIds[r] = threads.get(r).threadId();
         }
-        this.info = new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
-                workload.decodeSteps(), members, List.copyOf(names), compute, copy);
+        return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, arrivalNanos);
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
@@ -124,23 +128,26 @@ final class PipelineRun implements AutoCloseable {
     }
 
     RunResult execute(double idealBubble) {
-        listeners.forEach(l -> l.runStarted(info));
+        CountDownLatch done = new CountDownLatch(ranks);
+        for (Rank r : rankStates) {
+            threads.add(Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
+                try {
+                    r.walk();
+                } finally {
+                    done.countDown();
+                }
+            }));
+        }
+        RunInfo info = null;
         boolean ok = false;
         try {
             for (Rank r : rankStates) {
                 r.anchor();
             }
-            CountDownLatch done = new CountDownLatch(ranks);
             long start = System.nanoTime();
-            for (Rank r : rankStates) {
-                Thread t = Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
-                    try {
-                        r.walk();
-                    } finally {
-                        done.countDown();
-                    }
-                });
-                threads.add(t);
+            info = runInfo(start);
+            for (RunListener l : listeners) {
+                l.runStarted(info);
             }
             threads.forEach(Thread::start);
             awaitRanks(done);
@@ -156,7 +163,7 @@ final class PipelineRun implements AutoCloseable {
                 r.receives.resolveAll();
             }
             RunResult result = figures(wall, idealBubble);
-            publish();
+            publish(info);
             ok = true;
             return result;
         } catch (RuntimeException e) {
@@ -166,8 +173,10 @@ final class PipelineRun implements AutoCloseable {
             }
             throw e;
         } finally {
-            for (RunListener l : listeners) {
-                l.runFinished(info, ok);
+            if (info != null) {
+                for (RunListener l : listeners) {
+                    l.runFinished(info, ok);
+                }
             }
         }
     }
@@ -250,17 +259,17 @@ final class PipelineRun implements AutoCloseable {
         return new RunResult(tokens, wallNanos, List.copyOf(figures), bubble, idealBubble, span);
     }
 
-    private void publish() {
+    private void publish(RunInfo info) {
         if (listeners.isEmpty()) {
             return;
         }
         for (Rank r : rankStates) {
-            publish(r.index, r.forwards, ActionRecord.Kind.FORWARD);
-            publish(r.index, r.receives, ActionRecord.Kind.RECV);
+            publish(info, r.index, r.forwards, ActionRecord.Kind.FORWARD);
+            publish(info, r.index, r.receives, ActionRecord.Kind.RECV);
         }
     }
 
-    private void publish(int rank, ForwardLog log, ActionRecord.Kind kind) {
+    private void publish(RunInfo info, int rank, ForwardLog log, ActionRecord.Kind kind) {
         for (int i = 0; i < log.count(); i++) {
             ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
                     log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i]);
@@ -391,10 +400,21 @@ final class PipelineRun implements AutoCloseable {
          * run_batch_cpu would measure queue back-pressure instead of launch cost.
          */
         private void forward(int mb, int step) {
+            long now;
             if (step > 0) {
-                sendReady[mb].synchronize();
+                Event ready = sendReady[mb];
+                boolean waits = !ready.isDone();
+                ready.synchronize();
+                now = System.nanoTime();
+                if (waits) {
+                    // Note [re-anchoring] in DeviceClock: the host just waited for this event.
+                    computeClock.reanchor(ready, now);
+                    copyClock.reanchor(ready, now);
+                }
+            } else {
+                now = System.nanoTime();
             }
-            int e = forwards.begin(mb, step, System.nanoTime());
+            int e = forwards.begin(mb, step, now);
             compute.record(forwards.startEvent(e));
             StageProgram slot = slots[mb];
             slot.launchForward(compute, tokensOf(step), startPosOf(step));

@@ -13,11 +13,22 @@ import java.util.List;
  * @param rankDevices   device name per rank ({@code "cpu"}, {@code "cuda:0"})
  * @param computeStreams stream id of each rank's compute stream
  * @param copyStreams   stream id of each rank's copy stream
+ * @param threadIds     JVM id of each rank's scheduler thread ({@code Scheduler [PP r]})
+ * @param arrivalNanos  when the requests arrived: the run's start ({@link System#nanoTime()})
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
-                      int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams) {
+                      int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
+                      long[] threadIds, long arrivalNanos) {
 
     public int ranks() {
         return partition.stages();
+    }
+
+    public int requests() {
+        int n = 0;
+        for (int[] m : members) {
+            n += m.length;
+        }
+        return n;
     }
 }

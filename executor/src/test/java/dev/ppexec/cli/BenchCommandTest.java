@@ -25,7 +25,7 @@ class BenchCommandTest {
 
     @Test
     void quickSweep_hasEveryPointWithPositiveFigures() throws IOException {
-        RunCommandTest.Outcome o = cli("bench", "--quick", "--no-progress", "--out", dir.toString());
+        CliRun o = cli("bench", "--quick", "--no-progress", "--out", dir.toString());
         assertThat(o.status()).as(o.err()).isZero();
 
         JsonNode root = new ObjectMapper().readTree(dir.resolve("bench.json").toFile());
@@ -65,13 +65,13 @@ class BenchCommandTest {
 
     @Test
     void badInput_exits2_withOneLine() {
-        RunCommandTest.Outcome few = cli("bench", "--ranks", "4", "--requests", "8");
+        CliRun few = cli("bench", "--ranks", "4", "--requests", "8");
         assertThat(few.status()).isEqualTo(2);
         assertThat(few.err().strip()).isEqualTo("bench: --requests 8 is fewer than M = 4P = 16; allowed: at least 16");
-        RunCommandTest.Outcome ranks = cli("bench", "--model", "tiny", "--ranks", "1,5");
+        CliRun ranks = cli("bench", "--model", "tiny", "--ranks", "1,5");
         assertThat(ranks.status()).isEqualTo(2);
         assertThat(ranks.err().strip()).isEqualTo("bench: --ranks 5 is out of range; allowed: 1..4 (model tiny has 4 layers)");
-        RunCommandTest.Outcome repeats = cli("bench", "--quick", "--repeats", "0");
+        CliRun repeats = cli("bench", "--quick", "--repeats", "0");
         assertThat(repeats.err().strip()).isEqualTo("bench: --repeats 0 is not positive; allowed: an integer >= 1");
     }
 }

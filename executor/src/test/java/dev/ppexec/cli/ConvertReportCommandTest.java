@@ -2,7 +2,6 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ppexec.cli.RunCommandTest.Outcome;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,7 +23,7 @@ class ConvertReportCommandTest {
     @Test
     void convert_writesTheTrace_andSaysWhatItHolds(@TempDir Path dir) {
         Path out = dir.resolve("p2.json");
-        Outcome o = cli("convert", "--input", resource("p2-m2.jsonl").toString(), "--output", out.toString());
+        CliRun o = cli("convert", "--input", resource("p2-m2.jsonl").toString(), "--output", out.toString());
         assertThat(o.status()).as(o.err()).isZero();
         assertThat(o.out()).contains(out + ": 48 slices, 12 arrows, 3 processes, 15 tracks, from 66 spans (12 per-request copies merged, 6 thread spans not drawn)")
                 .contains("https://ui.perfetto.dev");
@@ -42,7 +41,7 @@ class ConvertReportCommandTest {
     void badInputFile_exits2_withOneLineNamingTheFileAndLine(String fixture, String what, @TempDir Path dir) {
         for (String command : new String[] {"convert", "report"}) {
             Path input = resource(fixture);
-            Outcome o = command.equals("convert")
+            CliRun o = command.equals("convert")
                     ? cli("convert", "--input", input.toString(), "--output", dir.resolve("o.json").toString())
                     : cli("report", "--input", input.toString());
             assertThat(o.status()).as("%s: %s", command, o.err()).isEqualTo(2);
@@ -68,7 +67,7 @@ class ConvertReportCommandTest {
         String[] argv = args.replace("MISSING", dir.resolve("nosuch.jsonl").toString()).replace("DIR", dir.toString())
                 .replace("NOFOLDER", dir.resolve("no/such/out.json").toString()).replace("OUT", dir.resolve("o.json").toString())
                 .replace("P2", p2).split("\\s+");
-        Outcome o = cli(argv);
+        CliRun o = cli(argv);
         String expected = message.replace("MISSING", dir.resolve("nosuch.jsonl").toString()).replace("DIR", dir.toString())
                 .replace("NOFOLDER", dir.resolve("no/such/out.json").toString()).replace("P2", p2);
         assertThat(o.status()).as(o.err()).isEqualTo(2);
@@ -80,7 +79,7 @@ class ConvertReportCommandTest {
     void lenient_convertsTheReadableLines_andPrintsHowManyWereSkipped(@TempDir Path dir) throws IOException {
         Path input = resource("bad-truncated.jsonl");
         Path out = dir.resolve("t.json");
-        Outcome o = cli("convert", "--input", input.toString(), "--output", out.toString(), "--lenient");
+        CliRun o = cli("convert", "--input", input.toString(), "--output", out.toString(), "--lenient");
         assertThat(o.status()).as(o.err()).isZero();
         assertThat(o.err()).contains("convert: " + input + " line 3: the line ends inside a JSON value")
                 .contains("convert: skipped 1 of 3 lines (--lenient)");
@@ -91,7 +90,7 @@ class ConvertReportCommandTest {
 
     @Test
     void report_text_ofTheP2Trace(@TempDir Path dir) {
-        Outcome o = cli("report", "--input", resource("p2-m2.jsonl").toString());
+        CliRun o = cli("report", "--input", resource("p2-m2.jsonl").toString());
         assertThat(o.status()).as(o.err()).isZero();
         // Hand-computed from the fixture's schedule (see PerfettoConverterTest): PP0 busy 300 of 345 us,
         // PP1 240 of 282 us; launch latency (10+90+5+5)/4 and (20+20+30+12)/4 us; 6 tokens in 412 us.
@@ -104,7 +103,7 @@ class ConvertReportCommandTest {
     @Test
     void report_json_ofTheP2Trace_andItsTimeline(@TempDir Path dir) throws IOException {
         Path png = dir.resolve("timeline.png");
-        Outcome o = cli("report", "--input", resource("p2-m2.jsonl").toString(), "--format", "json", "--timeline", png.toString());
+        CliRun o = cli("report", "--input", resource("p2-m2.jsonl").toString(), "--format", "json", "--timeline", png.toString());
         assertThat(o.status()).as(o.err()).isZero();
         assertThat(o.err()).contains("timeline: " + png);
         JsonNode json = new ObjectMapper().readTree(o.out());
@@ -127,7 +126,7 @@ class ConvertReportCommandTest {
                 + "\"name\":\"Req 0\",\"startTimeUnixNano\":\"1000\",\"endTimeUnixNano\":\"2000\",\"attributes\":["
                 + "{\"key\":\"rid\",\"value\":{\"stringValue\":\"0\"}}]}]}]}]}\n");
         Path png = dir.resolve("t.png");
-        Outcome o = cli("report", "--input", trace.toString(), "--timeline", png.toString());
+        CliRun o = cli("report", "--input", trace.toString(), "--timeline", png.toString());
         assertThat(o.status()).as(o.err()).isEqualTo(2);
         assertThat(o.err().strip()).startsWith("report: --timeline " + png + ": nothing to draw").doesNotContain("\n");
         assertThat(png).doesNotExist();

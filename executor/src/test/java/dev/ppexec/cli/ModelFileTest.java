@@ -67,12 +67,12 @@ class ModelFileTest {
     @Test
     void run_usesTheFile_andRefusesItBesideModel() throws IOException {
         Path f = write(GOOD);
-        RunCommandTest.Outcome ok = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "2",
+        CliRun ok = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "2",
                 "--micro-batches", "1", "--prompt-len", "4", "--decode-steps", "2", "--warmup", "0", "--no-progress");
         assertThat(ok.status()).as(ok.err()).isZero();
         assertThat(ok.out()).contains("model wide (2 layers, dim 32, vocab 128");
 
-        RunCommandTest.Outcome both = cli("run", "--model", "tiny", "--model-file", f.toString());
+        CliRun both = cli("run", "--model", "tiny", "--model-file", f.toString());
         assertThat(both.status()).isEqualTo(2);
         assertThat(both.err().strip()).isEqualTo("run: --model tiny and --model-file " + f + " both given; allowed: one of them");
     }
@@ -84,7 +84,7 @@ class ModelFileTest {
                 {"name": "big", "vocab": 32000, "dim": 8192, "heads": 64, "layers": 64, "ffn": 28672, "max_seq": 4096}
                 """);
         long heapBefore = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
-        RunCommandTest.Outcome o = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "1",
+        CliRun o = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "1",
                 "--micro-batches", "1", "--prompt-len", "4", "--decode-steps", "1");
         assertThat(o.status()).isEqualTo(2);
         assertThat(o.err().strip()).matches("run: model and workload need \\d+\\.\\d\\d GiB \\(weights \\d+\\.\\d\\d GiB, "

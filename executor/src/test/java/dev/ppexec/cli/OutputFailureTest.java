@@ -16,7 +16,7 @@ class OutputFailureTest {
     static final String[] RUN = {"run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
             "--prompt-len", "4", "--decode-steps", "2", "--warmup", "0", "--no-progress"};
 
-    static RunCommandTest.Outcome runWithReport(String report) {
+    static CliRun runWithReport(String report) {
         String[] args = java.util.Arrays.copyOf(RUN, RUN.length + 2);
         args[RUN.length] = "--report";
         args[RUN.length + 1] = report;
@@ -25,7 +25,7 @@ class OutputFailureTest {
 
     @Test
     void fullDisk() {
-        RunCommandTest.Outcome o = runWithReport("/dev/full");
+        CliRun o = runWithReport("/dev/full");
         assertThat(o.status()).isEqualTo(1);
         assertThat(o.out()).contains("tokens/s").contains("request 0:");
         assertThat(o.err().strip()).isEqualTo("run: error: --report /dev/full: cannot write: No space left on device");
@@ -34,7 +34,7 @@ class OutputFailureTest {
     @Test
     void missingFolder(@TempDir Path dir) {
         Path target = dir.resolve("absent/r.json");
-        RunCommandTest.Outcome o = runWithReport(target.toString());
+        CliRun o = runWithReport(target.toString());
         assertThat(o.status()).isEqualTo(1);
         assertThat(o.out()).contains("tokens/s");
         assertThat(o.err().strip()).startsWith("run: error: --report " + target + ": cannot write: ")
@@ -45,7 +45,7 @@ class OutputFailureTest {
     void readOnlyFileSystem() throws IOException {
         // /proc refuses new files even to root, for whom a chmod 555 folder would still be writable.
         Path target = Path.of("/proc/ppexec-report.json");
-        RunCommandTest.Outcome o = runWithReport(target.toString());
+        CliRun o = runWithReport(target.toString());
         assertThat(o.status()).isEqualTo(1);
         assertThat(o.out()).contains("tokens/s");
         assertThat(o.err().strip()).startsWith("run: error: --report /proc/ppexec-report.json: cannot write: ");

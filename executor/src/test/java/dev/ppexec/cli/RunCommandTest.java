@@ -8,8 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -17,13 +15,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 @Timeout(120)
 class RunCommandTest {
 
-    record Outcome(int status, String out, String err) {}
-
-    static Outcome cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new Outcome(status, out.toString(), err.toString());
+    static CliRun cli(String... args) {
+        return CliRun.of(args);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -45,38 +38,47 @@ class RunCommandTest {
             "--micro-batches 9                         | --micro-batches 9 is out of range; allowed: 1..8 (at most --requests)",
             "--device tpu                              | Invalid value for option '--device': expected one of [cpu, cuda, auto] (case-sensitive) but was 'tpu'",
             "--warmup -1                               | --warmup -1 is negative; allowed: an integer >= 0",
-            "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --decode-steps",
+            "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --attr, --decode-steps",
+            "--trace-level 5 --trace-file t.jsonl      | --trace-level 5 is out of range; allowed: 0..4",
+            "--trace-level x                           | Invalid value for option '--trace-level': 'x' is not an int",
+            "--trace-level 2                           | --trace-level 2 without a trace destination; allowed: with --trace-file FILE.jsonl or --otlp-endpoint URL",
+            "--otlp-endpoint localhost:4318            | --otlp-endpoint 'localhost:4318' is not a URL; allowed: http://HOST:PORT or https://HOST:PORT",
+            "--otlp-endpoint ftp://c:21                | --otlp-endpoint 'ftp://c:21' is not a URL; allowed: http://HOST:PORT",
+            "--otlp-endpoint http://c:1 --otlp-protocol http/json | --otlp-protocol 'http/json' is not supported; allowed: http/protobuf, grpc",
+            "--otlp-protocol grpc                      | --otlp-protocol 'grpc' without a collector; allowed: with --otlp-endpoint URL",
+            "--trace-file t.jsonl --attr team          | '--attr' (KEY=VALUE) should be in KEY=VALUE format but was team",
+            "--trace-file t.jsonl --attr ppexec.model=x | --attr 'ppexec.model=x': key 'ppexec.model' is set by the run; allowed: a non-empty key outside ppexec.*",
     })
     void badInput_exits2_withOneLineNamingOptionValueAndAllowed(String args, String message) {
         String base = args.contains("--model") ? "run --device cpu --no-progress " : "run --model tiny --device cpu --no-progress ";
-        Outcome o = cli((base + args).trim().split("\\s+"));
-        assertThat(o.status).as("exit status; stderr: %s", o.err).isEqualTo(2);
-        assertThat(o.err).contains(message);
-        assertThat(o.err.strip().lines()).as("one line").hasSize(1);
-        assertThat(o.err).doesNotContain("\tat ").doesNotContain("Exception");
+        CliRun o = cli((base + args).trim().split("\\s+"));
+        assertThat(o.status()).as("exit status; stderr: %s", o.err()).isEqualTo(2);
+        assertThat(o.err()).contains(message);
+        assertThat(o.err().strip().lines()).as("one line").hasSize(1);
+        assertThat(o.err()).doesNotContain("\tat ").doesNotContain("Exception");
     }
 
     @Test
     void deviceCuda_withoutAGpu_exits2WithTheReason() {
-        Outcome o = cli("run", "--model", "tiny", "--device", "cuda");
-        assertThat(o.status).isEqualTo(2);
-        assertThat(o.err).contains("--device cuda: ").contains("allowed here: cpu, auto");
+        CliRun o = cli("run", "--model", "tiny", "--device", "cuda");
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.err()).contains("--device cuda: ").contains("allowed here: cpu, auto");
     }
 
     @Test
     void run_printsTokensAndSummary_andWritesReport(@TempDir Path dir) throws Exception {
         Path report = dir.resolve("r.json");
-        Outcome o = cli("run", "--model", "tiny", "--device", "auto", "--stages", "2", "--micro-batches", "2",
+        CliRun o = cli("run", "--model", "tiny", "--device", "auto", "--stages", "2", "--micro-batches", "2",
                 "--requests", "3", "--prompt-len", "5", "--decode-steps", "4", "--no-progress", "--report", report.toString());
-        assertThat(o.status).as(o.err).isZero();
-        assertThat(o.err).contains("device auto: using cpu: no CUDA driver");
-        assertThat(o.out).contains("request 0:").contains("tokens/s").contains("PP0").contains("PP1")
+        assertThat(o.status()).as(o.err()).isZero();
+        assertThat(o.err()).contains("device auto: using cpu: no CUDA driver");
+        assertThat(o.out()).contains("request 0:").contains("tokens/s").contains("PP0").contains("PP1")
                 .contains("bubble: measured");
         JsonNode json = new ObjectMapper().readTree(report.toFile());
         assertThat(json.at("/config/split").asText()).isEqualTo("2,2");
         assertThat(json.at("/tokens")).hasSize(3);
         assertThat(json.at("/tokens/0")).hasSize(5);
-        String firstLine = o.out.lines().filter(l -> l.startsWith("request 0:")).findFirst().orElseThrow();
+        String firstLine = o.out().lines().filter(l -> l.startsWith("request 0:")).findFirst().orElseThrow();
         StringBuilder fromJson = new StringBuilder("request 0:");
         json.at("/tokens/0").forEach(t -> fromJson.append(' ').append(t.asInt()));
         assertThat(firstLine).isEqualTo(fromJson.toString());
@@ -88,10 +90,10 @@ class RunCommandTest {
     @Test
     void reportToAMissingFolder_failsNamingTheFile_afterPrintingResults(@TempDir Path dir) {
         Path report = dir.resolve("missing/r.json");
-        Outcome o = cli("run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
+        CliRun o = cli("run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
                 "--prompt-len", "3", "--decode-steps", "1", "--no-progress", "--report", report.toString());
-        assertThat(o.status).isEqualTo(1);
-        assertThat(o.out).contains("request 0:");
-        assertThat(o.err).contains("--report " + report).contains("cannot write");
+        assertThat(o.status()).isEqualTo(1);
+        assertThat(o.out()).contains("request 0:");
+        assertThat(o.err()).contains("--report " + report).contains("cannot write");
     }
 }

@@ -1,0 +1,100 @@
+package dev.ppexec.otel;
+
+import io.opentelemetry.sdk.common.CompletableResultCode;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+
+import java.util.Collection;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Wraps one destination's exporter and counts what reached it: spans handed over by the batch
+ * processor, spans the destination accepted, and the first failure's reason. With the number of
+ * spans ended, these give the spans the queue dropped and the spans lost on the way.
+ */
+final class CountingExporter implements SpanExporter {
+
+    private final String destination;
+    private final SpanExporter delegate;
+    private final LongAdder handed = new LongAdder();
+    private final LongAdder exported = new LongAdder();
+    private final AtomicReference<String> firstError = new AtomicReference<>();
+    private volatile boolean lostAtShutdown;
+
+    CountingExporter(String destination, SpanExporter delegate) {
+        this.destination = destination;
+        this.delegate = delegate;
+    }
+
+    String destination() {
+        return destination;
+    }
+
+    long handed() {
+        return handed.sum();
+    }
+
+    /** Spans the destination holds: none when its shutdown failed (a file that could not be renamed into place). */
+    long exported() {
+        return lostAtShutdown ? 0 : exported.sum();
+    }
+
+    /** The first failure's reason, or null. */
+    String firstError() {
+        return firstError.get();
+    }
+
+    @Override
+    public CompletableResultCode export(Collection<SpanData> spans) {
+        int n = spans.size();
+        handed.add(n);
+        CompletableResultCode result;
+        try {
+            result = delegate.export(spans);
+        } catch (RuntimeException e) {
+            noteFailure(e);
+            return CompletableResultCode.ofExceptionalFailure(e);
+        }
+        result.whenComplete(() -> {
+            if (result.isSuccess()) {
+                exported.add(n);
+            } else {
+                noteFailure(result.getFailureThrowable());
+            }
+        });
+        return result;
+    }
+
+    private void noteFailure(Throwable cause) {
+        firstError.compareAndSet(null, cause == null ? "export failed" : describe(cause));
+    }
+
+    private static String describe(Throwable t) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
+            if (!sb.toString().contains(m)) {
+                sb.append(sb.isEmpty() ? "" : ": ").append(m);
+            }
+        }
+        return sb.toString();
+    }
+
+    @Override
+    public CompletableResultCode flush() {
+        return delegate.flush();
+    }
+
+    @Override
+    public CompletableResultCode shutdown() {
+        CompletableResultCode result = delegate.shutdown();
+        result.whenComplete(() -> {
+            if (!result.isSuccess()) {
+                lostAtShutdown = true;
+                noteFailure(result.getFailureThrowable());
+            }
+        });
+        return result;
+    }
+}

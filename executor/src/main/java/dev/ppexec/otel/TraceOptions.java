@@ -1,0 +1,33 @@
+package dev.ppexec.otel;
+
+import dev.ppexec.trace.TraceLevel;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Where a run's spans go and what they carry beyond the run's configuration.
+ *
+ * @param file         OTLP-JSON lines file, or null
+ * @param otlpEndpoint collector URL, or null (then OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT, if set)
+ * @param otlpProtocol {@code http/protobuf} or {@code grpc}, or null (then OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL,
+ *                     else http/protobuf)
+ * @param attributes   resource attributes of the experiment ({@code --attr key=value})
+ */
+public record TraceOptions(TraceLevel level, Path file, URI otlpEndpoint, String otlpProtocol,
+                           Map<String, String> attributes) {
+
+    public static final String HTTP_PROTOBUF = "http/protobuf";
+    public static final String GRPC = "grpc";
+
+    public TraceOptions {
+        Objects.requireNonNull(level, "level");
+        attributes = Map.copyOf(attributes);
+        if (otlpProtocol != null && !otlpProtocol.equals(HTTP_PROTOBUF) && !otlpProtocol.equals(GRPC)) {
+            throw new IllegalArgumentException("--otlp-protocol '" + otlpProtocol + "' is not supported; allowed: "
+                    + HTTP_PROTOBUF + ", " + GRPC);
+        }
+    }
+}
