@@ -5,6 +5,10 @@ import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.cuda.CudaProbe;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
+import dev.ppexec.perfetto.OtlpJsonReader;
+import dev.ppexec.perfetto.PerfettoConverter;
+import dev.ppexec.perfetto.TraceCounts;
+import dev.ppexec.report.TraceReport;
 import dev.ppexec.otel.TraceOptions;
 import dev.ppexec.otel.TraceSummary;
 import dev.ppexec.otel.Tracing;
@@ -20,9 +24,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
 import java.net.URISyntaxException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,6 +93,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--trace-file", paramLabel = "FILE.jsonl", description = "Write the run's spans as OTLP-JSON lines (the Collector's file-exporter shape).")
     Path traceFile;
 
+    @Option(names = "--perfetto", paramLabel = "OUT.json",
+            description = "Also convert the run's trace to Chrome trace JSON for ui.perfetto.dev (traces at level 4 unless --trace-level says otherwise).")
+    Path perfetto;
+
     @Option(names = "--otlp-endpoint", paramLabel = "URL", description = "Send the run's spans to an OTLP collector, e.g. http://127.0.0.1:4318.")
     String otlpEndpoint;
 
@@ -150,11 +160,15 @@ final class RunCommand implements Callable<Integer> {
             }
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
-                summary.lines().forEach(out::println);
+                summary.lines().stream().filter(l -> traceFile != null || !l.contains(traceFile().toString()))
+                        .forEach(out::println);
                 for (TraceSummary.Destination d : summary.destinations()) {
-                    if (traceFile != null && d.name().equals(traceFile.toString()) && d.error() != null) {
-                        throw new IllegalStateException("--trace-file " + traceFile + ": cannot write: " + d.error());
+                    if (traceFile() != null && d.name().equals(traceFile().toString()) && d.error() != null) {
+                        throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
                     }
+                }
+                if (traceFile() != null) {
+                    reportTrace(out);
                 }
             }
         } finally {
@@ -162,6 +176,9 @@ final class RunCommand implements Callable<Integer> {
                 tracing.close();
             }
             devices.forEach(Device::close);
+            if (traceFile == null && perfetto != null) {
+                Files.deleteIfExists(traceFile());
+            }
         }
         return 0;
     }
@@ -194,7 +211,7 @@ final class RunCommand implements Callable<Integer> {
      */
     private TraceOptions traceOptions() {
         boolean collector = otlpEndpoint != null || Tracing.environmentNamesCollector(System.getenv(), System.getProperties());
-        boolean destination = traceFile != null || collector;
+        boolean destination = traceFile() != null || collector;
         TraceLevel level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
         if (!level.isOff() && !destination) {
             throw new IllegalArgumentException("--trace-level " + traceLevel + " without a trace destination; allowed: with "
@@ -210,7 +227,45 @@ final class RunCommand implements Callable<Integer> {
                         + "' is " + (key.isBlank() ? "empty" : "set by the run") + "; allowed: a non-empty key outside ppexec.*");
             }
         }
-        return new TraceOptions(level, traceFile, endpoint(), otlpProtocol, attributes);
+        return new TraceOptions(level, traceFile(), endpoint(), otlpProtocol, attributes);
+    }
+
+    /** Where the spans go as a file: --trace-file, or beside the --perfetto output while converting. */
+    private Path traceFile() {
+        if (traceFile != null || perfetto == null) {
+            return traceFile;
+        }
+        Path p = perfetto.toAbsolutePath();
+        return p.resolveSibling("." + p.getFileName() + ".trace.jsonl");
+    }
+
+    private String traceOption() {
+        return traceFile != null ? "--trace-file " + traceFile : "--perfetto " + perfetto + " (its trace " + traceFile() + ")";
+    }
+
+    /** The end of a traced run: the per-rank report from the trace file and, with --perfetto, the converted trace. */
+    private void reportTrace(PrintWriter out) throws IOException {
+        TraceReport.Builder report = TraceReport.builder();
+        PerfettoConverter converter = perfetto == null ? null : new PerfettoConverter();
+        OtlpJsonReader.read(traceFile(), false, span -> {
+            report.accept(span);
+            if (converter != null) {
+                converter.accept(span);
+            }
+        }, skipped -> {});
+        out.println();
+        out.println("trace report:");
+        report.build().printText(out);
+        if (converter != null) {
+            TraceCounts w;
+            try {
+                w = converter.write(perfetto);
+            } catch (IOException e) {
+                throw new IOException("--perfetto " + perfetto + ": cannot write: " + e.getMessage(), e);
+            }
+            out.printf(Locale.ROOT, "perfetto: %s (%,d slices, %,d arrows); open it at https://ui.perfetto.dev%n",
+                    perfetto, w.slices(), w.flows());
+        }
     }
 
     private URI endpoint() {
