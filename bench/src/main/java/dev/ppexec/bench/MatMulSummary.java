@@ -15,13 +15,27 @@ import java.util.Map;
 /**
  * Turns {@link MatMulBench}'s times in a JMH JSON result file into GFLOP/s (2·M·K·N flops per call) and the
  * ppexec/OpenBLAS ratio per shape, with the machine they ran on. {@code scripts/bench-jmh} runs it after JMH.
+ *
+ * <p>Two figures per implementation: from the mean time over the measured iterations (JMH's score), and
+ * from the best iteration (its fastest one). On a machine shared with other work the mean moves with
+ * whatever else runs during each benchmark; the best iteration is the one least disturbed, so the
+ * best-iteration ratio is the steadier comparison there.
  */
 public final class MatMulSummary {
 
-    /** One shape: GFLOP/s of each implementation (NaN where it was not run). */
-    record Row(String shape, double ppexecGflops, double openblasGflops) {
-        double ratio() {
-            return ppexecGflops / openblasGflops;
+    /** GFLOP/s from the mean time and from the best iteration; NaN where not run. */
+    record Gflops(double mean, double best) {
+        static final Gflops NONE = new Gflops(Double.NaN, Double.NaN);
+    }
+
+    /** One shape's figures for both implementations. */
+    record Row(String shape, Gflops ppexec, Gflops openblas) {
+        double meanRatio() {
+            return ppexec.mean() / openblas.mean();
+        }
+
+        double bestRatio() {
+            return ppexec.best() / openblas.best();
         }
     }
 
@@ -42,26 +56,29 @@ public final class MatMulSummary {
     /** The MatMulBench entries of a JMH result array, by shape in the order JMH ran them. */
     static List<Row> rows(JsonNode results) {
         String prefix = MatMulBench.class.getName() + ".";
-        Map<String, double[]> byShape = new LinkedHashMap<>();
+        Map<String, Gflops[]> byShape = new LinkedHashMap<>();
         for (JsonNode r : results) {
             String benchmark = r.path("benchmark").asText();
             if (!benchmark.startsWith(prefix) || !"avgt".equals(r.path("mode").asText())) {
                 continue;
             }
             String shape = r.path("params").path("shape").asText();
-            int[] mkn = MatMulBench.parseShape(shape);
+            int[] mkn = MatMulCase.parseShape(shape);
             double flops = 2.0 * mkn[0] * mkn[1] * mkn[2];
             JsonNode metric = r.path("primaryMetric");
-            double seconds = metric.path("score").asDouble() * secondsPer(metric.path("scoreUnit").asText());
-            double[] gflops = byShape.computeIfAbsent(shape, s -> new double[] {Double.NaN, Double.NaN});
+            double unit = secondsPer(metric.path("scoreUnit").asText());
+            double meanSeconds = metric.path("score").asDouble() * unit;
+            double bestSeconds = metric.path("scorePercentiles").path("0.0").asDouble() * unit;
+            Gflops g = new Gflops(flops / meanSeconds / 1e9, flops / bestSeconds / 1e9);
+            Gflops[] pair = byShape.computeIfAbsent(shape, s -> new Gflops[] {Gflops.NONE, Gflops.NONE});
             switch (benchmark.substring(prefix.length())) {
-                case "ppexec" -> gflops[0] = flops / seconds / 1e9;
-                case "openblas" -> gflops[1] = flops / seconds / 1e9;
+                case "ppexec" -> pair[0] = g;
+                case "openblas" -> pair[1] = g;
                 default -> { }
             }
         }
         List<Row> rows = new ArrayList<>();
-        byShape.forEach((shape, g) -> rows.add(new Row(shape, g[0], g[1])));
+        byShape.forEach((shape, pair) -> rows.add(new Row(shape, pair[0], pair[1])));
         return rows;
     }
 
@@ -80,11 +97,14 @@ public final class MatMulSummary {
     static String format(List<Row> rows, String machine) {
         StringBuilder sb = new StringBuilder();
         sb.append("\nmatmul, one thread, ").append(machine).append('\n');
-        sb.append(String.format(Locale.ROOT, "%-16s %14s %16s %16s%n", "shape MxKxN", "ppexec GFLOP/s",
-                "OpenBLAS GFLOP/s", "ppexec/OpenBLAS"));
+        sb.append(String.format(Locale.ROOT, "%-16s %28s   %28s%n", "", "GFLOP/s from the mean time",
+                "GFLOP/s from the best iteration"));
+        sb.append(String.format(Locale.ROOT, "%-16s %8s %10s %8s   %8s %10s %8s%n", "shape MxKxN",
+                "ppexec", "OpenBLAS", "ratio", "ppexec", "OpenBLAS", "ratio"));
         for (Row r : rows) {
-            sb.append(String.format(Locale.ROOT, "%-16s %14.1f %16.1f %16.2f%n", r.shape(), r.ppexecGflops(),
-                    r.openblasGflops(), r.ratio()));
+            sb.append(String.format(Locale.ROOT, "%-16s %8.1f %10.1f %8.2f   %8.1f %10.1f %8.2f%n", r.shape(),
+                    r.ppexec().mean(), r.openblas().mean(), r.meanRatio(),
+                    r.ppexec().best(), r.openblas().best(), r.bestRatio()));
         }
         return sb.toString();
     }
