@@ -66,7 +66,7 @@ final class MatMulCase implements AutoCloseable {
     /** Which OpenBLAS, which kernels, and why (OPENBLAS_CORETYPE). */
     String openblasInfo() {
         return "OpenBLAS: " + blas.source() + "; core " + blas.coreName() + "; threads " + blas.threads() + "; config '"
-                + blas.config().strip() + "'; OPENBLAS_CORETYPE="
+                + blas.config() + "'; OPENBLAS_CORETYPE="
                 + System.getenv().getOrDefault("OPENBLAS_CORETYPE", "(unset: OpenBLAS detects the CPU)");
     }
 

@@ -47,6 +47,8 @@ public final class OpenBlas {
     private static final int ROW_MAJOR = 101;   // CblasRowMajor
     private static final int NO_TRANS = 111;    // CblasNoTrans
 
+    private static OpenBlas instance;           // guarded by OpenBlas.class
+
     private final String source;
     private final MethodHandle sgemm;
     private final MethodHandle getCorename;
@@ -66,18 +68,17 @@ public final class OpenBlas {
         this.getNumThreads = linker.downcallHandle(find(lib, "openblas_get_num_threads"), FunctionDescriptor.of(JAVA_INT));
     }
 
-    private static final class Holder {
-        static final OpenBlas INSTANCE = open();
-    }
-
     /**
      * The process's OpenBLAS, loaded on first use.
      *
-     * @throws IllegalStateException when neither the system library nor the bytedeco jar is present,
-     *         saying so; or when a symbol is missing, naming it
+     * @throws IllegalStateException when neither the system library nor the bytedeco jar is present, or
+     *         the library cannot be opened, saying why; or when a symbol is missing, naming it
      */
-    public static OpenBlas load() {
-        return Holder.INSTANCE;
+    public static synchronized OpenBlas load() {
+        if (instance == null) {
+            instance = open();
+        }
+        return instance;
     }
 
     private static OpenBlas open() {
@@ -111,6 +112,9 @@ public final class OpenBlas {
             }
             // Once loaded, the mapping outlives the files: nothing is left behind on disk.
             return SymbolLookup.libraryLookup(dir.resolve(SONAME), Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("cannot open the OpenBLAS extracted from the org.bytedeco:openblas jar: "
+                    + e.getMessage(), e);
         } catch (IOException e) {
             throw new UncheckedIOException("extracting OpenBLAS from the org.bytedeco:openblas jar: " + e.getMessage(), e);
         } finally {
@@ -147,7 +151,7 @@ public final class OpenBlas {
 
     /** Build configuration and version, e.g. {@code "OpenBLAS 0.3.31 DYNAMIC_ARCH NO_AFFINITY Cooperlake MAX_THREADS=64"}. */
     public String config() {
-        return string(getConfig, "openblas_get_config");
+        return string(getConfig, "openblas_get_config").strip();
     }
 
     /** Threads OpenBLAS uses for later calls (≥ 1). */
