@@ -47,9 +47,9 @@ ppexec_mvn() {
     mvn -B -Dstyle.color=never -f "$PPEXEC_ROOT/pom.xml" "$@"
 }
 
-# Builds the jars when they are missing or older than any source or pom.
+# Builds the jars when $1 (default: the executor jar) is missing or older than any source or pom.
 ppexec_build_if_stale() {
-  local jar="$PPEXEC_ROOT/executor/target/ppexec-executor.jar"
+  local jar="${1:-$PPEXEC_ROOT/executor/target/ppexec-executor.jar}"
   if [ -f "$jar" ] && [ -z "$(find "$PPEXEC_ROOT" -path "$PPEXEC_ROOT/.git" -prune -o \
         \( -name '*.java' -o -name 'pom.xml' -o -name '*.cu' \) -newer "$jar" -print -quit)" ]; then
     return 0
