@@ -138,6 +138,23 @@ final class RunCommand implements Callable<Integer> {
         checkFits(MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps));
         TraceOptions traceOptions = traceOptions();
         List<Device> devices = List.of(openDevice(err));
+        try (StopOnSignal signal = StopOnSignal.watch()) {
+            try {
+                return traced(out, err, config, stageCount, workload, traceOptions, devices, signal);
+            } catch (RuntimeException e) {
+                if (!signal.signalled()) {
+                    throw e;
+                }
+                // Said here, before the shutdown hook is released and the JVM exits (130 or 143).
+                err.println("run: error: " + e.getMessage());
+                err.flush();
+                return 1;
+            }
+        }
+    }
+
+    private int traced(PrintWriter out, PrintWriter err, ModelConfig config, int stageCount, Workload workload,
+                       TraceOptions traceOptions, List<Device> devices, StopOnSignal signal) throws IOException {
         Tracing tracing = null;
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
                 .microBatches(microBatches).devices(devices).build()) {
@@ -152,6 +169,12 @@ final class RunCommand implements Callable<Integer> {
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
+            } catch (RuntimeException e) {
+                if (signal.signalled()) {
+                    throw new IllegalStateException("stopped by a signal (SIGINT or SIGTERM): every rank stopped"
+                            + (tracing == null ? "" : "; the trace is flushed, without this run's spans"), e);
+                }
+                throw e;
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {
@@ -160,7 +183,7 @@ final class RunCommand implements Callable<Integer> {
             }
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
-                summary.lines().stream().filter(l -> traceFile != null || !l.contains(traceFile().toString()))
+                summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
                         .forEach(out::println);
                 for (TraceSummary.Destination d : summary.destinations()) {
                     if (traceFile() != null && d.name().equals(traceFile().toString()) && d.error() != null) {
@@ -173,6 +196,7 @@ final class RunCommand implements Callable<Integer> {
             }
         } finally {
             if (tracing != null) {
+                Thread.interrupted(); // a signal's interrupt must not cut the bounded flush short
                 tracing.close();
             }
             devices.forEach(Device::close);
