@@ -88,6 +88,16 @@ public final class CpuDevice implements Device {
         return kernels;
     }
 
+    /**
+     * A closed stream whose worker has ended leaves the device's list, so a device that serves many
+     * runs does not keep every run's streams (and their command rings) alive.
+     */
+    synchronized void forget(CpuStream stream) {
+        if (!stream.workerAlive()) {
+            streams.remove(stream);
+        }
+    }
+
     /** Live worker threads of this device's streams (0 after close). */
     public synchronized int liveStreamThreads() {
         return (int) streams.stream().filter(CpuStream::workerAlive).count();

@@ -230,6 +230,7 @@ final class CpuStream implements Stream {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        device.forget(this);
     }
 
     boolean workerAlive() {
