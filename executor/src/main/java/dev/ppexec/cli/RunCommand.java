@@ -1,8 +1,6 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
-import dev.ppexec.backend.cpu.CpuDevice;
-import dev.ppexec.cuda.CudaProbe;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.stage.MemoryPlan;
@@ -18,15 +16,12 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code ppexec run}: generate tokens through the PP ranks and print a summary. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run prefill and greedy decode through PP ranks; print tokens and per-rank figures.")
 final class RunCommand implements Callable<Integer> {
-
-    enum DeviceChoice { cpu, cuda, auto }
 
     @Spec
     CommandSpec spec;
@@ -40,6 +35,13 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     DeviceChoice device;
+
+    @Option(names = "--devices", split = ",", paramLabel = "0,1",
+            description = "CUDA device ordinals; rank r runs on the (r mod N)-th (default: every device).")
+    List<Integer> deviceOrdinals;
+
+    @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error; default fp32).")
+    boolean tf32;
 
     @Option(names = "--stages", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
     Integer stages;
@@ -100,8 +102,19 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
         }
         checkPositions(config);
-        checkFits(MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps));
-        List<Device> devices = List.of(openDevice(err));
+        MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
+        List<Device> devices = device.open(deviceOrdinals, tf32, err);
+        try {
+            DeviceChoice.checkFits(plan, devices);
+            run(out, err, config, stageCount, workload, devices);
+        } finally {
+            devices.forEach(Device::close);
+        }
+        return 0;
+    }
+
+    private void run(PrintWriter out, PrintWriter err, ModelConfig config, int stageCount, Workload workload,
+                     List<Device> devices) {
         try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
                 .microBatches(microBatches).devices(devices).build()) {
             Workload warm = Workload.generated(config, requests, promptLength, Math.min(decodeSteps, 4));
@@ -117,10 +130,7 @@ final class RunCommand implements Callable<Integer> {
                 RunReport.write(report, pipeline, workload, result);
                 out.println("report: " + report);
             }
-        } finally {
-            devices.forEach(Device::close);
         }
-        return 0;
     }
 
     private ModelConfig modelConfig() {
@@ -134,36 +144,12 @@ final class RunCommand implements Callable<Integer> {
         return ModelFile.read(modelFile, seed);
     }
 
-    /** Refuses, before allocating anything, a run that needs more memory than this JVM may use. */
-    private void checkFits(MemoryPlan plan) {
-        Runtime rt = Runtime.getRuntime();
-        long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-        if (plan.total() > available) {
-            throw new IllegalArgumentException("model and workload need " + plan.describe() + "; this JVM has "
-                    + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
-                    + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
-        }
-    }
-
     private void checkPositions(ModelConfig config) {
         long positions = (long) promptLength + decodeSteps;
         if (positions > config.maxSeq()) {
             throw new IllegalArgumentException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
                     + positions + "; allowed: at most " + config.maxSeq() + " (maxSeq of model " + config.name() + ")");
         }
-    }
-
-    private Device openDevice(PrintWriter err) {
-        Optional<String> noCuda = CudaProbe.unavailableReason();
-        return switch (device) {
-            case cpu -> new CpuDevice();
-            case cuda -> throw new IllegalArgumentException("--device cuda: " + noCuda.orElse("unavailable")
-                    + "; allowed here: cpu, auto");
-            case auto -> {
-                err.println("device auto: using cpu: " + noCuda.orElse("CUDA unavailable"));
-                yield new CpuDevice();
-            }
-        };
     }
 
     private void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {
