@@ -22,7 +22,7 @@ extern "C" __global__ void ppexec_kv_append(const float* k, const float* v, floa
 extern "C" __global__ void ppexec_attention(const float* q, const float* kCache, const float* vCache, float* out,
                                             int tokens, int startPos, int heads, int headDim, int capacity,
                                             float scale) {
-    extern __shared__ float shared[];
+    PPEXEC_EXTERN_SHARED(float, shared);
     float* qs = shared;                    // [headDim]
     float* scores = shared + headDim;      // [capacity]
     float* scratch = scores + capacity;    // [32]

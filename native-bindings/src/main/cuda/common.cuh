@@ -8,6 +8,12 @@
 
 #define PPEXEC_BLOCK 256
 
+// The launch's dynamic shared memory as an array `name` of `type` (the stub driver's host
+// emulation in the tests defines its own).
+#ifndef PPEXEC_EXTERN_SHARED
+#define PPEXEC_EXTERN_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 // Sum of v over the block; every thread gets the result. `scratch` holds 32 floats.
 static __device__ __forceinline__ float block_sum(float v, float* scratch) {
     for (int o = 16; o > 0; o >>= 1) {

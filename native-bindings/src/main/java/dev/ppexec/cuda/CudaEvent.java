@@ -37,6 +37,11 @@ final class CudaEvent implements Event {
         VarHandle.acquireFence(); // see Note [host callbacks] in HostCallbacks
     }
 
+    /**
+     * The driver's float milliseconds, rounded up by one unit in the last place: a float holds a
+     * minute to within a few microseconds only, and a time mapped through a clock anchor must never
+     * come out earlier than the true one (Note [device clock anchor] in DeviceClock).
+     */
     @Override
     public long elapsedNanosSince(Event start) {
         if (!(start instanceof CudaEvent from) || from.device != device) {
@@ -44,7 +49,8 @@ final class CudaEvent implements Event {
                     + " and " + (start instanceof CudaEvent c ? c.device.name() : start.getClass().getSimpleName()) + ")");
         }
         device.bind();
-        return Math.round(device.driver().eventElapsedMillis(from.handle, handle) * 1e6);
+        float millis = device.driver().eventElapsedMillis(from.handle, handle);
+        return (long) Math.ceil(((double) millis + Math.ulp(millis)) * 1e6);
     }
 
     @Override

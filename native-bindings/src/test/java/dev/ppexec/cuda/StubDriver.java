@@ -10,16 +10,19 @@ import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The stub libcuda (src/test/resources/.../cuda_stub.c) built with gcc once per test JVM, and its
- * control functions: reset, inject a failure, read a counter.
+ * The stub libcuda (src/test/resources/.../cuda_stub.c) with the project's kernels compiled for the
+ * host (cuda_emu.h), built with gcc and g++ once per test JVM, and its control functions: reset,
+ * inject a failure, read a counter. Public, so that the executor's tests can run pipelines on it.
  */
-final class StubDriver {
+public final class StubDriver {
 
     private static Path library;
     private static String unavailable;
@@ -30,7 +33,7 @@ final class StubDriver {
     private StubDriver() {}
 
     /** The stub's path; skips the calling test, with the reason, when gcc cannot build it. */
-    static synchronized Path library() {
+    public static synchronized Path library() {
         if (library == null && unavailable == null) {
             build();
         }
@@ -38,29 +41,57 @@ final class StubDriver {
         return library;
     }
 
+    /** The kernels' sources: native-bindings/src/main/cuda, from this module or from a sibling module. */
+    private static Optional<Path> kernelSources() {
+        for (String candidate : List.of("src/main/cuda", "../native-bindings/src/main/cuda")) {
+            Path p = Path.of(candidate).toAbsolutePath().normalize();
+            if (Files.isRegularFile(p.resolve("common.cuh"))) {
+                return Optional.of(p);
+            }
+        }
+        return Optional.empty();
+    }
+
     private static void build() {
+        Optional<Path> kernels = kernelSources();
+        if (kernels.isEmpty()) {
+            unavailable = "the kernels' sources (native-bindings/src/main/cuda) are not beside this test run";
+            return;
+        }
         try {
             Path dir = Files.createTempDirectory("ppexec-cuda-stub");
-            dir.toFile().deleteOnExit();
-            Path source = dir.resolve("cuda_stub.c");
-            try (InputStream in = StubDriver.class.getResourceAsStream("cuda_stub.c")) {
-                Files.write(source, in.readAllBytes());
+            for (String resource : List.of("cuda_stub.c", "cuda_emu.h", "cuda_emu_main.inc")) {
+                try (InputStream in = StubDriver.class.getResourceAsStream(resource)) {
+                    Files.write(dir.resolve(resource), in.readAllBytes());
+                }
             }
+            StringBuilder emu = new StringBuilder("#include \"cuda_emu.h\"\n");
+            try (Stream<Path> sources = Files.list(kernels.get())) {
+                for (Path cu : sources.filter(p -> p.toString().endsWith(".cu")).sorted().toList()) {
+                    emu.append("#include \"").append(cu).append("\"\n");
+                }
+            }
+            emu.append("static const emu_kernel emu_kernels[] = {\n");
+            for (String kernel : CudaKernels.FUNCTIONS) {
+                emu.append("    EMU_KERNEL(").append(kernel).append("),\n");
+            }
+            emu.append("};\n#include \"cuda_emu_main.inc\"\n");
+            Files.writeString(dir.resolve("emu.cpp"), emu);
             Path out = dir.resolve("libcuda-stub.so");
-            Process gcc;
+            String d = dir.toString();
             try {
-                gcc = new ProcessBuilder("gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", out.toString(),
-                        source.toString(), "-lm", "-lpthread").redirectErrorStream(true).start();
+                run(dir, "gcc", "-c", "-fPIC", "-O1", "-Wall", "-Werror", "-o", d + "/stub.o", d + "/cuda_stub.c");
+                run(dir, "g++", "-std=c++17", "-c", "-fPIC", "-O2", "-U_FORTIFY_SOURCE", "-I" + kernels.get(), "-I" + d, "-o", d + "/emu.o",
+                        d + "/emu.cpp");
+                run(dir, "g++", "-shared", "-o", out.toString(), d + "/stub.o", d + "/emu.o", "-lpthread");
             } catch (IOException e) {
-                unavailable = "gcc not found: the stub libcuda cannot be built (" + e.getMessage() + ")";
+                unavailable = "gcc/g++ not found: the stub libcuda cannot be built (" + e.getMessage() + ")";
                 return;
             }
-            String log = new String(gcc.getInputStream().readAllBytes());
-            if (!gcc.waitFor(60, TimeUnit.SECONDS) || gcc.exitValue() != 0) {
-                throw new IllegalStateException("gcc failed on the stub libcuda:\n" + log);
+            try (Stream<Path> files = Files.list(dir)) {
+                files.forEach(f -> f.toFile().deleteOnExit());
             }
-            source.toFile().deleteOnExit();
-            out.toFile().deleteOnExit();
+            dir.toFile().deleteOnExit();
             SymbolLookup lookup = SymbolLookup.libraryLookup(out, Arena.global());
             Linker linker = Linker.nativeLinker();
             reset = linker.downcallHandle(lookup.findOrThrow("stub_reset"),
@@ -72,6 +103,17 @@ final class StubDriver {
             library = out;
         } catch (IOException e) {
             throw new IllegalStateException("building the stub libcuda", e);
+        }
+    }
+
+    /** Runs a compiler; IOException when it is not installed, IllegalStateException with its log when it fails. */
+    private static void run(Path dir, String... command) throws IOException {
+        Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        try {
+            if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", command) + " failed:\n" + log);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
@@ -79,13 +121,13 @@ final class StubDriver {
     }
 
     /** A platform over the stub: no cuBLAS (the tiled matmul kernel), a placeholder fatbin. */
-    static CudaPlatform platform() {
+    public static CudaPlatform platform() {
         return CudaPlatform.detect(new CudaPlatform.Config(library().toString(), Optional.of("none"),
                 Optional.of(new byte[] {0x50, 0x50})));
     }
 
     /** {@code devices} devices of {@code memoryBytes} each, no failure pending. */
-    static void reset(int devices, long memoryBytes) {
+    public static void reset(int devices, long memoryBytes) {
         try {
             reset.invokeExact(devices, memoryBytes);
         } catch (Throwable t) {

@@ -1,10 +1,9 @@
 /*
- * A stand-in for libcuda.so.1, built with gcc by CudaStubTest, so that the FFM bindings run in CI
- * without a GPU: device memory is host memory, copies are memcpy, streams run nothing, events
- * record the host clock, host functions run at once. It counts what is alive, checks that a context
- * is current on the calling thread, and fails a chosen call on request (stub_fail).
- * Three kernels are implemented on the host (ppexec_add, ppexec_embed, ppexec_rope) with the
- * argument lists of src/main/cuda, so that the parameter blocks are checked value by value.
+ * A stand-in for libcuda.so.1, built by StubDriver in the tests, so that the FFM bindings and the
+ * CUDA backend run in CI without a GPU: device memory is host memory, every operation runs at once
+ * when it is enqueued (copies are memcpy, kernels run in the host emulation of cuda_emu.h, host
+ * functions are called), events record the host clock. It counts what is alive, checks that a
+ * context is current on the calling thread, and fails a chosen call on request (stub_fail).
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <math.h>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -48,9 +46,11 @@ struct allocation { void *pointer; size_t size; struct allocation *next; };
 static struct allocation *allocations;
 
 struct event { double millis; int recorded; };
-struct function { char name[64]; };
-static struct function functions[64];
-static int function_count;
+
+/* The host emulation of the kernels (cuda_emu.h): a kernel by name, and one launch of it. */
+void *emu_find(const char *name);
+int emu_launch(void *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by, unsigned shared, void **params);
+static int module_token;
 
 /* ---- control, for the test ---- */
 
@@ -332,84 +332,34 @@ CUresult cuModuleLoadData(void **module, const void *image) {
     NEED_CONTEXT();
     CHECK("cuModuleLoadData");
     if (image == NULL) return ERROR_INVALID_VALUE;
-    *module = &functions;
+    *module = &module_token;
     count(MODULES, 1);
     return SUCCESS;
 }
 
 CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
-    (void)module;
     NEED_CONTEXT();
     CHECK("cuModuleGetFunction");
-    pthread_mutex_lock(&lock);
-    for (int i = 0; i < function_count; i++) {
-        if (strcmp(functions[i].name, name) == 0) { *function = &functions[i]; pthread_mutex_unlock(&lock); return SUCCESS; }
-    }
-    if (function_count == 64) { pthread_mutex_unlock(&lock); return ERROR_NOT_FOUND; }
-    snprintf(functions[function_count].name, sizeof functions[0].name, "%s", name);
-    *function = &functions[function_count++];
-    pthread_mutex_unlock(&lock);
-    return SUCCESS;
+    if (module != &module_token) return ERROR_INVALID_HANDLE;
+    *function = emu_find(name);
+    return *function ? SUCCESS : ERROR_NOT_FOUND;
 }
 
 CUresult cuModuleUnload(void *module) { (void)module; count(MODULES, -1); return SUCCESS; }
 
-/* ppexec_add(float* x, const float* delta, long long count) */
-static void run_add(void **p) {
-    float *x = *(float **)p[0];
-    const float *d = *(float **)p[1];
-    long long n = *(long long *)p[2];
-    for (long long i = 0; i < n; i++) x[i] += d[i];
-}
-
-/* ppexec_embed(const int* ids, const float* table, float* x, int dim, int vocab); grid (rows) */
-static void run_embed(void **p, unsigned rows) {
-    const int *ids = *(int **)p[0];
-    const float *table = *(float **)p[1];
-    float *x = *(float **)p[2];
-    int dim = *(int *)p[3], vocab = *(int *)p[4];
-    for (unsigned r = 0; r < rows; r++) {
-        int id = ids[r];
-        for (int i = 0; i < dim; i++) x[(size_t)r * dim + i] = id >= 0 && id < vocab ? table[(size_t)id * dim + i] : 0.0f;
-    }
-}
-
-/* ppexec_rope(float* x, int rows, int tokens, int startPos, int heads, int headDim, double theta) */
-static void run_rope(void **p) {
-    float *x = *(float **)p[0];
-    int rows = *(int *)p[1], tokens = *(int *)p[2], start = *(int *)p[3], heads = *(int *)p[4], hd = *(int *)p[5];
-    double theta = *(double *)p[6];
-    for (int r = 0; r < rows; r++) {
-        int pos = start + r % tokens;
-        for (int h = 0; h < heads; h++) {
-            for (int i = 0; i < hd / 2; i++) {
-                double angle = (double)pos * pow(theta, -2.0 * i / hd);
-                float c = (float)cos(angle), s = (float)sin(angle);
-                float *pair = x + ((size_t)r * heads + h) * hd + 2 * i;
-                float x0 = pair[0], x1 = pair[1];
-                pair[0] = x0 * c - x1 * s;
-                pair[1] = x0 * s + x1 * c;
-            }
-        }
-    }
-}
-
 CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                         unsigned shared, void *stream, void **params, void **extra) {
-    (void)gz; (void)by; (void)bz; (void)stream;
+    (void)stream;
     NEED_CONTEXT();
     CHECK("cuLaunchKernel");
-    if (f == NULL || params == NULL || extra != NULL || gx == 0 || gy == 0 || bx == 0) return ERROR_INVALID_VALUE;
+    if (f == NULL || params == NULL || extra != NULL || gx == 0 || gy == 0 || gz != 1 || bx == 0 || bz != 1
+        || bx * by % 32 != 0) return ERROR_INVALID_VALUE;
     counters[LAST_GRID_X] = gx;
     counters[LAST_GRID_Y] = gy;
     counters[LAST_BLOCK_X] = bx;
     counters[LAST_SHARED] = shared;
     count(LAUNCHES, 1);
-    const char *name = ((struct function *)f)->name;
-    if (strcmp(name, "ppexec_add") == 0) run_add(params);
-    else if (strcmp(name, "ppexec_embed") == 0) run_embed(params, gx);
-    else if (strcmp(name, "ppexec_rope") == 0) run_rope(params);
-    return SUCCESS;
+    return emu_launch(f, gx, gy, bx, by, shared, params) ? ERROR_INVALID_VALUE : SUCCESS;
 }
 
 CUresult cuLaunchHostFunc(void *stream, CUhostFn fn, void *user_data) {
