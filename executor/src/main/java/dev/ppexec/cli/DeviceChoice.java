@@ -47,8 +47,7 @@ enum DeviceChoice {
         }
         List<Device> devices = ordinals == null ? platform.openAll(tf32) : platform.open(ordinals, tf32);
         err.println("device " + this + ": using " + devices.stream().map(d -> ((CudaDevice) d).info().describe())
-                .collect(Collectors.joining(", ")) + "; matmul: " + platform.matmul()
-                + (tf32 ? " with TF32" : " in fp32"));
+                .collect(Collectors.joining(", ")) + "; matmul: " + ((CudaDevice) devices.getFirst()).matmul());
         return devices;
     }
 

@@ -79,7 +79,7 @@ final class GpuCheckCommand implements Runnable {
             return null;
         }
         Device d = platform.open(List.of(0), false).getFirst();
-        out().println(check + ": on " + ((CudaDevice) d).info().describe() + "; matmul: " + platform.matmul());
+        out().println(check + ": on " + ((CudaDevice) d).info().describe() + "; matmul: " + ((CudaDevice) d).matmul());
         return d;
     }
 

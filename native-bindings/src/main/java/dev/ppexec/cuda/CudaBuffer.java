@@ -11,6 +11,7 @@ import java.util.List;
  * next tokens are copied from also owns a page-locked host mirror, allocated on first use and freed
  * with it.
  */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
 final class CudaBuffer implements Buffer {
 
     private final CudaDevice device;

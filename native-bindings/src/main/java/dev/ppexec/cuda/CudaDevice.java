@@ -40,7 +40,8 @@ public final class CudaDevice implements Device {
     private static final ThreadLocal<long[]> CURRENT = ThreadLocal.withInitial(() -> new long[1]);
 
     private final CudaDriver driver;
-    private final Optional<Cublas> cublas;
+    private Optional<Cublas> cublas;
+    private String matmul;
     private final boolean tf32;
     private final CudaPlatform.DeviceInfo info;
     private final int cuDevice;
@@ -57,9 +58,10 @@ public final class CudaDevice implements Device {
     private int nextStreamId = 1;
     private boolean closed;
 
-    private CudaDevice(CudaDriver driver, Optional<Cublas> cublas, CudaPlatform.DeviceInfo info, boolean tf32) {
+    private CudaDevice(CudaDriver driver, Cublas.Lookup cublas, CudaPlatform.DeviceInfo info, boolean tf32) {
         this.driver = driver;
-        this.cublas = cublas;
+        this.cublas = cublas.cublas();
+        this.matmul = cublas.cublas().isPresent() ? cublas.description() : "the project's tiled kernel: " + cublas.description();
         this.info = info;
         this.tf32 = tf32;
         this.cuDevice = driver.device(info.ordinal());
@@ -70,12 +72,17 @@ public final class CudaDevice implements Device {
         this.alphaBeta = constants.address();
     }
 
-    /** Retains the device's primary context and loads {@code fatbin}; releases both when anything fails. */
-    static CudaDevice open(CudaDriver driver, Optional<Cublas> cublas, CudaPlatform.DeviceInfo info, byte[] fatbin,
+    /**
+     * Retains the device's primary context, loads {@code fatbin} and tries cuBLAS on it; releases
+     * everything when anything fails. A cuBLAS that opens but cannot create a handle here (a driver
+     * too old for it) gives way to the tiled kernel, and {@link #matmul()} says why.
+     */
+    static CudaDevice open(CudaDriver driver, Cublas.Lookup cublas, CudaPlatform.DeviceInfo info, byte[] fatbin,
                            boolean tf32) {
         CudaDevice d = new CudaDevice(driver, cublas, info, tf32);
         try {
             d.load(fatbin);
+            d.tryCublas();
             return d;
         } catch (RuntimeException | Error e) {
             d.close();
@@ -94,6 +101,24 @@ public final class CudaDevice implements Device {
             functions.put(name, driver.moduleFunction(module, name));
         }
         kernels = new CudaKernels(this, functions);
+    }
+
+    private void tryCublas() {
+        if (cublas.isEmpty()) {
+            return;
+        }
+        try {
+            cublas.get().destroyHandle(cublas.get().createHandle(0, tf32));
+        } catch (CudaException e) {
+            matmul = "the project's tiled kernel: cuBLAS " + cublas.get().library() + " unusable here ("
+                    + e.getMessage() + ")";
+            cublas = Optional.empty();
+        }
+    }
+
+    /** How this device runs matrix products: {@code "cuBLAS libcublas.so.13 in fp32"}, or the tiled kernel and why. */
+    public String matmul() {
+        return matmul + (cublas.isPresent() ? (tf32 ? " with TF32" : " in fp32") : "");
     }
 
     /** Makes this device's context current on the calling thread (Note [current context]). */

@@ -148,7 +148,10 @@ public final class CudaPlatform {
                 + driver.library() + ")");
     }
 
-    /** How matrix products run: {@code "cuBLAS libcublas.so.13"} or the tiled kernel and why. */
+    /**
+     * How matrix products will run: {@code "cuBLAS libcublas.so.13"}, or the tiled kernel and why.
+     * A device may still fall back when cuBLAS cannot start on it ({@link CudaDevice#matmul()}).
+     */
     public synchronized String matmul() {
         Cublas.Lookup c = cublas();
         return c.cublas().isPresent() ? c.description() : "the project's tiled kernel: " + c.description();
@@ -186,8 +189,7 @@ public final class CudaPlatform {
         List<Device> opened = new ArrayList<>();
         try {
             for (int ordinal : ordinals) {
-                opened.add(CudaDevice.open(driver, cublas().cublas(), devices.get(ordinal), config.fatbin().orElseThrow(),
-                        tf32));
+                opened.add(CudaDevice.open(driver, cublas(), devices.get(ordinal), config.fatbin().orElseThrow(), tf32));
             }
         } catch (RuntimeException | Error e) {
             opened.forEach(Device::close);

@@ -19,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * stream's failure instead. It ends with a release fence, and every synchronisation of a CUDA stream
  * or event ends with an acquire fence, so whoever waited for the stream sees the table written.
  */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
 final class HostCallbacks {
 
     /** Receives a stream's host callback. */

@@ -15,6 +15,7 @@ import java.util.Optional;
  * process by their full path or soname (a bare name such as "cuda" is not searched for) and never
  * unloaded. A missing symbol fails at start-up, naming the symbol and the library.
  */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
 final class NativeLibrary {
 
     static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;

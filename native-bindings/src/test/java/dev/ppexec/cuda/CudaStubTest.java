@@ -38,7 +38,7 @@ class CudaStubTest {
     void open() {
         StubDriver.library();
         StubDriver.reset(1, MEMORY);
-        device = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst();
+        device = (CudaDevice) StubDriver.platform(Optional.of("none")).open(List.of(0), false).getFirst();
     }
 
     @AfterEach
@@ -57,12 +57,13 @@ class CudaStubTest {
 
     @Test
     void detect_describesTheStubDevice_andTheMatmulFallback() {
-        CudaPlatform p = StubDriver.platform();
+        CudaPlatform p = StubDriver.platform(Optional.of("none"));
         assertThat(p.unavailableReason()).isEmpty();
         assertThat(p.devices()).containsExactly(new CudaPlatform.DeviceInfo(0, "Stub GPU 0", MEMORY, 9, 0));
         assertThat(p.devices().getFirst().describe()).isEqualTo("cuda:0  Stub GPU 0  0.1 GiB  compute capability 9.0");
         assertThat(p.driver()).contains("CUDA driver 13.0 (" + StubDriver.library() + ")");
         assertThat(p.matmul()).isEqualTo("the project's tiled kernel: cuBLAS disabled");
+        assertThat(device.matmul()).isEqualTo("the project's tiled kernel: cuBLAS disabled");
         assertThat(device.name()).isEqualTo("cuda:0");
     }
 
@@ -217,7 +218,7 @@ class CudaStubTest {
     void outOfMemory_namesDeviceBytesAndFree_andFreesWhatAHalfBuiltStageHeld() {
         device.close();
         StubDriver.reset(1, 1L << 20);
-        device = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst();
+        device = (CudaDevice) StubDriver.platform(Optional.of("none")).open(List.of(0), false).getFirst();
         device.allocate(Buffer.Type.FLOAT32, 1024);
         assertThatThrownBy(() -> device.allocate(Buffer.Type.FLOAT32, 1L << 19))
                 .isInstanceOf(CudaOutOfMemoryException.class)
@@ -283,6 +284,41 @@ class CudaStubTest {
         assertThat(device.liveResources()).isZero();
         assertEverythingReleased();
         assertThatThrownBy(() -> device.createStream("late")).hasMessage("cuda:0 is closed");
+    }
+
+    @Test
+    void cublas_rowMajorProductIsOneColumnMajorCall_withTheMathModeAsked_andAHandlePerStream() {
+        for (boolean tf32 : new boolean[] {false, true}) {
+            try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), tf32).getFirst()) {
+                assertThat(d.matmul()).isEqualTo("cuBLAS " + StubDriver.cublasLibrary() + (tf32 ? " with TF32" : " in fp32"));
+                Stream s = d.createStream("c");
+                Buffer x = d.allocate(Buffer.Type.FLOAT32, 5 * 3);
+                Buffer y = d.allocate(Buffer.Type.FLOAT32, 5 * 7);
+                s.launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[3 * 7], 3, 7), y, 5), 1, 0);
+                s.synchronize();
+                // y[5, 7] = x[5, 3] . w[3, 7]: sgemm(m = out, n = rows, k = in, lda = out, ldb = in, ldc = out)
+                assertThat(StubDriver.cublasLastGemm()).containsExactly(7, 5, 3, 7, 3, 7);
+                assertThat(StubDriver.cublasLastMathMode()).isEqualTo(tf32 ? 3 : 0);
+                d.createStream("other").launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[21], 3, 7), y, 5), 1, 0);
+                assertThat(StubDriver.cublasLiveHandles()).as("one handle per stream that ran a product").isEqualTo(2);
+            }
+            assertThat(StubDriver.cublasLiveHandles()).as("handles destroyed with their streams").isZero();
+        }
+    }
+
+    @Test
+    void cublas_thatCannotStartOnTheDevice_givesWayToTheTiledKernel() {
+        StubDriver.failCublasCreate(3);
+        try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst()) {
+            assertThat(d.matmul()).isEqualTo("the project's tiled kernel: cuBLAS " + StubDriver.cublasLibrary()
+                    + " unusable here (cublasCreate_v2 failed: CUBLAS_STATUS_ALLOC_FAILED)");
+            long launches = StubDriver.counter("launches");
+            Stream s = d.createStream("c");
+            s.launch(d.kernels().matmul("w", d.allocate(Buffer.Type.FLOAT32, 4), d.uploadMatrix(new float[4], 2, 2),
+                    d.allocate(Buffer.Type.FLOAT32, 4), 2), 1, 0);
+            s.synchronize();
+            assertThat(StubDriver.counter("launches")).as("the tiled kernel ran").isEqualTo(launches + 1);
+        }
     }
 
     @Test

@@ -19,16 +19,23 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The stub libcuda (src/test/resources/.../cuda_stub.c) with the project's kernels compiled for the
- * host (cuda_emu.h), built with gcc and g++ once per test JVM, and its control functions: reset,
- * inject a failure, read a counter. Public, so that the executor's tests can run pipelines on it.
+ * host (cuda_emu.h), and a stub libcublas (cublas_stub.c), built with gcc and g++ once per test JVM,
+ * and their control functions: reset, inject a failure, read a counter. Public, so that the
+ * executor's tests can run pipelines on them.
  */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
 public final class StubDriver {
 
     private static Path library;
+    private static Path cublas;
     private static String unavailable;
     private static MethodHandle reset;
     private static MethodHandle fail;
     private static MethodHandle counter;
+    private static MethodHandle cublasFailCreate;
+    private static MethodHandle cublasLiveHandles;
+    private static MethodHandle cublasMathMode;
+    private static MethodHandle cublasLastGemm;
 
     private StubDriver() {}
 
@@ -60,7 +67,7 @@ public final class StubDriver {
         }
         try {
             Path dir = Files.createTempDirectory("ppexec-cuda-stub");
-            for (String resource : List.of("cuda_stub.c", "cuda_emu.h", "cuda_emu_main.inc")) {
+            for (String resource : List.of("cuda_stub.c", "cuda_emu.h", "cuda_emu_main.inc", "cublas_stub.c")) {
                 try (InputStream in = StubDriver.class.getResourceAsStream(resource)) {
                     Files.write(dir.resolve(resource), in.readAllBytes());
                 }
@@ -84,6 +91,8 @@ public final class StubDriver {
                 run(dir, "g++", "-std=c++17", "-c", "-fPIC", "-O2", "-U_FORTIFY_SOURCE", "-I" + kernels.get(), "-I" + d, "-o", d + "/emu.o",
                         d + "/emu.cpp");
                 run(dir, "g++", "-shared", "-o", out.toString(), d + "/stub.o", d + "/emu.o", "-lpthread");
+                run(dir, "gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", d + "/libcublas-stub.so",
+                        d + "/cublas_stub.c");
             } catch (IOException e) {
                 unavailable = "gcc/g++ not found: the stub libcuda cannot be built (" + e.getMessage() + ")";
                 return;
@@ -100,6 +109,16 @@ public final class StubDriver {
                     FunctionDescriptor.ofVoid(ValueLayout.ADDRESS, ValueLayout.JAVA_INT));
             counter = linker.downcallHandle(lookup.findOrThrow("stub_counter"),
                     FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.ADDRESS));
+            SymbolLookup blas = SymbolLookup.libraryLookup(dir.resolve("libcublas-stub.so"), Arena.global());
+            cublasFailCreate = linker.downcallHandle(blas.findOrThrow("cublas_stub_fail_create"),
+                    FunctionDescriptor.ofVoid(ValueLayout.JAVA_INT));
+            cublasLiveHandles = linker.downcallHandle(blas.findOrThrow("cublas_stub_live_handles"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG));
+            cublasMathMode = linker.downcallHandle(blas.findOrThrow("cublas_stub_last_math_mode"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT));
+            cublasLastGemm = linker.downcallHandle(blas.findOrThrow("cublas_stub_last_gemm"),
+                    FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
+            cublas = dir.resolve("libcublas-stub.so");
             library = out;
         } catch (IOException e) {
             throw new IllegalStateException("building the stub libcuda", e);
@@ -120,10 +139,58 @@ public final class StubDriver {
         }
     }
 
-    /** A platform over the stub: no cuBLAS (the tiled matmul kernel), a placeholder fatbin. */
+    /** A platform over the stub driver and the stub cuBLAS (a placeholder fatbin: the stub runs its own kernels). */
     public static CudaPlatform platform() {
-        return CudaPlatform.detect(new CudaPlatform.Config(library().toString(), Optional.of("none"),
+        return platform(Optional.of(cublasLibrary().toString()));
+    }
+
+    /** A platform over the stub driver with {@code cublas} as the cuBLAS setting ({@code "none"}: the tiled kernel). */
+    public static CudaPlatform platform(Optional<String> cublas) {
+        return CudaPlatform.detect(new CudaPlatform.Config(library().toString(), cublas,
                 Optional.of(new byte[] {0x50, 0x50})));
+    }
+
+    public static synchronized Path cublasLibrary() {
+        library();
+        return cublas;
+    }
+
+    /** The stub cuBLAS's next cublasCreate_v2 returns {@code status}. */
+    static void failCublasCreate(int status) {
+        try {
+            cublasFailCreate.invokeExact(status);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static long cublasLiveHandles() {
+        try {
+            return (long) cublasLiveHandles.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    static int cublasLastMathMode() {
+        try {
+            return (int) cublasMathMode.invokeExact();
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /** The last GEMM's m, n, k, lda, ldb, ldc. */
+    static long[] cublasLastGemm() {
+        long[] args = new long[6];
+        try {
+            for (int i = 0; i < 6; i++) {
+                args[i] = (long) cublasLastGemm.invokeExact(i);
+            }
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        return args;
     }
 
     /** {@code devices} devices of {@code memoryBytes} each, no failure pending. */
