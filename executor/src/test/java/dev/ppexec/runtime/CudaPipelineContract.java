@@ -6,9 +6,11 @@ import dev.ppexec.check.BackendComparison;
 import dev.ppexec.model.ModelConfig;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.opentest4j.TestAbortedException;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -32,9 +34,23 @@ abstract class CudaPipelineContract {
     /** The CUDA device the pipelines run on. */
     abstract Device openDevice();
 
+    private TestAbortedException unavailable;
+
     @BeforeAll
     void open() {
-        gpu = openDevice();
+        try {
+            gpu = openDevice();
+        } catch (TestAbortedException e) {
+            unavailable = e;
+        }
+    }
+
+    /** Each test is skipped, with the reason, where there is no device (not the class as a whole, which reports run 0). */
+    @BeforeEach
+    void requireDevice() {
+        if (unavailable != null) {
+            throw unavailable;
+        }
     }
 
     @AfterAll

@@ -8,9 +8,11 @@ import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.cpu.CpuDevice;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.opentest4j.TestAbortedException;
 
 import java.util.List;
 import java.util.Random;
@@ -41,12 +43,26 @@ abstract class CudaKernelsContract {
     /** Two CUDA devices: with the platform's matmul (cuBLAS when present), and with the tiled kernel. */
     abstract List<Device> openDevices();
 
+    private TestAbortedException unavailable;
+
     @BeforeAll
     void open() {
-        List<Device> devices = openDevices();
-        gpu = devices.get(0);
-        gpuWithoutCublas = devices.get(1);
+        try {
+            List<Device> devices = openDevices();
+            gpu = devices.get(0);
+            gpuWithoutCublas = devices.get(1);
+        } catch (TestAbortedException e) {
+            unavailable = e;
+        }
         cpu = new CpuDevice();
+    }
+
+    /** Each test is skipped, with the reason, where there is no device (not the class as a whole, which reports run 0). */
+    @BeforeEach
+    void requireDevices() {
+        if (unavailable != null) {
+            throw unavailable;
+        }
     }
 
     @AfterAll
