@@ -269,21 +269,19 @@ abstract class CudaKernelsContract {
     }
 
     @Test
-    void events_timeDeviceWork() {
+    void events_measureTheTimeBetweenTwoRecords_inNanoseconds() throws InterruptedException {
         Stream s = gpu.createStream("timed");
         Event start = gpu.createEvent();
         Event end = gpu.createEvent();
-        int dim = 256, rows = 64;
-        Buffer x = gpu.allocate(Buffer.Type.FLOAT32, (long) rows * dim);
-        Launch add = gpu.kernels().add("t", x, x, rows, dim);
+        long hostBefore = System.nanoTime();
         s.record(start);
-        for (int i = 0; i < 5; i++) {
-            s.launch(add, 1, 0);
-        }
+        Thread.sleep(5);
         s.record(end);
         end.synchronize();
+        long hostInterval = System.nanoTime() - hostBefore;
         assertThat(end.isDone()).isTrue();
-        assertThat(end.elapsedNanosSince(start)).as("5 adds take device time").isPositive();
+        // The idle stream reaches each record as it is made: about 5 ms apart, within what the host saw.
+        assertThat(end.elapsedNanosSince(start)).isBetween(4_000_000L, hostInterval + 1_000_000L);
         s.close();
     }
 }
