@@ -21,6 +21,15 @@ public interface Device extends AutoCloseable {
     /** Uploads a row-major {@code [in, out]} weight matrix. */
     Matrix uploadMatrix(float[] values, int in, int out);
 
+    /**
+     * Synchronous copy of a FLOAT32 buffer's first {@code into.length} elements to the host, after
+     * all work enqueued on this device so far; for checks and tests, not for the hot path.
+     */
+    void download(Buffer buffer, float[] into);
+
+    /** As {@link #download(Buffer, float[])}, for an INT32 buffer. */
+    void download(Buffer buffer, int[] into);
+
     Kernels kernels();
 
     /**

@@ -40,62 +40,68 @@ public final class StageProgram implements AutoCloseable {
         int heads = c.heads();
         int hd = c.headDim();
         Kernels k = device.kernels();
-        this.x = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * maxTokens * dim));
-        if (w.first) {
-            int[] flat = new int[batch * maxTokens];
-            for (int b = 0; b < batch; b++) {
-                System.arraycopy(prompts[b], 0, flat, b * maxTokens, maxTokens);
+        // A failure half-way (out of device memory) frees what was already allocated.
+        try {
+            this.x = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * maxTokens * dim));
+            if (w.first) {
+                int[] flat = new int[batch * maxTokens];
+                for (int b = 0; b < batch; b++) {
+                    System.arraycopy(prompts[b], 0, flat, b * maxTokens, maxTokens);
+                }
+                this.inputIds = own(device.upload(flat));
+            } else {
+                this.inputIds = null;
             }
-            this.inputIds = own(device.upload(flat));
-        } else {
-            this.inputIds = null;
-        }
-        this.nextIds = w.last ? own(device.allocate(Buffer.Type.INT32, batch)) : null;
+            this.nextIds = w.last ? own(device.allocate(Buffer.Type.INT32, batch)) : null;
 
-        List<Launch> ls = new ArrayList<>();
-        List<Boolean> per = new ArrayList<>();
-        if (w.first) {
-            add(ls, per, k.embed("embed", inputIds, w.embed, x, batch, dim), false);
-        }
-        for (StageWeights.Layer l : w.layers) {
-            String p = "layers." + l.index() + ".";
-            Buffer kc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim)); // [batch, capacity, dim]
-            Buffer vc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim));
-            // h = rmsnorm(x)·attn_norm; q, k, v = h·wq, h·wk, h·wv
-            add(ls, per, k.rmsnorm(p + "attn_norm", x, l.attnNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
-            add(ls, per, k.matmul(p + "wq", ws.h, l.wq(), ws.q, batch), false);
-            add(ls, per, k.matmul(p + "wk", ws.h, l.wk(), ws.k, batch), false);
-            add(ls, per, k.matmul(p + "wv", ws.h, l.wv(), ws.v, batch), false);
-            // RoPE on q and k; append k, v; causal attention over positions 0..p
-            add(ls, per, k.rope(p + "q", ws.q, batch, heads, hd, ModelConfig.ROPE_THETA), false);
-            add(ls, per, k.rope(p + "k", ws.k, batch, heads, hd, ModelConfig.ROPE_THETA), false);
-            add(ls, per, k.kvAppend(p + "kv", ws.k, ws.v, kc, vc, batch, dim, capacity), false);
-            add(ls, per, k.attention(p + "attn", ws.q, kc, vc, ws.att, batch, heads, hd, capacity), false);
-            // x += attn·wo
-            add(ls, per, k.matmul(p + "wo", ws.att, l.wo(), ws.proj, batch), false);
-            add(ls, per, k.add(p + "attn_residual", x, ws.proj, batch, dim), false);
-            // h = rmsnorm(x)·mlp_norm; x += (silu(h·w1) ⊙ (h·w3))·w2
-            add(ls, per, k.rmsnorm(p + "mlp_norm", x, l.mlpNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
-            add(ls, per, k.matmul(p + "w1", ws.h, l.w1(), ws.up, batch), false);
-            add(ls, per, k.matmul(p + "w3", ws.h, l.w3(), ws.gate, batch), false);
-            add(ls, per, k.siluMul(p + "silu", ws.up, ws.gate, batch, c.ffn()), false);
-            add(ls, per, k.matmul(p + "w2", ws.up, l.w2(), ws.proj, batch), false);
-            add(ls, per, k.add(p + "mlp_residual", x, ws.proj, batch, dim), false);
-        }
-        if (w.last) {
-            // logits = (rmsnorm(x)·final_norm)·lm_head at each request's last position; next = argmax
-            add(ls, per, k.gatherLast("final", x, ws.last, batch, dim), false);
-            add(ls, per, k.rmsnorm("final_norm", ws.last, w.finalNorm, ws.lastH, batch, dim, ModelConfig.NORM_EPS), true);
-            add(ls, per, k.matmul("lm_head", ws.lastH, w.lmHead, ws.logits, batch), true);
-            add(ls, per, k.argmax("next", ws.logits, nextIds, batch, c.vocab()), true);
-            this.tokensToHost = k.tokensToHost("next", nextIds, tokenLog, requests.clone());
-        } else {
-            this.tokensToHost = null;
-        }
-        this.launches = ls.toArray(Launch[]::new);
-        this.perRequest = new boolean[per.size()];
-        for (int i = 0; i < perRequest.length; i++) {
-            perRequest[i] = per.get(i);
+            List<Launch> ls = new ArrayList<>();
+            List<Boolean> per = new ArrayList<>();
+            if (w.first) {
+                add(ls, per, k.embed("embed", inputIds, w.embed, x, batch, dim), false);
+            }
+            for (StageWeights.Layer l : w.layers) {
+                String p = "layers." + l.index() + ".";
+                Buffer kc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim)); // [batch, capacity, dim]
+                Buffer vc = own(device.allocate(Buffer.Type.FLOAT32, (long) batch * capacity * dim));
+                // h = rmsnorm(x)·attn_norm; q, k, v = h·wq, h·wk, h·wv
+                add(ls, per, k.rmsnorm(p + "attn_norm", x, l.attnNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
+                add(ls, per, k.matmul(p + "wq", ws.h, l.wq(), ws.q, batch), false);
+                add(ls, per, k.matmul(p + "wk", ws.h, l.wk(), ws.k, batch), false);
+                add(ls, per, k.matmul(p + "wv", ws.h, l.wv(), ws.v, batch), false);
+                // RoPE on q and k; append k, v; causal attention over positions 0..p
+                add(ls, per, k.rope(p + "q", ws.q, batch, heads, hd, ModelConfig.ROPE_THETA), false);
+                add(ls, per, k.rope(p + "k", ws.k, batch, heads, hd, ModelConfig.ROPE_THETA), false);
+                add(ls, per, k.kvAppend(p + "kv", ws.k, ws.v, kc, vc, batch, dim, capacity), false);
+                add(ls, per, k.attention(p + "attn", ws.q, kc, vc, ws.att, batch, heads, hd, capacity), false);
+                // x += attn·wo
+                add(ls, per, k.matmul(p + "wo", ws.att, l.wo(), ws.proj, batch), false);
+                add(ls, per, k.add(p + "attn_residual", x, ws.proj, batch, dim), false);
+                // h = rmsnorm(x)·mlp_norm; x += (silu(h·w1) ⊙ (h·w3))·w2
+                add(ls, per, k.rmsnorm(p + "mlp_norm", x, l.mlpNorm(), ws.h, batch, dim, ModelConfig.NORM_EPS), false);
+                add(ls, per, k.matmul(p + "w1", ws.h, l.w1(), ws.up, batch), false);
+                add(ls, per, k.matmul(p + "w3", ws.h, l.w3(), ws.gate, batch), false);
+                add(ls, per, k.siluMul(p + "silu", ws.up, ws.gate, batch, c.ffn()), false);
+                add(ls, per, k.matmul(p + "w2", ws.up, l.w2(), ws.proj, batch), false);
+                add(ls, per, k.add(p + "mlp_residual", x, ws.proj, batch, dim), false);
+            }
+            if (w.last) {
+                // logits = (rmsnorm(x)·final_norm)·lm_head at each request's last position; next = argmax
+                add(ls, per, k.gatherLast("final", x, ws.last, batch, dim), false);
+                add(ls, per, k.rmsnorm("final_norm", ws.last, w.finalNorm, ws.lastH, batch, dim, ModelConfig.NORM_EPS), true);
+                add(ls, per, k.matmul("lm_head", ws.lastH, w.lmHead, ws.logits, batch), true);
+                add(ls, per, k.argmax("next", ws.logits, nextIds, batch, c.vocab()), true);
+                this.tokensToHost = k.tokensToHost("next", nextIds, tokenLog, requests.clone());
+            } else {
+                this.tokensToHost = null;
+            }
+            this.launches = ls.toArray(Launch[]::new);
+            this.perRequest = new boolean[per.size()];
+            for (int i = 0; i < perRequest.length; i++) {
+                perRequest[i] = per.get(i);
+            }
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
         }
     }
 

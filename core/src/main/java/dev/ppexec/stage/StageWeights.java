@@ -33,26 +33,32 @@ public final class StageWeights implements AutoCloseable {
         this.endLayer = endLayer;
         this.first = firstLayer == 0;
         this.last = endLayer == config.layers();
-        long seed = config.seed();
-        int dim = config.dim();
-        int ffn = config.ffn();
-        this.embed = first ? own(device.upload(Weights.embedding(seed, config.vocab(), dim))) : null;
-        List<Layer> ls = new ArrayList<>();
-        for (int i = firstLayer; i < endLayer; i++) {
-            ls.add(new Layer(i,
-                    own(device.upload(Weights.norm(dim))),
-                    matrix(device, seed, Weights.layer(i, "wq"), dim, dim),
-                    matrix(device, seed, Weights.layer(i, "wk"), dim, dim),
-                    matrix(device, seed, Weights.layer(i, "wv"), dim, dim),
-                    matrix(device, seed, Weights.layer(i, "wo"), dim, dim),
-                    own(device.upload(Weights.norm(dim))),
-                    matrix(device, seed, Weights.layer(i, "w1"), dim, ffn),
-                    matrix(device, seed, Weights.layer(i, "w3"), dim, ffn),
-                    matrix(device, seed, Weights.layer(i, "w2"), ffn, dim)));
+        // A failure half-way (out of device memory) frees what was already uploaded.
+        try {
+            long seed = config.seed();
+            int dim = config.dim();
+            int ffn = config.ffn();
+            this.embed = first ? own(device.upload(Weights.embedding(seed, config.vocab(), dim))) : null;
+            List<Layer> ls = new ArrayList<>();
+            for (int i = firstLayer; i < endLayer; i++) {
+                ls.add(new Layer(i,
+                        own(device.upload(Weights.norm(dim))),
+                        matrix(device, seed, Weights.layer(i, "wq"), dim, dim),
+                        matrix(device, seed, Weights.layer(i, "wk"), dim, dim),
+                        matrix(device, seed, Weights.layer(i, "wv"), dim, dim),
+                        matrix(device, seed, Weights.layer(i, "wo"), dim, dim),
+                        own(device.upload(Weights.norm(dim))),
+                        matrix(device, seed, Weights.layer(i, "w1"), dim, ffn),
+                        matrix(device, seed, Weights.layer(i, "w3"), dim, ffn),
+                        matrix(device, seed, Weights.layer(i, "w2"), ffn, dim)));
+            }
+            this.layers = List.copyOf(ls);
+            this.finalNorm = last ? own(device.upload(Weights.norm(dim))) : null;
+            this.lmHead = last ? matrix(device, seed, "lm_head", dim, config.vocab()) : null;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
         }
-        this.layers = List.copyOf(ls);
-        this.finalNorm = last ? own(device.upload(Weights.norm(dim))) : null;
-        this.lmHead = last ? matrix(device, seed, "lm_head", dim, config.vocab()) : null;
     }
 
     private Matrix matrix(Device device, long seed, String name, int in, int out) {

@@ -28,19 +28,29 @@ public final class Workspace implements AutoCloseable {
 
     /** Sized for {@code maxBatch} requests of {@code maxTokens} positions per pass. */
     public Workspace(Device device, ModelConfig config, int maxBatch, int maxTokens, boolean last) {
-        long rows = (long) maxBatch * maxTokens;
-        int dim = config.dim();
-        h = alloc(device, rows * dim);
-        q = alloc(device, rows * dim);
-        k = alloc(device, rows * dim);
-        v = alloc(device, rows * dim);
-        att = alloc(device, rows * dim);
-        proj = alloc(device, rows * dim);
-        up = alloc(device, rows * config.ffn());
-        gate = alloc(device, rows * config.ffn());
-        this.last = last ? alloc(device, (long) maxBatch * dim) : null;
-        this.lastH = last ? alloc(device, (long) maxBatch * dim) : null;
-        this.logits = last ? alloc(device, (long) maxBatch * config.vocab()) : null;
+        try {
+            long rows = (long) maxBatch * maxTokens;
+            int dim = config.dim();
+            h = alloc(device, rows * dim);
+            q = alloc(device, rows * dim);
+            k = alloc(device, rows * dim);
+            v = alloc(device, rows * dim);
+            att = alloc(device, rows * dim);
+            proj = alloc(device, rows * dim);
+            up = alloc(device, rows * config.ffn());
+            gate = alloc(device, rows * config.ffn());
+            this.last = last ? alloc(device, (long) maxBatch * dim) : null;
+            this.lastH = last ? alloc(device, (long) maxBatch * dim) : null;
+            this.logits = last ? alloc(device, (long) maxBatch * config.vocab()) : null;
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
+        }
+    }
+
+    /** The last stage's logits [batch, vocab] of the latest pass; null on other stages. For checks against other backends. */
+    public Buffer logits() {
+        return logits;
     }
 
     private Buffer alloc(Device device, long length) {

@@ -8,7 +8,8 @@ import java.io.PrintWriter;
 /** {@code ppexec}: the command line. Bad input exits with status 2 and one line; no stack trace. */
 @Command(name = "ppexec", mixinStandardHelpOptions = true, version = "ppexec 0.1.0",
         description = "Pipeline-parallel inference executor with CPU-launch and device-time tracing.",
-        subcommands = {RunCommand.class, ConvertCommand.class, ReportCommand.class, BenchCommand.class})
+        subcommands = {RunCommand.class, ConvertCommand.class, ReportCommand.class, BenchCommand.class,
+                DevicesCommand.class, GpuCheckCommand.class})
 public final class Main implements Runnable {
 
     public static final int USAGE = 2;

@@ -1,8 +1,6 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
-import dev.ppexec.backend.cpu.CpuDevice;
-import dev.ppexec.cuda.CudaProbe;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.perfetto.OtlpJsonReader;
@@ -34,15 +32,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 
 /** {@code ppexec run}: generate tokens through the PP ranks and print a summary. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run prefill and greedy decode through PP ranks; print tokens and per-rank figures.")
 final class RunCommand implements Callable<Integer> {
-
-    enum DeviceChoice { cpu, cuda, auto }
 
     @Spec
     CommandSpec spec;
@@ -56,6 +51,13 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     DeviceChoice device;
+
+    @Option(names = "--devices", split = ",", paramLabel = "0,1",
+            description = "CUDA device ordinals; rank r runs on the (r mod N)-th (default: every device).")
+    List<Integer> deviceOrdinals;
+
+    @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error; default fp32).")
+    boolean tf32;
 
     @Option(names = "--stages", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
     Integer stages;
@@ -135,9 +137,15 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
         }
         checkPositions(config);
-        checkFits(MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps));
+        MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
         TraceOptions traceOptions = traceOptions();
-        List<Device> devices = List.of(openDevice(err));
+        List<Device> devices = device.open(deviceOrdinals, tf32, err);
+        try {
+            DeviceChoice.checkFits(plan, devices);
+        } catch (RuntimeException e) {
+            devices.forEach(Device::close);
+            throw e;
+        }
         try (StopOnSignal signal = StopOnSignal.watch()) {
             try {
                 return traced(out, err, config, stageCount, workload, traceOptions, devices, signal);
@@ -216,17 +224,6 @@ final class RunCommand implements Callable<Integer> {
                     + " both given; allowed: one of them");
         }
         return ModelFile.read(modelFile, seed);
-    }
-
-    /** Refuses, before allocating anything, a run that needs more memory than this JVM may use. */
-    private void checkFits(MemoryPlan plan) {
-        Runtime rt = Runtime.getRuntime();
-        long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
-        if (plan.total() > available) {
-            throw new IllegalArgumentException("model and workload need " + plan.describe() + "; this JVM has "
-                    + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
-                    + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
-        }
     }
 
     /**
@@ -314,19 +311,6 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
                     + positions + "; allowed: at most " + config.maxSeq() + " (maxSeq of model " + config.name() + ")");
         }
-    }
-
-    private Device openDevice(PrintWriter err) {
-        Optional<String> noCuda = CudaProbe.unavailableReason();
-        return switch (device) {
-            case cpu -> new CpuDevice();
-            case cuda -> throw new IllegalArgumentException("--device cuda: " + noCuda.orElse("unavailable")
-                    + "; allowed here: cpu, auto");
-            case auto -> {
-                err.println("device auto: using cpu: " + noCuda.orElse("CUDA unavailable"));
-                yield new CpuDevice();
-            }
-        };
     }
 
     private void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {

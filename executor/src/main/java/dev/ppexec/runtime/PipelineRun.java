@@ -306,6 +306,8 @@ final class PipelineRun implements AutoCloseable {
         final StageProgram[] slots;
         final Event[] sendReady;
         final Launch[] feedback;
+        final Event computeReference;
+        final Event copyReference;
         final DeviceClock computeClock;
         final DeviceClock copyClock;
         final ForwardLog forwards;
@@ -318,35 +320,43 @@ final class PipelineRun implements AutoCloseable {
             device.onFailure(PipelineRun.this::onStreamFailure);
             StageWeights w = pipeline.weights(index);
             this.last = w.isLast();
-            ModelConfig model = pipeline.model();
-            int maxBatch = members[0].length;
-            int capacity = workload.promptLength() + workload.decodeSteps();
-            this.compute = device.createStream("PP" + index + " compute");
-            this.copy = device.createStream("PP" + index + " copy");
-            this.workspace = new Workspace(device, model, maxBatch, workload.promptLength(), last);
-            this.slots = new StageProgram[microBatches];
-            this.sendReady = new Event[microBatches];
-            this.feedback = new Launch[microBatches];
-            for (int m = 0; m < microBatches; m++) {
-                int[][] prompts = new int[members[m].length][];
-                for (int b = 0; b < prompts.length; b++) {
-                    prompts[b] = workload.prompts()[members[m][b]];
+            // A failure half-way (out of device memory) frees what this rank already made.
+            try {
+                ModelConfig model = pipeline.model();
+                int maxBatch = members[0].length;
+                int capacity = workload.promptLength() + workload.decodeSteps();
+                this.compute = device.createStream("PP" + index + " compute");
+                this.copy = device.createStream("PP" + index + " copy");
+                this.workspace = new Workspace(device, model, maxBatch, workload.promptLength(), last);
+                this.slots = new StageProgram[microBatches];
+                this.sendReady = new Event[microBatches];
+                this.feedback = new Launch[microBatches];
+                for (int m = 0; m < microBatches; m++) {
+                    int[][] prompts = new int[members[m].length][];
+                    for (int b = 0; b < prompts.length; b++) {
+                        prompts[b] = workload.prompts()[members[m][b]];
+                    }
+                    slots[m] = new StageProgram(device, w, workspace, w.isFirst() ? prompts : null, members[m],
+                            workload.promptLength(), capacity, last ? tokens : null);
+                    sendReady[m] = device.createEvent();
+                    if (ranks == 1) {
+                        feedback[m] = device.kernels().copy("next tokens mb" + m, slots[m].nextIds(), slots[m].inputIds(),
+                                members[m].length, 1);
+                    }
                 }
-                slots[m] = new StageProgram(device, w, workspace, w.isFirst() ? prompts : null, members[m],
-                        workload.promptLength(), capacity, last ? tokens : null);
-                sendReady[m] = device.createEvent();
-                if (ranks == 1) {
-                    feedback[m] = device.kernels().copy("next tokens mb" + m, slots[m].nextIds(), slots[m].inputIds(),
-                            members[m].length, 1);
-                }
+                this.computeReference = device.createEvent();
+                this.copyReference = device.createEvent();
+                this.computeClock = new DeviceClock(compute, computeReference, System::nanoTime);
+                this.copyClock = new DeviceClock(copy, copyReference, System::nanoTime);
+                int entries = microBatches * (workload.decodeSteps() + 1);
+                // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
+                int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
+                this.forwards = new ForwardLog(device, computeClock, entries, depth);
+                this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, depth);
+            } catch (RuntimeException | Error e) {
+                close();
+                throw e;
             }
-            this.computeClock = new DeviceClock(compute, device.createEvent(), System::nanoTime);
-            this.copyClock = new DeviceClock(copy, device.createEvent(), System::nanoTime);
-            int entries = microBatches * (workload.decodeSteps() + 1);
-            // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
-            int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
-            this.forwards = new ForwardLog(device, computeClock, entries, depth);
-            this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, depth);
         }
 
         void anchor() {
@@ -432,17 +442,32 @@ final class PipelineRun implements AutoCloseable {
             }
         }
 
+        /** Frees what this rank made; null-safe, since a constructor that failed half-way calls it too. */
         void close() {
-            compute.close();
-            copy.close();
-            for (StageProgram s : slots) {
-                if (s != null) {
-                    s.close();
-                }
+            for (AutoCloseable c : new AutoCloseable[] {compute, copy, workspace, computeReference, copyReference}) {
+                release(c);
             }
-            workspace.close();
-            forwards.close();
-            receives.close();
+            for (int m = 0; slots != null && m < slots.length; m++) {
+                release(slots[m]);
+                release(sendReady[m]);
+            }
+            if (forwards != null) {
+                forwards.close();
+            }
+            if (receives != null) {
+                receives.close();
+            }
+        }
+
+        private static void release(AutoCloseable c) {
+            if (c == null) {
+                return;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing a rank's resources", e);
+            }
         }
     }
 }

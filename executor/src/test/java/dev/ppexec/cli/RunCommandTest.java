@@ -2,6 +2,7 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ppexec.cuda.CudaPlatform;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -9,8 +10,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 @Timeout(120)
 class RunCommandTest {
@@ -38,6 +41,9 @@ class RunCommandTest {
             "--micro-batches 9                         | --micro-batches 9 is out of range; allowed: 1..8 (at most --requests)",
             "--device tpu                              | Invalid value for option '--device': expected one of [cpu, cuda, auto] (case-sensitive) but was 'tpu'",
             "--warmup -1                               | --warmup -1 is negative; allowed: an integer >= 0",
+            "--tf32                                    | --tf32 applies to CUDA matmul; allowed with --device cuda or auto",
+            "--devices 0,1                             | --devices 0,1 applies to CUDA devices; allowed with --device cuda or auto",
+            "--devices 0,x                             | Invalid value for option '--devices' (0,1): 'x' is not an int",
             "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --attr, --decode-steps",
             "--trace-level 5 --trace-file t.jsonl      | --trace-level 5 is out of range; allowed: 0..4",
             "--trace-level x                           | Invalid value for option '--trace-level': 'x' is not an int",
@@ -56,6 +62,15 @@ class RunCommandTest {
         assertThat(o.err()).contains(message);
         assertThat(o.err().strip().lines()).as("one line").hasSize(1);
         assertThat(o.err()).doesNotContain("\tat ").doesNotContain("Exception");
+    }
+
+    @Test
+    void devices_withoutAGpu_saysWhyThereAreNone() {
+        Optional<String> reason = CudaPlatform.detect().unavailableReason();
+        assumeTrue(reason.isPresent(), "this machine has a usable GPU");
+        CliRun o = cli("devices");
+        assertThat(o.status()).isZero();
+        assertThat(o.out()).contains("no CUDA devices: " + reason.get()).contains("cpu: always available");
     }
 
     @Test

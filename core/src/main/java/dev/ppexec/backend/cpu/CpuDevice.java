@@ -83,6 +83,27 @@ public final class CpuDevice implements Device {
         return new CpuMatrix(PackedMatrix.pack(values, in, out));
     }
 
+    /** Waits for every stream of this device, then copies. */
+    @Override
+    public void download(Buffer buffer, float[] into) {
+        synchronizeStreams();
+        System.arraycopy(CpuBuffer.floats(buffer, "buffer"), 0, into, 0, into.length);
+    }
+
+    @Override
+    public void download(Buffer buffer, int[] into) {
+        synchronizeStreams();
+        System.arraycopy(CpuBuffer.ints(buffer, "buffer"), 0, into, 0, into.length);
+    }
+
+    private void synchronizeStreams() {
+        List<CpuStream> all;
+        synchronized (this) {
+            all = List.copyOf(streams);
+        }
+        all.forEach(CpuStream::synchronize);
+    }
+
     @Override
     public Kernels kernels() {
         return kernels;

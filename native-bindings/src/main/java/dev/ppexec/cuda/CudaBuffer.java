@@ -1,0 +1,94 @@
+package dev.ppexec.cuda;
+
+import dev.ppexec.backend.Buffer;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Device memory ({@code cuMemAlloc_v2}) owned by this object: closing frees it, once. A buffer that
+ * next tokens are copied from also owns a page-locked host mirror, allocated on first use and freed
+ * with it.
+ */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
+final class CudaBuffer implements Buffer {
+
+    private final CudaDevice device;
+    private final Type type;
+    private final long length;
+    private final long pointer;
+    private long hostMirror;
+    private List<Runnable> onClose;
+    private boolean closed;
+
+    CudaBuffer(CudaDevice device, Type type, long length, long pointer) {
+        this.device = device;
+        this.type = type;
+        this.length = length;
+        this.pointer = pointer;
+    }
+
+    @Override
+    public Type type() {
+        return type;
+    }
+
+    @Override
+    public long length() {
+        return length;
+    }
+
+    long bytes() {
+        return length * Float.BYTES;
+    }
+
+    CudaDevice device() {
+        return device;
+    }
+
+    /** The device address; fails on a closed buffer rather than handing out freed memory. */
+    synchronized long pointer() {
+        if (closed) {
+            throw new IllegalStateException("buffer of " + length + " " + type + " on " + device.name() + " is closed");
+        }
+        return pointer;
+    }
+
+    /** Page-locked host memory of the same size, for asynchronous copies to the host. */
+    synchronized MemorySegment hostMirror() {
+        if (closed) {
+            throw new IllegalStateException("buffer on " + device.name() + " is closed");
+        }
+        if (hostMirror == 0) {
+            hostMirror = device.allocateHost(bytes());
+        }
+        return MemorySegment.ofAddress(hostMirror).reinterpret(bytes());
+    }
+
+    /** Runs {@code action} when the buffer is closed (before its memory is freed). */
+    synchronized void onClose(Runnable action) {
+        if (onClose == null) {
+            onClose = new ArrayList<>(1);
+        }
+        onClose.add(action);
+    }
+
+    @Override
+    public void close() {
+        long host;
+        List<Runnable> actions;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            host = hostMirror;
+            actions = onClose;
+        }
+        if (actions != null) {
+            actions.forEach(Runnable::run);
+        }
+        device.free(this, pointer, host);
+    }
+}

@@ -1,0 +1,84 @@
+package dev.ppexec.cuda;
+
+import java.lang.foreign.AddressLayout;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.util.Optional;
+
+/**
+ * One opened shared library and the downcall handles bound from it. Libraries are opened once per
+ * process by their full path or soname (a bare name such as "cuda" is not searched for) and never
+ * unloaded. A missing symbol fails at start-up, naming the symbol and the library.
+ */
+@SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
+final class NativeLibrary {
+
+    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
+    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
+    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+    static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    static final AddressLayout POINTER = ValueLayout.ADDRESS;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+
+    private final String name;
+    private final SymbolLookup lookup;
+
+    private NativeLibrary(String name, SymbolLookup lookup) {
+        this.name = name;
+        this.lookup = lookup;
+    }
+
+    /**
+     * Opens {@code library} (a path or a full soname).
+     *
+     * @throws IllegalArgumentException when the dynamic loader cannot open it
+     */
+    static NativeLibrary open(String library) {
+        return new NativeLibrary(library, SymbolLookup.libraryLookup(library, Arena.global()));
+    }
+
+    String name() {
+        return name;
+    }
+
+    /** The handle for {@code symbol}; fails naming it when the library lacks it. */
+    MethodHandle function(String symbol, FunctionDescriptor descriptor, Linker.Option... options) {
+        MemorySegment address = lookup.find(symbol).orElseThrow(() -> new IllegalStateException(
+                name + " has no symbol " + symbol + " (a driver or library older than this build expects)"));
+        return LINKER.downcallHandle(address, descriptor, options);
+    }
+
+    /** The handle for the first of {@code symbols} the library has (newer entry points first). */
+    MethodHandle firstFunction(FunctionDescriptor descriptor, String... symbols) {
+        for (String symbol : symbols) {
+            Optional<MemorySegment> address = lookup.find(symbol);
+            if (address.isPresent()) {
+                return LINKER.downcallHandle(address.get(), descriptor);
+            }
+        }
+        throw new IllegalStateException(name + " has none of " + String.join(", ", symbols));
+    }
+
+    /** The handle for {@code symbol}, or empty when the library lacks it. */
+    Optional<MethodHandle> optionalFunction(String symbol, FunctionDescriptor descriptor) {
+        return lookup.find(symbol).map(a -> LINKER.downcallHandle(a, descriptor));
+    }
+
+    /** A NUL-terminated C string at {@code address}, or {@code fallback} for NULL. */
+    static String cString(MemorySegment address, String fallback) {
+        if (address.equals(MemorySegment.NULL)) {
+            return fallback;
+        }
+        return address.reinterpret(4096).getString(0);
+    }
+
+    static Linker linker() {
+        return LINKER;
+    }
+}
