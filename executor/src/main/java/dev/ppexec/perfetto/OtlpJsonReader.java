@@ -5,6 +5,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonStreamContext;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.core.io.JsonEOFException;
 
@@ -136,6 +137,8 @@ public final class OtlpJsonReader {
             } catch (StreamReadException e) {
                 skip(n, endOfInput(e) ? "the line ends inside a JSON value (truncated? a JSON line holds one whole object)"
                         : notJson(e));
+            } catch (StreamConstraintsException e) {
+                skip(n, beyondLimits(e));
             }
         }
         return new ReadSummary(units, skipped, spans, "line");
@@ -175,6 +178,10 @@ public final class OtlpJsonReader {
                             ? "the file ends inside the array (truncated?); the elements before it were read"
                             : notJson(e) + "; the rest of the array cannot be read");
                     return new ReadSummary(units, skipped, spans, "array element");
+                } catch (StreamConstraintsException e) {
+                    units += counted ? 0 : 1;
+                    skip(line.getAsLong(), beyondLimits(e) + "; the rest of the array cannot be read");
+                    return new ReadSummary(units, skipped, spans, "array element");
                 }
             }
             if (trailingContent(p)) {
@@ -191,6 +198,11 @@ public final class OtlpJsonReader {
         } catch (StreamReadException e) {
             return true;
         }
+    }
+
+    /** Nesting, number or string sizes past the parser's limits: input no exporter writes, refused early, in bounded memory. */
+    private static String beyondLimits(StreamConstraintsException e) {
+        return "not OTLP-JSON: " + e.getOriginalMessage().replaceAll(" \\(from `[^`]*`\\)", "") + "; " + ALLOWED_FILE;
     }
 
     /** Jackson reports most ends of input as JsonEOFException, some as a plain parse error. */
