@@ -2,9 +2,17 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.otel.RunResource;
+import dev.ppexec.otel.TraceOptions;
+import dev.ppexec.otel.Tracing;
+import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.RunListener;
+import dev.ppexec.runtime.Workload;
 import dev.ppexec.sweep.Sweep;
 import dev.ppexec.sweep.SweepOutput;
 import dev.ppexec.sweep.SweepPoint;
+import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -16,6 +24,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code ppexec bench}: the PP-overlap sweep (P, M, prefill and decode) with a table, JSON and plots. */
@@ -53,6 +62,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Smoke run: model tiny, 8 prompt + 8 decode tokens, 2 repeats (under a minute).")
     boolean quick;
 
+    @Option(names = "--no-tracing-compare", description = "Skip the traced runs (tracing at level 4 to a scratch file) that give traced/untraced.")
+    boolean noTracingCompare;
+
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
@@ -75,8 +87,9 @@ final class BenchCommand implements Callable<Integer> {
                     + ((long) promptLength + decodeSteps) + "; allowed: at most " + config.maxSeq() + " (maxSeq of model "
                     + config.name() + ")");
         }
+        Files.createDirectories(out);
         Sweep.Config c = new Sweep.Config(config, ranks, requests, promptLength, decodeSteps, repeats,
-                () -> List.of(new CpuDevice()), null);
+                () -> List.of(new CpuDevice()), noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
         Bar bar = new Bar(err, !noProgress);
         List<SweepPoint> points = Sweep.run(c, bar::draw);
         bar.close();
@@ -95,6 +108,39 @@ final class BenchCommand implements Callable<Integer> {
 
     private boolean matched(String option) {
         return spec.commandLine().getParseResult().hasMatchedOption(option);
+    }
+
+    /** Level-4 tracing of one run into a scratch file, removed after each run: the cost of tracing, not of keeping traces. */
+    private static final class ScratchTracer implements Sweep.Tracer {
+        private final Path file;
+        private Tracing current;
+
+        ScratchTracer(Path file) {
+            this.file = file;
+        }
+
+        @Override
+        public RunListener start(Pipeline pipeline, Workload workload) {
+            TraceLevel level = new TraceLevel(TraceLevel.MAX);
+            Tracing t = Tracing.start(new TraceOptions(level, file, null, null, Map.of()),
+                    RunResource.of(pipeline, workload, level),
+                    RequestTrace.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));
+            current = t;
+            return t.listener();
+        }
+
+        @Override
+        public void finish() {
+            if (current != null) {
+                current.shutdown();
+                current = null;
+            }
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("--out: cannot remove the scratch trace " + file + ": " + e.getMessage(), e);
+            }
+        }
     }
 
     /** "x86_64, 2 cores, <cpu model>" from the JVM and /proc/cpuinfo. */

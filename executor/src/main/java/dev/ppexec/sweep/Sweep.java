@@ -29,7 +29,7 @@ public final class Sweep {
 
     /** The runs a sweep makes. {@code requests} must be at least the largest M (4 · max P). */
     public record Config(ModelConfig model, List<Integer> ranks, int requests, int promptLength, int decodeSteps,
-                         int repeats, Supplier<List<Device>> devices, Supplier<RunListener> tracer) {
+                         int repeats, Supplier<List<Device>> devices, Tracer tracer) {
         public Config {
             Objects.requireNonNull(model, "model");
             ranks = List.copyOf(ranks);
@@ -53,6 +53,14 @@ public final class Sweep {
                 }
             }
         }
+    }
+
+    /** Traces the runs that compare tracing on with off: a listener for one run, then that run's export. */
+    public interface Tracer {
+        RunListener start(Pipeline pipeline, Workload workload);
+
+        /** Exports and ends the tracing of the run just made (not timed: spans are built after a run). */
+        void finish();
     }
 
     /** Hears each run as it ends: {@code done} of {@code total}, and what ran. */
@@ -93,7 +101,7 @@ public final class Sweep {
                 untraced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, null));
                 progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches());
                 if (c.tracer() != null) {
-                    traced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, c.tracer().get()));
+                    traced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, c.tracer()));
                     progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches() + " traced");
                 }
             }
@@ -114,16 +122,20 @@ public final class Sweep {
         }
     }
 
-    private static Sample once(Config c, int ranks, int microBatches, Workload workload, RunListener tracer) {
+    private static Sample once(Config c, int ranks, int microBatches, Workload workload, Tracer tracer) {
         Recorder recorder = new Recorder(ranks);
         List<Device> devices = c.devices().get();
-        Pipeline.Builder b = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
-                .devices(devices).listener(recorder);
-        if (tracer != null) {
-            b.listener(tracer);
-        }
-        try (Pipeline pipeline = b.build()) {
-            pipeline.generate(workload);
+        try (Pipeline pipeline = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
+                .devices(devices).listener(recorder).build()) {
+            if (tracer == null) {
+                pipeline.generate(workload);
+            } else {
+                try {
+                    pipeline.generate(workload, steps -> {}, List.of(tracer.start(pipeline, workload)));
+                } finally {
+                    tracer.finish();
+                }
+            }
         } finally {
             devices.forEach(Device::close);
         }

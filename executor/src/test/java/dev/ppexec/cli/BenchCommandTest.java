@@ -44,6 +44,7 @@ class BenchCommandTest {
             assertThat(p.get("meanRunBatchCpuMicros")).hasSize(ranks);
             assertThat(p.get("meanRunBatchDeviceMicros")).hasSize(ranks);
             p.get("meanRunBatchDeviceMicros").forEach(t -> assertThat(t.asDouble()).isPositive());
+            assertThat(p.get("tracedOverUntraced").asDouble()).as("traced/untraced of %s", p).isPositive();
         }
         Set<String> expected = new HashSet<>();
         int[][] grid = {{1, 1}, {1, 2}, {1, 4}, {2, 1}, {2, 2}, {2, 4}, {2, 8}, {4, 1}, {4, 4}, {4, 8}, {4, 16}};
@@ -61,6 +62,7 @@ class BenchCommandTest {
             assertThat(img.getWidth()).isEqualTo(800);
         }
         assertThat(o.out()).contains("wrote " + dir.resolve("bench.json"));
+        assertThat(dir.resolve(".bench-trace.jsonl")).as("the scratch trace is removed").doesNotExist();
     }
 
     @Test
