@@ -90,6 +90,29 @@ class OverlapAndFailureTest {
         }
     }
 
+    @Test
+    @Timeout(60)
+    void transferFault_stopsEveryRank_namesTheTransferAndCopyStream_andTheDeviceServesAnotherRun() {
+        boolean[] armed = {true};
+        CpuDevice device = new CpuDevice(launch -> {
+            if (armed[0] && launch.equals("copy pp_recv rank 1 mb1")) {
+                throw new java.io.IOException("injected transfer fault");
+            }
+        });
+        Set<Thread> before = Thread.getAllStackTraces().keySet();
+        try (device; Pipeline pipe = Pipeline.builder().model(TINY).stages(2).microBatches(2).devices(List.of(device)).build()) {
+            assertThatThrownBy(() -> pipe.generate(Workload.generated(TINY, 4, 4, 3)))
+                    .isInstanceOf(PipelineException.class)
+                    .hasMessageContaining("rank 1: kernel 'copy pp_recv rank 1 mb1' on cpu stream")
+                    .hasMessageContaining("(PP1 copy)")
+                    .hasMessageContaining("injected transfer fault");
+            assertNoSchedulerThreads(before);
+            assertThat(device.liveStreamThreads()).as("the failed run's streams are closed").isZero();
+            armed[0] = false;
+            assertThat(pipe.generate(Workload.generated(TINY, 4, 4, 3)).tokens()).hasNumberOfRows(4);
+        }
+    }
+
     private static void assertNoSchedulerThreads(Set<Thread> before) {
         assertThat(Thread.getAllStackTraces().keySet()).filteredOn(t -> !before.contains(t) && t.isAlive())
                 .extracting(Thread::getName).noneMatch(n -> n.startsWith("Scheduler [PP") || n.startsWith("cpu stream"));
