@@ -1,6 +1,6 @@
 package dev.ppexec.cli;
 
-import dev.ppexec.backend.cpu.CpuDevice;
+import dev.ppexec.backend.Device;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -20,6 +20,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -37,6 +38,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--model", defaultValue = "toy", description = "Model preset (default: ${DEFAULT-VALUE}; --quick: tiny).")
     String model;
+
+    @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
+    DeviceChoice device;
 
     @Option(names = "--ranks", split = ",", defaultValue = "1,2,4", description = "P values (default: ${DEFAULT-VALUE}).")
     List<Integer> ranks;
@@ -87,13 +91,18 @@ final class BenchCommand implements Callable<Integer> {
                     + ((long) promptLength + decodeSteps) + "; allowed: at most " + config.maxSeq() + " (maxSeq of model "
                     + config.name() + ")");
         }
-        Files.createDirectories(out);
+        PrintWriter quiet = new PrintWriter(Writer.nullWriter());
         Sweep.Config c = new Sweep.Config(config, ranks, requests, promptLength, decodeSteps, repeats,
-                () -> List.of(new CpuDevice()), noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
+                () -> device.open(null, false, quiet),
+                noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
+        List<Device> probe = device.open(null, false, err); // says once which device, or why not CUDA
+        String deviceName = probe.getFirst().name();
+        probe.forEach(Device::close);
+        Files.createDirectories(out);
         Bar bar = new Bar(err, !noProgress);
         List<SweepPoint> points = Sweep.run(c, bar::draw);
         bar.close();
-        SweepOutput.Header header = new SweepOutput.Header(config.name(), "cpu", machine(), requests, promptLength,
+        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
                 decodeSteps, repeats);
         o.print(SweepOutput.markdown(header, points));
         List<Path> files;
