@@ -19,6 +19,7 @@ final class CudaBuffer implements Buffer {
     private final long length;
     private final long pointer;
     private long hostMirror;
+    private long hostMirrorBytes;
     private List<Runnable> onClose;
     private boolean closed;
 
@@ -55,15 +56,19 @@ final class CudaBuffer implements Buffer {
         return pointer;
     }
 
-    /** Page-locked host memory of the same size, for asynchronous copies to the host. */
-    synchronized MemorySegment hostMirror() {
+    /** Page-locked host memory of {@code bytes} (sized by the first caller), for asynchronous copies to the host. */
+    synchronized MemorySegment hostMirror(long bytes) {
         if (closed) {
             throw new IllegalStateException("buffer on " + device.name() + " is closed");
         }
         if (hostMirror == 0) {
-            hostMirror = device.allocateHost(bytes());
+            hostMirror = device.allocateHost(bytes);
+            hostMirrorBytes = bytes;
         }
-        return MemorySegment.ofAddress(hostMirror).reinterpret(bytes());
+        if (bytes > hostMirrorBytes) {
+            throw new IllegalStateException("host mirror of " + hostMirrorBytes + " bytes asked for " + bytes);
+        }
+        return MemorySegment.ofAddress(hostMirror).reinterpret(bytes);
     }
 
     /** Runs {@code action} when the buffer is closed (before its memory is freed). */

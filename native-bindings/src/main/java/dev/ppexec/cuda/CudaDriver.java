@@ -37,8 +37,6 @@ final class CudaDriver {
     static final int STREAM_NON_BLOCKING = 1;
     static final int EVENT_DEFAULT = 0;
 
-    /** cuLaunchHostFunc's callback: {@code void fn(void* userData)}. */
-    static final FunctionDescriptor HOST_FN = FunctionDescriptor.ofVoid(LONG);
 
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
 
@@ -81,7 +79,6 @@ final class CudaDriver {
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuLaunchKernel;
-    private final MethodHandle cuLaunchHostFunc;
 
     private CudaDriver(NativeLibrary lib) {
         this.library = lib;
@@ -130,7 +127,6 @@ final class CudaDriver {
         cuModuleUnload = lib.function("cuModuleUnload", FunctionDescriptor.of(INT, LONG));
         cuLaunchKernel = lib.function("cuLaunchKernel",
                 FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER));
-        cuLaunchHostFunc = lib.function("cuLaunchHostFunc", FunctionDescriptor.of(INT, LONG, POINTER, LONG));
     }
 
     /**
@@ -530,15 +526,6 @@ final class CudaDriver {
         try {
             check((int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1, sharedBytes, stream,
                     parameters, MemorySegment.NULL), "cuLaunchKernel");
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** Enqueues {@code callback(userData)} on {@code stream}; it runs on a driver thread, in stream order. */
-    void launchHostFunction(long stream, MemorySegment callback, long userData) {
-        try {
-            check((int) cuLaunchHostFunc.invokeExact(stream, callback, userData), "cuLaunchHostFunc");
         } catch (Throwable t) {
             throw rethrow(t);
         }

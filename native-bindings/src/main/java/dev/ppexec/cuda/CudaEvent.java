@@ -2,7 +2,6 @@ package dev.ppexec.cuda;
 
 import dev.ppexec.backend.Event;
 
-import java.lang.invoke.VarHandle;
 
 /** A CUDA event created with timing, so that device spans come from {@code cuEventElapsedTime}. */
 final class CudaEvent implements Event {
@@ -34,7 +33,6 @@ final class CudaEvent implements Event {
     public void synchronize() {
         device.bind();
         device.driver().eventSynchronize(handle);
-        VarHandle.acquireFence(); // see Note [host callbacks] in HostCallbacks
     }
 
     /**

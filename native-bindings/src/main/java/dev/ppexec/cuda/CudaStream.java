@@ -5,7 +5,6 @@ import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 
-import java.lang.invoke.VarHandle;
 
 /**
  * A CUDA stream created non-blocking (it does not wait for the legacy default stream). Launches
@@ -29,6 +28,7 @@ final class CudaStream implements Stream {
     private long cublasHandle;
     private volatile Throwable failure;
     private boolean closed;
+    private final java.util.List<TokensToHostLaunch> hostCopies = new java.util.ArrayList<>(); // guarded by this
 
     CudaStream(CudaDevice device, long handle, String label, int id) {
         this.device = device;
@@ -88,6 +88,13 @@ final class CudaStream implements Stream {
         }
     }
 
+    /** Has {@code launch} fill its table at this stream's next synchronisation (registered once). */
+    synchronized void fillAfterSync(TokensToHostLaunch launch) {
+        if (!hostCopies.contains(launch)) {
+            hostCopies.add(launch);
+        }
+    }
+
     /** Records the stream's first failure and tells the device's listener (Note [cuda stream failure]). */
     void failed(String launch, Throwable cause) {
         boolean first;
@@ -126,7 +133,11 @@ final class CudaStream implements Stream {
         } catch (CudaException e) {
             throw e.in(describe());
         }
-        VarHandle.acquireFence(); // see Note [host callbacks] in HostCallbacks
+        synchronized (this) {
+            for (int i = 0; i < hostCopies.size(); i++) {
+                hostCopies.get(i).fill(); // Note [tokens to the host] in TokensToHostLaunch
+            }
+        }
         Throwable f = failure;
         if (f != null) {
             throw new IllegalStateException(describe() + " failed: " + f.getMessage(), f);

@@ -4,18 +4,26 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * {@code table[requests[b]][step] = ids[b]}, in stream order (Note [host callbacks]): an
- * asynchronous copy of the ids to the buffer's page-locked mirror, then a host callback that fills
- * the table. Registered with {@link HostCallbacks} until the ids buffer is closed.
+ * {@code table[requests[b]][step] = ids[b]}, in stream order.
+ *
+ * <p>Note [tokens to the host]: each step's ids go by an asynchronous copy into their own slot of a
+ * page-locked mirror ({@code [steps][batch]} ints), so no step overwrites another before the host
+ * reads it; the table is filled from the mirror when the stream is synchronised
+ * ({@link CudaStream#synchronize()}), which is when the CPU backend's table is complete too. There
+ * is no host callback: a driver thread that called into Java stays attached to the JVM, and the
+ * driver joining it at process exit deadlocks the JVM's exit (JDK-8391662), which hung every
+ * process that used the GPU on the first H200 run.
  */
-final class TokensToHostLaunch extends CudaLaunch implements HostCallbacks.Target {
+final class TokensToHostLaunch extends CudaLaunch {
 
     private final long ids;
     private final MemorySegment mirror;
     private final int[][] table;
     private final int[] requests;
-    private final int id;
-    private volatile CudaStream lastStream;
+    private final int steps;
+    private int enqueuedThrough = -1; // guarded by this
+    private int filledThrough = -1;   // guarded by this
+    private boolean closed;           // guarded by this
 
     TokensToHostLaunch(String name, CudaBuffer ids, int[][] table, int[] requests) {
         super(name);
@@ -24,33 +32,43 @@ final class TokensToHostLaunch extends CudaLaunch implements HostCallbacks.Targe
                     + ids.length());
         }
         this.ids = ids.pointer();
-        this.mirror = ids.hostMirror();
         this.table = table;
         this.requests = requests.clone();
-        this.id = HostCallbacks.register(this);
-        ids.onClose(() -> HostCallbacks.unregister(id));
+        this.steps = requests.length == 0 ? 0 : table[requests[0]].length;
+        this.mirror = ids.hostMirror((long) steps * requests.length * Integer.BYTES);
+        ids.onClose(this::close);
     }
 
     @Override
     void enqueue(CudaStream stream, int tokens, int step) {
-        lastStream = stream;
-        CudaDriver driver = stream.cudaDevice().driver();
-        driver.memcpyDtoHAsync(mirror.address(), ids, (long) requests.length * Integer.BYTES, stream.handle());
-        driver.launchHostFunction(stream.handle(), HostCallbacks.stub(), HostCallbacks.userData(id, step));
+        if (step < 0 || step >= steps) {
+            throw new IllegalArgumentException(name() + ": step " + step + " is out of range; allowed: 0.." + (steps - 1));
+        }
+        long bytes = (long) requests.length * Integer.BYTES;
+        stream.cudaDevice().driver().memcpyDtoHAsync(mirror.address() + step * bytes, ids, bytes, stream.handle());
+        synchronized (this) {
+            if (step <= filledThrough) {
+                filledThrough = step - 1; // a step launched again: read it again
+            }
+            enqueuedThrough = Math.max(enqueuedThrough, step);
+        }
+        stream.fillAfterSync(this);
     }
 
-    @Override
-    public void run(int step) {
-        for (int b = 0; b < requests.length; b++) {
-            table[requests[b]][step] = mirror.getAtIndex(ValueLayout.JAVA_INT, b);
+    /** Copies the enqueued steps' ids into the table; called once their stream has been synchronised. */
+    synchronized void fill() {
+        if (closed) {
+            return;
         }
+        for (int s = filledThrough + 1; s <= enqueuedThrough; s++) {
+            for (int b = 0; b < requests.length; b++) {
+                table[requests[b]][s] = mirror.getAtIndex(ValueLayout.JAVA_INT, (long) s * requests.length + b);
+            }
+        }
+        filledThrough = enqueuedThrough;
     }
 
-    @Override
-    public void failed(Throwable cause) {
-        CudaStream stream = lastStream;
-        if (stream != null) {
-            stream.failed(name(), cause);
-        }
+    private synchronized void close() {
+        closed = true;
     }
 }
