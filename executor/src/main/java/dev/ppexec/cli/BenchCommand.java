@@ -86,11 +86,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
         }
         ModelConfig config = ModelConfig.preset(model, seed);
-        if ((long) promptLength + decodeSteps > config.maxSeq()) {
-            throw new IllegalArgumentException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
-                    + ((long) promptLength + decodeSteps) + "; allowed: at most " + config.maxSeq() + " (maxSeq of model "
-                    + config.name() + ")");
-        }
+        RunCommand.checkPositions(config, promptLength, decodeSteps);
         PrintWriter quiet = new PrintWriter(Writer.nullWriter());
         Sweep.Config c = new Sweep.Config(config, ranks, requests, promptLength, decodeSteps, repeats,
                 () -> device.open(null, false, quiet),

@@ -136,7 +136,7 @@ final class RunCommand implements Callable<Integer> {
         if (warmup < 0) {
             throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
         }
-        checkPositions(config);
+        checkPositions(config, promptLength, decodeSteps);
         MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
         TraceOptions traceOptions = traceOptions();
         List<Device> devices = device.open(deviceOrdinals, tf32, err);
@@ -305,7 +305,8 @@ final class RunCommand implements Callable<Integer> {
                 + "http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:4318)");
     }
 
-    private void checkPositions(ModelConfig config) {
+    /** Prompt and decode positions fit the model's maxSeq; shared by run and bench. */
+    static void checkPositions(ModelConfig config, int promptLength, int decodeSteps) {
         long positions = (long) promptLength + decodeSteps;
         if (positions > config.maxSeq()) {
             throw new IllegalArgumentException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
