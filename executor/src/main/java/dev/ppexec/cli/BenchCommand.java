@@ -101,6 +101,7 @@ final class BenchCommand implements Callable<Integer> {
         SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
                 decodeSteps, repeats);
         o.print(SweepOutput.markdown(header, points));
+        o.flush();
         List<Path> files;
         try {
             files = SweepOutput.write(out, header, points);
@@ -108,6 +109,9 @@ final class BenchCommand implements Callable<Integer> {
             throw new IOException("--out " + out + ": cannot write the results (" + e.getMessage() + ")", e);
         }
         files.forEach(f -> o.println("wrote " + f));
+        if (!SweepOutput.canPlot()) {
+            o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
+        }
         return 0;
     }
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
+import dev.ppexec.sweep.SweepOutput;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -43,6 +44,10 @@ final class ReportCommand implements Callable<Integer> {
         input.check();
         if (timeline != null) {
             input.checkOutput("--timeline", timeline);
+            if (!SweepOutput.canPlot()) {
+                throw new IllegalArgumentException("--timeline " + timeline + ": this Java runtime has no java.desktop "
+                        + "module to draw with; allowed: a full JDK or JRE (the GPU bundle's runtime has none)");
+            }
         }
         TraceReport.Builder builder = TraceReport.builder();
         input.read(builder, err, "report");

@@ -25,7 +25,15 @@ public final class SweepOutput {
 
     private SweepOutput() {}
 
-    /** Writes {@code bench.md}, {@code bench.json}, {@code tokens_per_s.png} and {@code bubble.png} into {@code dir}; returns them. */
+    /** Whether this runtime can draw (the GPU bundle's jlink-ed runtime has no java.desktop). */
+    public static boolean canPlot() {
+        return ModuleLayer.boot().findModule("java.desktop").isPresent();
+    }
+
+    /**
+     * Writes {@code bench.md}, {@code bench.json} and, where the runtime can draw ({@link #canPlot()}),
+     * {@code tokens_per_s.png} and {@code bubble.png} into {@code dir}; returns what it wrote.
+     */
     public static List<Path> write(Path dir, Header h, List<SweepPoint> points) throws IOException {
         Files.createDirectories(dir);
         Path md = dir.resolve("bench.md");
@@ -35,6 +43,9 @@ public final class SweepOutput {
         AtomicFile.write(md, out -> out.write(markdown(h, points).getBytes(StandardCharsets.UTF_8)));
         AtomicFile.write(json, out -> new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET).writeValue(out, json(h, points)));
+        if (!canPlot()) {
+            return List.of(md, json);
+        }
         throughputPlot(h, points).write(rate);
         bubblePlot(points).write(bubble);
         return List.of(md, json, rate, bubble);
