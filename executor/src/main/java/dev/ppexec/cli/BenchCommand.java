@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.io.Desktop;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -109,7 +110,7 @@ final class BenchCommand implements Callable<Integer> {
             throw new IOException("--out " + out + ": cannot write the results (" + e.getMessage() + ")", e);
         }
         files.forEach(f -> o.println("wrote " + f));
-        if (!SweepOutput.canPlot()) {
+        if (!Desktop.available()) {
             o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
         }
         return 0;

@@ -2,9 +2,9 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.io.Desktop;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
-import dev.ppexec.sweep.SweepOutput;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -44,7 +44,7 @@ final class ReportCommand implements Callable<Integer> {
         input.check();
         if (timeline != null) {
             input.checkOutput("--timeline", timeline);
-            if (!SweepOutput.canPlot()) {
+            if (!Desktop.available()) {
                 throw new IllegalArgumentException("--timeline " + timeline + ": this Java runtime has no java.desktop "
                         + "module to draw with; allowed: a full JDK or JRE (the GPU bundle's runtime has none)");
             }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.AtomicFile;
+import dev.ppexec.io.Desktop;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -25,13 +26,8 @@ public final class SweepOutput {
 
     private SweepOutput() {}
 
-    /** Whether this runtime can draw (the GPU bundle's jlink-ed runtime has no java.desktop). */
-    public static boolean canPlot() {
-        return ModuleLayer.boot().findModule("java.desktop").isPresent();
-    }
-
     /**
-     * Writes {@code bench.md}, {@code bench.json} and, where the runtime can draw ({@link #canPlot()}),
+     * Writes {@code bench.md}, {@code bench.json} and, where the runtime can draw ({@link Desktop#available()}),
      * {@code tokens_per_s.png} and {@code bubble.png} into {@code dir}; returns what it wrote.
      */
     public static List<Path> write(Path dir, Header h, List<SweepPoint> points) throws IOException {
@@ -43,7 +39,7 @@ public final class SweepOutput {
         AtomicFile.write(md, out -> out.write(markdown(h, points).getBytes(StandardCharsets.UTF_8)));
         AtomicFile.write(json, out -> new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET).writeValue(out, json(h, points)));
-        if (!canPlot()) {
+        if (!Desktop.available()) {
             return List.of(md, json);
         }
         throughputPlot(h, points).write(rate);

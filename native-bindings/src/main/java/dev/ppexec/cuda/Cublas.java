@@ -92,16 +92,6 @@ final class Cublas {
         return "cublasStatus_t " + status;
     }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new IllegalStateException(t);
-    }
-
     /** A handle bound to {@code stream}, with TF32 only when asked for. The device's context must be current. */
     long createHandle(long stream, boolean tf32) {
         long handle;
@@ -110,7 +100,7 @@ final class Cublas {
             check((int) cublasCreate.invokeExact(out), "cublasCreate_v2");
             handle = out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
         try {
             check((int) cublasSetStream.invokeExact(handle, stream), "cublasSetStream_v2");
@@ -119,7 +109,7 @@ final class Cublas {
             return handle;
         } catch (Throwable t) {
             destroyHandle(handle);
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -127,7 +117,7 @@ final class Cublas {
         try {
             check((int) cublasDestroy.invokeExact(handle), "cublasDestroy_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -140,7 +130,7 @@ final class Cublas {
             check((int) cublasSgemm.invokeExact(handle, OP_N, OP_N, out, rows, in, alphaBeta, w, out, x, in,
                     alphaBeta + Float.BYTES, y, out), "cublasSgemm_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 }

@@ -169,16 +169,6 @@ final class CudaDriver {
         }
     }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            return r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        return new IllegalStateException(t);
-    }
-
     // ---- initialisation and devices ----
 
     /** cuInit(0); returns the raw status, since "no device" is an answer, not a failure, for the probe. */
@@ -186,7 +176,7 @@ final class CudaDriver {
         try {
             return (int) cuInit.invokeExact(0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -196,7 +186,7 @@ final class CudaDriver {
             check((int) cuDriverGetVersion.invokeExact(out), "cuDriverGetVersion");
             return out.get(INT, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -206,7 +196,7 @@ final class CudaDriver {
             check((int) cuDeviceGetCount.invokeExact(out), "cuDeviceGetCount");
             return out.get(INT, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -217,7 +207,7 @@ final class CudaDriver {
             check((int) cuDeviceGet.invokeExact(out, ordinal), "cuDeviceGet");
             return out.get(INT, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -227,7 +217,7 @@ final class CudaDriver {
             check((int) cuDeviceGetName.invokeExact(out, 256, device), "cuDeviceGetName");
             return out.getString(0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -237,7 +227,7 @@ final class CudaDriver {
             check((int) cuDeviceTotalMem.invokeExact(out, device), "cuDeviceTotalMem_v2");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -247,7 +237,7 @@ final class CudaDriver {
             check((int) cuDeviceGetAttribute.invokeExact(out, attribute, device), "cuDeviceGetAttribute");
             return out.get(INT, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -259,7 +249,7 @@ final class CudaDriver {
             check((int) cuDevicePrimaryCtxRetain.invokeExact(out, device), "cuDevicePrimaryCtxRetain");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -267,7 +257,7 @@ final class CudaDriver {
         try {
             check((int) cuDevicePrimaryCtxRelease.invokeExact(device), "cuDevicePrimaryCtxRelease_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -275,7 +265,7 @@ final class CudaDriver {
         try {
             check((int) cuCtxSetCurrent.invokeExact(context), "cuCtxSetCurrent");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -283,7 +273,7 @@ final class CudaDriver {
         try {
             check((int) cuCtxSynchronize.invokeExact(), "cuCtxSynchronize");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -297,7 +287,7 @@ final class CudaDriver {
             check((int) cuMemGetInfo.invokeExact(free, total), "cuMemGetInfo_v2");
             return new long[] {free.get(LONG, 0), total.get(LONG, 0)};
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -309,7 +299,7 @@ final class CudaDriver {
             out[0] = p.get(LONG, 0);
             return status;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -317,7 +307,7 @@ final class CudaDriver {
         try {
             check((int) cuMemFree.invokeExact(pointer), "cuMemFree_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -328,7 +318,7 @@ final class CudaDriver {
             check((int) cuMemAllocHost.invokeExact(p, bytes), "cuMemAllocHost_v2");
             return p.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -336,7 +326,7 @@ final class CudaDriver {
         try {
             check((int) cuMemFreeHost.invokeExact(pointer), "cuMemFreeHost");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -344,7 +334,7 @@ final class CudaDriver {
         try {
             check((int) cuMemsetD8.invokeExact(pointer, value, count), "cuMemsetD8_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -353,7 +343,7 @@ final class CudaDriver {
         try {
             check((int) cuMemcpyHtoD.invokeExact(device, host, bytes), "cuMemcpyHtoD_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -362,7 +352,7 @@ final class CudaDriver {
         try {
             check((int) cuMemcpyDtoH.invokeExact(host, device, bytes), "cuMemcpyDtoH_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -370,7 +360,7 @@ final class CudaDriver {
         try {
             check((int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream), "cuMemcpyDtoDAsync_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -379,7 +369,7 @@ final class CudaDriver {
             check((int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream),
                     "cuMemcpyPeerAsync");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -388,7 +378,7 @@ final class CudaDriver {
         try {
             check((int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream), "cuMemcpyDtoHAsync_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -400,7 +390,7 @@ final class CudaDriver {
             check((int) cuStreamCreate.invokeExact(out, flags), "cuStreamCreate");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -408,7 +398,7 @@ final class CudaDriver {
         try {
             check((int) cuStreamDestroy.invokeExact(stream), "cuStreamDestroy_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -416,7 +406,7 @@ final class CudaDriver {
         try {
             check((int) cuStreamSynchronize.invokeExact(stream), "cuStreamSynchronize");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -424,7 +414,7 @@ final class CudaDriver {
         try {
             check((int) cuStreamWaitEvent.invokeExact(stream, event, 0), "cuStreamWaitEvent");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -435,7 +425,7 @@ final class CudaDriver {
             check((int) cuEventCreate.invokeExact(out, EVENT_DEFAULT), "cuEventCreate");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -443,7 +433,7 @@ final class CudaDriver {
         try {
             check((int) cuEventRecord.invokeExact(event, stream), "cuEventRecord");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -457,7 +447,7 @@ final class CudaDriver {
             check(status, "cuEventQuery");
             return true;
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -465,7 +455,7 @@ final class CudaDriver {
         try {
             check((int) cuEventSynchronize.invokeExact(event), "cuEventSynchronize");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -476,7 +466,7 @@ final class CudaDriver {
             check((int) cuEventElapsedTime.invokeExact(out, start, end), "cuEventElapsedTime");
             return out.get(FLOAT, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -484,7 +474,7 @@ final class CudaDriver {
         try {
             check((int) cuEventDestroy.invokeExact(event), "cuEventDestroy_v2");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -497,7 +487,7 @@ final class CudaDriver {
             check((int) cuModuleLoadData.invokeExact(out, image), "cuModuleLoadData");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -508,7 +498,7 @@ final class CudaDriver {
                     "cuModuleGetFunction(" + name + ")");
             return out.get(LONG, 0);
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -516,7 +506,7 @@ final class CudaDriver {
         try {
             check((int) cuModuleUnload.invokeExact(module), "cuModuleUnload");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -527,7 +517,7 @@ final class CudaDriver {
             check((int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1, sharedBytes, stream,
                     parameters, MemorySegment.NULL), "cuLaunchKernel");
         } catch (Throwable t) {
-            throw rethrow(t);
+            throw NativeLibrary.rethrow(t);
         }
     }
 }

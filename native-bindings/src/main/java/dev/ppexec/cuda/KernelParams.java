@@ -31,8 +31,7 @@ final class KernelParams {
     }
 
     KernelParams setPointer(int index, long address) {
-        values.set(ValueLayout.JAVA_LONG, 8L * index, address);
-        return this;
+        return setLong(index, address);
     }
 
     KernelParams setLong(int index, long value) {

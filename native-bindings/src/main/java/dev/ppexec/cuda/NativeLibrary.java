@@ -70,6 +70,17 @@ final class NativeLibrary {
         return lookup.find(symbol).map(a -> LINKER.downcallHandle(a, descriptor));
     }
 
+    /** What a downcall's {@code invokeExact} threw, as an unchecked exception to throw (errors are rethrown as they are). */
+    static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            return r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return new IllegalStateException(t);
+    }
+
     /** A NUL-terminated C string at {@code address}, or {@code fallback} for NULL. */
     static String cString(MemorySegment address, String fallback) {
         if (address.equals(MemorySegment.NULL)) {
