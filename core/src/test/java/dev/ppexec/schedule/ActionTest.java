@@ -48,6 +48,6 @@ class ActionTest {
     void ofCode_unknownLetter_namesAllowedLetters() {
         assertThatThrownBy(() -> ActionKind.ofCode('X'))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("action kind code 'X' is unknown; allowed: R, F, S");
+                .hasMessage("action kind code 'X' is unknown; allowed: R, F, T, B, S");
     }
 }
