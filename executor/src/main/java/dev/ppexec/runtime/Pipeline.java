@@ -4,11 +4,10 @@ import dev.ppexec.backend.Device;
 import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
-import dev.ppexec.schedule.CostModel;
+import dev.ppexec.schedule.Bubble;
 import dev.ppexec.schedule.Schedule;
 import dev.ppexec.schedule.ScheduleValidator;
 import dev.ppexec.schedule.Schedules;
-import dev.ppexec.schedule.Simulator;
 import dev.ppexec.stage.StageWeights;
 
 import java.util.ArrayList;
@@ -105,7 +104,10 @@ public final class Pipeline implements AutoCloseable {
         return generate(workload, stepsDone -> {});
     }
 
-    /** As {@link #generate(Workload)}, telling {@code progress} each step whose micro-batches were all launched on the last rank. */
+    /**
+     * As {@link #generate(Workload)}, telling {@code progress}, on the calling thread while the run goes, how many
+     * steps had the TOKENS of all their micro-batches launched.
+     */
     public RunResult generate(Workload workload, IntConsumer progress) {
         return generate(workload, progress, List.of());
     }
@@ -124,23 +126,19 @@ public final class Pipeline implements AutoCloseable {
         List<RunListener> all = new ArrayList<>(listeners);
         all.addAll(runListeners);
         try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress)) {
-            return run.execute(idealBubble(schedule));
+            return run.execute(idealBubble(workload.decodeSteps()));
         }
     }
 
     /** The bubble of this pipeline's schedule for {@code decodeSteps} with equal stage times and free transfers. */
     public double idealBubble(int decodeSteps) {
-        return idealBubble(schedule(decodeSteps));
+        return Bubble.idealGeneration(ranks(), microBatches, decodeSteps);
     }
 
     private Schedule schedule(int decodeSteps) {
         Schedule schedule = Schedules.generation(ranks(), microBatches, decodeSteps);
         ScheduleValidator.validate(schedule);
         return schedule;
-    }
-
-    private static double idealBubble(Schedule schedule) {
-        return Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
     }
 
     StageWeights weights(int rank) {
