@@ -13,6 +13,7 @@ class BubbleTest {
     private static final double TOLERANCE = 1e-12;
     private static final CostModel UNIT = CostModel.uniform(1, 0);
 
+    /** S = 0 is prefill alone, fill-drain; SimulatorTest checks {@link Bubble#idealFillDrain} against the simulator. */
     @Test
     void idealGeneration_matchesTheSimulatedWholeRun() {
         for (int p = 1; p <= 5; p++) {
@@ -22,18 +23,6 @@ class BubbleTest {
                     assertThat(Bubble.idealGeneration(p, m, s)).as("P=%d M=%d S=%d", p, m, s)
                             .isCloseTo(sim.bubble(), within(TOLERANCE));
                 }
-            }
-        }
-    }
-
-    @Test
-    void idealFillDrain_matchesTheSimulatedPrefillAndTheTextbookFormula() {
-        for (int p = 1; p <= 6; p++) {
-            for (int m = 1; m <= 8; m++) {
-                SimResult sim = Simulator.simulate(Schedules.prefill(p, m), UNIT);
-                assertThat(Bubble.idealFillDrain(p, m)).as("P=%d M=%d", p, m)
-                        .isCloseTo(sim.bubble(), within(TOLERANCE))
-                        .isCloseTo((p - 1.0) / (m + p - 1.0), within(TOLERANCE));
             }
         }
     }

@@ -145,27 +145,9 @@ final class CudaDriver {
 
     // ---- errors ----
 
-    /** One driver entry point's downcall, returning its CUresult. */
-    @FunctionalInterface
-    private interface Call {
-        int invoke() throws Throwable;
-    }
-
-    /**
-     * Runs {@code call} and checks its CUresult naming {@code name}: the one call-check-rethrow of this class. A small
-     * private method, so the JIT inlines it and the lambda at each call site does not escape.
-     */
-    private void call(String name, Call call) {
-        check(status(call), name);
-    }
-
-    /** Runs {@code call} and returns its CUresult unchecked, for the calls where a failure status is an answer. */
-    private static int status(Call call) {
-        try {
-            return call.invoke();
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+    /** Runs one driver entry point and checks its CUresult, naming {@code name}. */
+    private void call(String name, NativeLibrary.Downcall call) {
+        check(NativeLibrary.status(call), name);
     }
 
     /** Throws a {@link CudaException} naming {@code call} and the error unless {@code status} is success. */
@@ -196,7 +178,7 @@ final class CudaDriver {
 
     /** cuInit(0); returns the raw status, since "no device" is an answer, not a failure, for the probe. */
     int init() {
-        return status(() -> (int) cuInit.invokeExact(0));
+        return NativeLibrary.status(() -> (int) cuInit.invokeExact(0));
     }
 
     int driverVersion() {
@@ -286,7 +268,7 @@ final class CudaDriver {
     int memAlloc(long bytes, long[] out) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocate(LONG);
-            int status = status(() -> (int) cuMemAlloc.invokeExact(p, bytes));
+            int status = NativeLibrary.status(() -> (int) cuMemAlloc.invokeExact(p, bytes));
             out[0] = p.get(LONG, 0);
             return status;
         }
@@ -374,7 +356,7 @@ final class CudaDriver {
 
     /** True when the event's latest record completed (or it was never recorded); false while pending. */
     boolean eventDone(long event) {
-        int status = status(() -> (int) cuEventQuery.invokeExact(event));
+        int status = NativeLibrary.status(() -> (int) cuEventQuery.invokeExact(event));
         if (status == ERROR_NOT_READY) {
             return false;
         }
