@@ -5,9 +5,11 @@ import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.schedule.Bubble;
+import dev.ppexec.schedule.CostModel;
 import dev.ppexec.schedule.Schedule;
 import dev.ppexec.schedule.ScheduleValidator;
 import dev.ppexec.schedule.Schedules;
+import dev.ppexec.schedule.Simulator;
 import dev.ppexec.stage.StageWeights;
 
 import java.util.ArrayList;
@@ -117,16 +119,42 @@ public final class Pipeline implements AutoCloseable {
      * (besides the pipeline's own listeners): e.g. tracing the measured run but not the warm-ups.
      */
     public RunResult generate(Workload workload, IntConsumer progress, List<RunListener> runListeners) {
+        check(workload);
+        return run(workload, schedule(workload.decodeSteps()), idealBubble(workload.decodeSteps()), progress,
+                runListeners);
+    }
+
+    /**
+     * Runs {@code schedule} instead of the generated one, after validating it: the runtime does what the list says, in
+     * its order, with the peers it names. For tests of that contract; its ideal bubble comes from the simulator.
+     */
+    RunResult generate(Workload workload, Schedule schedule) {
+        check(workload);
+        if (schedule.ranks() != ranks() || schedule.microBatches() != microBatches
+                || schedule.steps() != workload.decodeSteps()) {
+            throw new IllegalArgumentException("schedule has ranks=" + schedule.ranks() + " microBatches="
+                    + schedule.microBatches() + " steps=" + schedule.steps() + "; allowed: ranks=" + ranks()
+                    + " microBatches=" + microBatches + " steps=" + workload.decodeSteps() + ", this run's");
+        }
+        ScheduleValidator.validate(schedule);
+        double ideal = Simulator.simulate(schedule, CostModel.uniform(1, 0)).bubble();
+        return run(workload, schedule, ideal, stepsDone -> {}, List.of());
+    }
+
+    private void check(Workload workload) {
         workload.check(model);
         if (microBatches > workload.requests()) {
             throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
                     + workload.requests() + "; allowed: 1.." + workload.requests());
         }
-        Schedule schedule = schedule(workload.decodeSteps());
+    }
+
+    private RunResult run(Workload workload, Schedule schedule, double idealBubble, IntConsumer progress,
+                          List<RunListener> runListeners) {
         List<RunListener> all = new ArrayList<>(listeners);
         all.addAll(runListeners);
         try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress)) {
-            return run.execute(idealBubble(workload.decodeSteps()));
+            return run.execute(idealBubble);
         }
     }
 

@@ -1,12 +1,12 @@
 package dev.ppexec.runtime;
 
+import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.StreamFailure;
 import dev.ppexec.model.ModelConfig;
-import dev.ppexec.backend.Buffer;
 import dev.ppexec.schedule.Action;
 import dev.ppexec.schedule.ActionKind;
 import dev.ppexec.schedule.Bubble;
@@ -17,7 +17,9 @@ import dev.ppexec.stage.Workspace;
 import dev.ppexec.trace.DeviceClock;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -328,7 +330,10 @@ final class PipelineRun implements AutoCloseable {
         final Stream copy;
         final Workspace workspace;
         final StageProgram[] slots;
-        /** Per micro-batch, recorded after each compute action on it: what a SEND hands on, what FORWARD waits for. */
+        /**
+         * Per micro-batch, recorded after the last compute action on its step: what a SEND hands on, and what the
+         * FORWARD of the next step waits for.
+         */
         final Event[] sendReady;
         final Launch[] feedback;
         final Event computeReference;
@@ -339,9 +344,14 @@ final class PipelineRun implements AutoCloseable {
         final ForwardLog receives;
         final boolean first;
         final boolean last;
-        /** The schedule's list for this rank, and per SEND in it the step its receiver's RECV names. */
+        /**
+         * The schedule's list for this rank; per SEND in it, the step its receiver's RECV names; per compute action,
+         * whether {@link #sendReady} is recorded after it: when it is the last on its micro-batch and step, or the
+         * last before a SEND of them.
+         */
         final Action[] plan;
         final int[] deliveredStep;
+        final boolean[] marksReady;
         final int destination;
 
         Rank(int index) {
@@ -353,10 +363,18 @@ final class PipelineRun implements AutoCloseable {
             this.last = w.isLast();
             this.plan = schedule.rank(index).toArray(Action[]::new);
             this.deliveredStep = new int[plan.length];
+            this.marksReady = new boolean[plan.length];
             this.destination = schedule.destinationRank(index);
-            for (int i = 0; i < plan.length; i++) {
-                if (plan[i].kind() == ActionKind.SEND) {
-                    deliveredStep[i] = schedule.receiveFor(index, plan[i]).step();
+            Set<Action> laterCompute = new HashSet<>();
+            Set<Action> laterSend = new HashSet<>();
+            for (int i = plan.length - 1; i >= 0; i--) {
+                Action a = plan[i];
+                Action key = a.withKind(ActionKind.FORWARD);
+                if (a.kind() == ActionKind.SEND) {
+                    deliveredStep[i] = schedule.receiveFor(index, a).step();
+                    laterSend.add(key);
+                } else if (a.kind() != ActionKind.RECV) {
+                    marksReady[i] = laterCompute.add(key) | laterSend.remove(key);
                 }
             }
             // A failure half-way (out of device memory) frees what this rank already made.
@@ -420,15 +438,15 @@ final class PipelineRun implements AutoCloseable {
                     int mb = a.microBatch();
                     switch (a.kind()) {
                         case RECV -> receive(mb, a.step());
-                        case FORWARD -> forward(mb, a.step());
+                        case FORWARD -> forward(mb, a.step(), marksReady[i]);
                         case TOKENS -> {
                             slots[mb].launchTokensToHost(compute, a.step());
-                            compute.record(sendReady[mb]);
+                            markReady(mb, marksReady[i]);
                             tokensLaunched.incrementAndGet();
                         }
                         case FEEDBACK -> {
                             compute.launch(feedback[mb], 1, 0);
-                            compute.record(sendReady[mb]);
+                            markReady(mb, marksReady[i]);
                         }
                         case SEND -> transport.send(index, destination, mb, deliveredStep[i], sendReady[mb]);
                     }
@@ -463,7 +481,7 @@ final class PipelineRun implements AutoCloseable {
          * overlap is lost; without it the host would enqueue the whole run at once, and
          * run_batch_cpu would measure queue back-pressure instead of launch cost.
          */
-        private void forward(int mb, int step) {
+        private void forward(int mb, int step, boolean marksReady) {
             long now;
             if (step > 0) {
                 Event ready = sendReady[mb];
@@ -482,8 +500,14 @@ final class PipelineRun implements AutoCloseable {
             compute.record(forwards.startEvent(e));
             slots[mb].launchForward(compute, tokensOf(step), startPosOf(step));
             compute.record(forwards.endEvent(e));
-            compute.record(sendReady[mb]);
+            markReady(mb, marksReady);
             forwards.end(e, System.nanoTime());
+        }
+
+        private void markReady(int mb, boolean marksReady) {
+            if (marksReady) {
+                compute.record(sendReady[mb]);
+            }
         }
 
         /** Frees what this rank made; null-safe, since a constructor that failed half-way calls it too. */
