@@ -17,9 +17,9 @@ public interface Kernels {
     Launch matmul(String label, Buffer x, Matrix w, Buffer y, int batch);
 
     /**
-     * Rotates interleaved pairs (2i, 2i+1) of each head of x[rows, heads·headDim] by p·theta^(-2i/headDim), for
-     * positions p in 0..positions−1: whatever angle table a backend needs is built here, when the stage is built, and a
-     * launch past {@code positions} fails.
+     * Rotates interleaved pairs (2i, 2i+1) of each head of x[rows, heads·headDim] by p·theta^(-2i/headDim),
+     * for positions p in 0..positions−1: whatever angle table a backend needs is built here, when the stage
+     * is built, and a launch past {@code positions} fails.
      */
     Launch rope(String label, Buffer x, int batch, int heads, int headDim, double theta, int positions);
 

@@ -58,7 +58,8 @@ class BubbleTest {
     @Test
     void idealDecode_fewerMicroBatchesThanRanks_leavesTheRingsShareIdle() {
         assertThat(Bubble.idealDecode(4, 1, 1)).as("one micro-batch on 4 ranks").isCloseTo(0.75, within(TOLERANCE));
-        assertThat(Bubble.idealDecode(4, 4, 1)).as("M = P, one step: fill and drain").isCloseTo(3.0 / 7, within(TOLERANCE));
+        assertThat(Bubble.idealDecode(4, 4, 1)).as("M = P, one step: fill and drain")
+                .isCloseTo(3.0 / 7, within(TOLERANCE));
         assertThat(Bubble.idealDecode(3, 2, 0)).as("no decode steps").isZero();
     }
 

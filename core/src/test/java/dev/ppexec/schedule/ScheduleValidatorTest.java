@@ -129,8 +129,8 @@ class ScheduleValidatorTest {
                 0: F0@0
                 1: F0@0 T0@0
                 """);
-        assertThat(e.problem()).isEqualTo("rank 0, index 0, F0@0: its output goes nowhere; expected a SEND S0@0 after it,"
-                + " to rank 1");
+        assertThat(e.problem()).isEqualTo("rank 0, index 0, F0@0: its output goes nowhere; expected a SEND S0@0"
+                + " after it, to rank 1");
     }
 
     @Test
@@ -151,8 +151,8 @@ class ScheduleValidatorTest {
                 0: F0@0 S0@0
                 1: R0@0 F0@0 T0@0 S0@0
                 """);
-        assertThat(e.problem()).isEqualTo("rank 1, index 3, S0@0: the last rank's SEND feeds step 1, which does not exist"
-                + " (steps=0); expected no SEND at the last step");
+        assertThat(e.problem()).isEqualTo("rank 1, index 3, S0@0: the last rank's SEND feeds step 1, which does"
+                + " not exist (steps=0); expected no SEND at the last step");
     }
 
     @Test

@@ -154,7 +154,7 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** "x86_64, 2 cores, <cpu model>"; without a model (not Linux) the architecture and core count still say what ran. */
+    /** "x86_64, 2 cores, <cpu model>"; without a model (not Linux) the architecture and cores say what ran. */
     static String machine() {
         return System.getProperty("os.arch") + ", " + HostCpu.cores() + " cores"
                 + HostCpu.model().map(cpu -> ", " + cpu).orElse("");

@@ -8,8 +8,9 @@ import dev.ppexec.backend.Stream;
 
 /**
  * Ranks in one process: one channel per (receiving rank, micro-batch), bound at set-up to the
- * output buffer of the rank the schedule says it receives from and the receiver's input buffer. The receiver's copy stream waits on the
- * sender's event and copies; on CUDA the copy is a peer copy when the two ranks' devices differ.
+ * output buffer of the rank the schedule says it receives from and the receiver's input buffer.
+ * The receiver's copy stream waits on the sender's event and copies; on CUDA the copy is a peer
+ * copy when the two ranks' devices differ.
  * A channel holds one posted step at a time: the schedule guarantees the sender cannot post step
  * s+1 of a micro-batch before the receiver took step s (the ring passes through the receiver).
  */
