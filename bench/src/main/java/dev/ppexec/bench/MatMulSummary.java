@@ -2,6 +2,7 @@ package dev.ppexec.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ppexec.host.HostCpu;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -111,17 +112,7 @@ public final class MatMulSummary {
 
     /** CPU model, cores, JVM: where the figures came from. */
     static String machine() {
-        String cpu = System.getProperty("os.arch");
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    cpu = line.substring(line.indexOf(':') + 1).strip();
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            // No /proc (not Linux): the architecture name stays.
-        }
-        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version();
+        String cpu = HostCpu.model().orElse(System.getProperty("os.arch"));
+        return cpu + ", " + HostCpu.cores() + " cores, Java " + Runtime.version();
     }
 }

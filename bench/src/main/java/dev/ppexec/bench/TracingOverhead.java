@@ -1,5 +1,6 @@
 package dev.ppexec.bench;
 
+import dev.ppexec.host.HostCpu;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -112,11 +113,6 @@ public final class TracingOverhead {
     }
 
     private static String cpuModel() {
-        try {
-            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .findFirst().map(l -> l.substring(l.indexOf(':') + 1).strip()).orElse("unknown CPU");
-        } catch (IOException e) {
-            return "unknown CPU";
-        }
+        return HostCpu.model().orElse("unknown CPU");
     }
 }

@@ -16,8 +16,12 @@ public interface Kernels {
     /** y[rows, out] = x[rows, in] · w */
     Launch matmul(String label, Buffer x, Matrix w, Buffer y, int batch);
 
-    /** Rotates interleaved pairs (2i, 2i+1) of each head of x[rows, heads·headDim] by p·theta^(-2i/headDim). */
-    Launch rope(String label, Buffer x, int batch, int heads, int headDim, double theta);
+    /**
+     * Rotates interleaved pairs (2i, 2i+1) of each head of x[rows, heads·headDim] by p·theta^(-2i/headDim),
+     * for positions p in 0..positions−1: whatever angle table a backend needs is built here, when the stage
+     * is built, and a launch past {@code positions} fails.
+     */
+    Launch rope(String label, Buffer x, int batch, int heads, int headDim, double theta, int positions);
 
     /** Copies k, v [rows, dim] into the caches [batch, capacity, dim] at positions startPos.. */
     Launch kvAppend(String label, Buffer k, Buffer v, Buffer kCache, Buffer vCache, int batch, int dim, int capacity);

@@ -7,13 +7,13 @@ import java.util.regex.Pattern;
 /**
  * One entry of a rank's action list. Text form: kind letter, micro-batch, {@code @}, step ({@code F3@2}).
  *
- * @param kind       receive, run the stage, or send
+ * @param kind       receive, run the stage, copy tokens to the host or back to the input, or send
  * @param microBatch micro-batch id, 0 or more
  * @param step       0 for prefill, 1.. for decode steps
  */
 public record Action(ActionKind kind, int microBatch, int step) {
 
-    private static final Pattern TEXT = Pattern.compile("([RFS])(0|[1-9][0-9]{0,8})@(0|[1-9][0-9]{0,8})");
+    private static final Pattern TEXT = Pattern.compile("([RFTBS])(0|[1-9][0-9]{0,8})@(0|[1-9][0-9]{0,8})");
 
     public Action {
         Objects.requireNonNull(kind, "kind");
@@ -33,6 +33,14 @@ public record Action(ActionKind kind, int microBatch, int step) {
         return new Action(ActionKind.FORWARD, microBatch, step);
     }
 
+    public static Action tokens(int microBatch, int step) {
+        return new Action(ActionKind.TOKENS, microBatch, step);
+    }
+
+    public static Action feedback(int microBatch, int step) {
+        return new Action(ActionKind.FEEDBACK, microBatch, step);
+    }
+
     public static Action send(int microBatch, int step) {
         return new Action(ActionKind.SEND, microBatch, step);
     }
@@ -48,7 +56,7 @@ public record Action(ActionKind kind, int microBatch, int step) {
         Matcher m = TEXT.matcher(token);
         if (!m.matches()) {
             throw new IllegalArgumentException("action token '" + token
-                    + "' is malformed; expected <kind><microBatch>@<step> with kind R, F or S and numbers"
+                    + "' is malformed; expected <kind><microBatch>@<step> with kind R, F, T, B or S and numbers"
                     + " without leading zeros, e.g. F3@2");
         }
         return new Action(ActionKind.ofCode(m.group(1).charAt(0)),

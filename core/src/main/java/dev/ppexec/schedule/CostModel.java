@@ -9,8 +9,9 @@ import java.util.Objects;
  *
  * @param forwardCosts a FORWARD's duration per rank; a single entry applies to every rank
  * @param transferCost one SEND's duration
+ * @param copyCost     one TOKENS's or FEEDBACK's duration
  */
-public record CostModel(List<Double> forwardCosts, double transferCost) {
+public record CostModel(List<Double> forwardCosts, double transferCost, double copyCost) {
 
     public CostModel {
         Objects.requireNonNull(forwardCosts, "forwardCosts");
@@ -23,17 +24,23 @@ public record CostModel(List<Double> forwardCosts, double transferCost) {
             checkDuration("forwardCosts.get(" + r + ")", cost);
         }
         checkDuration("transferCost", transferCost);
+        checkDuration("copyCost", copyCost);
         forwardCosts = List.copyOf(forwardCosts);
     }
 
-    /** One forward cost per rank. */
+    /** One forward cost per rank; copies take no time. */
     public CostModel(double[] forwardCosts, double transferCost) {
-        this(boxed(forwardCosts), transferCost);
+        this(boxed(forwardCosts), transferCost, 0);
+    }
+
+    /** The same forward cost on every rank; copies take no time. */
+    public static CostModel uniform(double forward, double transfer) {
+        return uniform(forward, transfer, 0);
     }
 
     /** The same forward cost on every rank. */
-    public static CostModel uniform(double forward, double transfer) {
-        return new CostModel(List.of(forward), transfer);
+    public static CostModel uniform(double forward, double transfer, double copy) {
+        return new CostModel(List.of(forward), transfer, copy);
     }
 
     /** The duration of a FORWARD on {@code rank}. */

@@ -12,7 +12,8 @@ import java.util.regex.Pattern;
  * <p>Note [routing]: a SEND on rank r goes to rank r+1; a SEND on the last rank carries the next tokens back to
  * rank 0, where it feeds the next step (the decode ring). So a RECV on rank r > 0 matches rank r-1's SEND of the
  * same micro-batch and step, and a RECV on rank 0 matches the last rank's SEND of the previous step; rank 0 has no
- * RECV at step 0, whose input is the prompt.
+ * RECV at step 0, whose input is the prompt. TOKENS and FEEDBACK copy on their own rank and go nowhere else: with
+ * one rank, FEEDBACK does what the ring's SEND and RECV do with several.
  *
  * @param ranks        pipeline stages P, ranks 0..P-1
  * @param microBatches micro-batches M, ids 0..M-1

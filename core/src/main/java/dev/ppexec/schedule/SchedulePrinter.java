@@ -1,14 +1,17 @@
 package dev.ppexec.schedule;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * Renders a schedule as a time × rank grid from its unit-cost timeline (every FORWARD takes 1, transfers take 0):
  * one row per time slot, one column per rank, each cell the FORWARD that runs there or {@code .} when idle. RECVs
- * and SENDs take no time and sit at the edges of their FORWARD's slot. Where ranks stop short (a broken schedule), a
- * last row {@code blocked} shows the action each such rank is stuck on.
+ * and SENDs take no time and sit at the edges of their FORWARD's slot; a TOKENS or FEEDBACK after its FORWARD adds its
+ * letter to that FORWARD's cell ({@code F0@1+T}). Where ranks stop short (a broken schedule), a last row
+ * {@code blocked} shows the action each such rank is stuck on.
  */
 public final class SchedulePrinter {
 
@@ -67,10 +70,15 @@ public final class SchedulePrinter {
             for (String[] row : cells) {
                 row[r] = IDLE;
             }
+            Map<Action, Integer> forwardRows = new HashMap<>();
             for (int i = 0; i < timeline.executed(r); i++) {
                 Action a = s.rank(r).get(i);
                 if (a.kind() == ActionKind.FORWARD) {
-                    cells[(int) timeline.span(r, i).start()][r] = a.toString();
+                    int row = (int) timeline.span(r, i).start();
+                    cells[row][r] = a.toString();
+                    forwardRows.putIfAbsent(a, row);
+                } else if (a.kind().local() && forwardRows.containsKey(a.withKind(ActionKind.FORWARD))) {
+                    cells[forwardRows.get(a.withKind(ActionKind.FORWARD))][r] += "+" + a.kind().code();
                 }
             }
             if (timeline.blocked(r)) {

@@ -5,10 +5,11 @@ import java.util.Objects;
 /**
  * Dry run of a schedule on a pipelined device timeline, to compare schedules and find their bubbles.
  *
- * <p>Note [device timeline]: each rank has a compute stream and a copy stream. RECV and FORWARD run on the compute
- * stream in list order: a FORWARD takes the rank's forward cost; a RECV completes at the later of the stream's time
- * and its SEND's end, and takes no time itself. SENDs run on the copy stream in list order: each takes the transfer
- * cost and starts no earlier than the end of the same rank's FORWARD of its micro-batch and step.
+ * <p>Note [device timeline]: each rank has a compute stream and a copy stream. RECV, FORWARD, TOKENS and FEEDBACK run
+ * on the compute stream in list order: a FORWARD takes the rank's forward cost, a TOKENS or FEEDBACK the copy cost;
+ * a RECV completes at the later of the stream's time and its SEND's end, and takes no time itself. SENDs run on the
+ * copy stream in list order: each takes the transfer cost and starts no earlier than the end of the same rank's
+ * compute work on its micro-batch and step that comes before it in the list (its FORWARD, and a TOKENS after it).
  */
 public final class Simulator {
 

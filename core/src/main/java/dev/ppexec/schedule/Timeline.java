@@ -21,7 +21,8 @@ final class Timeline {
     private final List<List<SimResult.Span>> spans;
     private final double[] computeFree;
     private final double[] copyFree;
-    private final List<Map<Action, Double>> forwardEnd;
+    /** Per rank, keyed by the FORWARD of a (micro-batch, step): when the compute work on it so far ends. */
+    private final List<Map<Action, Double>> computeEnd;
     private final Map<Delivery, Double> sentAt = new HashMap<>();
 
     private Timeline(Schedule schedule, CostModel costs) {
@@ -29,10 +30,10 @@ final class Timeline {
         this.costs = costs;
         int ranks = schedule.ranks();
         this.spans = new ArrayList<>(ranks);
-        this.forwardEnd = new ArrayList<>(ranks);
+        this.computeEnd = new ArrayList<>(ranks);
         for (int r = 0; r < ranks; r++) {
             spans.add(new ArrayList<>());
-            forwardEnd.add(new HashMap<>());
+            computeEnd.add(new HashMap<>());
         }
         this.computeFree = new double[ranks];
         this.copyFree = new double[ranks];
@@ -71,11 +72,16 @@ final class Timeline {
             }
             case FORWARD -> {
                 computeFree[rank] = now + costs.forwardCost(rank);
-                forwardEnd.get(rank).putIfAbsent(action, computeFree[rank]);
+                computeEnd.get(rank).putIfAbsent(action, computeFree[rank]);
+                yield new SimResult.Span(now, computeFree[rank]);
+            }
+            case TOKENS, FEEDBACK -> {
+                computeFree[rank] = now + costs.copyCost();
+                computeEnd.get(rank).merge(action.withKind(ActionKind.FORWARD), computeFree[rank], Math::max);
                 yield new SimResult.Span(now, computeFree[rank]);
             }
             case SEND -> {
-                double ready = forwardEnd.get(rank).getOrDefault(action.withKind(ActionKind.FORWARD), now);
+                double ready = computeEnd.get(rank).getOrDefault(action.withKind(ActionKind.FORWARD), now);
                 double start = Math.max(copyFree[rank], ready);
                 copyFree[rank] = start + costs.transferCost();
                 Delivery delivery = new Delivery(schedule.destinationRank(rank), schedule.receiveFor(rank, action));

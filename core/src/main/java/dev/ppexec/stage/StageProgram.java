@@ -69,8 +69,8 @@ public final class StageProgram implements AutoCloseable {
                 add(ls, per, k.matmul(p + "wk", ws.h, l.wk(), ws.k, batch), false);
                 add(ls, per, k.matmul(p + "wv", ws.h, l.wv(), ws.v, batch), false);
                 // RoPE on q and k; append k, v; causal attention over positions 0..p
-                add(ls, per, k.rope(p + "q", ws.q, batch, heads, hd, ModelConfig.ROPE_THETA), false);
-                add(ls, per, k.rope(p + "k", ws.k, batch, heads, hd, ModelConfig.ROPE_THETA), false);
+                add(ls, per, k.rope(p + "q", ws.q, batch, heads, hd, ModelConfig.ROPE_THETA, capacity), false);
+                add(ls, per, k.rope(p + "k", ws.k, batch, heads, hd, ModelConfig.ROPE_THETA, capacity), false);
                 add(ls, per, k.kvAppend(p + "kv", ws.k, ws.v, kc, vc, batch, dim, capacity), false);
                 add(ls, per, k.attention(p + "attn", ws.q, kc, vc, ws.att, batch, heads, hd, capacity), false);
                 // x += attn·wo

@@ -14,10 +14,12 @@ class ActionTest {
         assertThat(Action.forward(3, 2)).hasToString("F3@2");
         assertThat(Action.recv(0, 0)).hasToString("R0@0");
         assertThat(Action.send(12, 105)).hasToString("S12@105");
+        assertThat(Action.tokens(1, 0)).hasToString("T1@0");
+        assertThat(Action.feedback(2, 7)).hasToString("B2@7");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"F3@2", "R0@0", "S12@105"})
+    @ValueSource(strings = {"F3@2", "R0@0", "S12@105", "T4@1", "B0@3"})
     void parse_ofToString_roundTrips(String token) {
         assertThat(Action.parse(token).toString()).isEqualTo(token);
     }
@@ -25,6 +27,8 @@ class ActionTest {
     @Test
     void parse_validToken_givesFields() {
         assertThat(Action.parse("S7@4")).isEqualTo(new Action(ActionKind.SEND, 7, 4));
+        assertThat(Action.parse("T7@4")).isEqualTo(new Action(ActionKind.TOKENS, 7, 4));
+        assertThat(Action.parse("B7@4")).isEqualTo(new Action(ActionKind.FEEDBACK, 7, 4));
     }
 
     @ParameterizedTest
@@ -48,6 +52,6 @@ class ActionTest {
     void ofCode_unknownLetter_namesAllowedLetters() {
         assertThatThrownBy(() -> ActionKind.ofCode('X'))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("action kind code 'X' is unknown; allowed: R, F, S");
+                .hasMessage("action kind code 'X' is unknown; allowed: R, F, T, B, S");
     }
 }

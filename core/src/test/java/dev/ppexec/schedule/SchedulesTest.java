@@ -15,25 +15,25 @@ class SchedulesTest {
         assertThat(Schedules.generation(2, 2, 1).toText()).isEqualTo("""
                 ranks=2 microBatches=2 steps=1
                 0: F0@0 S0@0 F1@0 S1@0 R0@1 F0@1 S0@1 R1@1 F1@1 S1@1
-                1: R0@0 F0@0 S0@0 R1@0 F1@0 S1@0 R0@1 F0@1 R1@1 F1@1
+                1: R0@0 F0@0 T0@0 S0@0 R1@0 F1@0 T1@0 S1@0 R0@1 F0@1 T0@1 R1@1 F1@1 T1@1
                 """);
     }
 
     @Test
-    void prefill_threeRanksTwoMicroBatches_isFillDrainWithoutLastSend() {
+    void prefill_threeRanksTwoMicroBatches_isFillDrainWithTokensInsteadOfLastSend() {
         assertThat(Schedules.prefill(3, 2).toText()).isEqualTo("""
                 ranks=3 microBatches=2 steps=0
                 0: F0@0 S0@0 F1@0 S1@0
                 1: R0@0 F0@0 S0@0 R1@0 F1@0 S1@0
-                2: R0@0 F0@0 R1@0 F1@0
+                2: R0@0 F0@0 T0@0 R1@0 F1@0 T1@0
                 """);
     }
 
     @Test
-    void generation_oneRank_isOnlyForwards() {
+    void generation_oneRank_feedsTokensBackInsteadOfSending() {
         assertThat(Schedules.generation(1, 2, 1).toText()).isEqualTo("""
                 ranks=1 microBatches=2 steps=1
-                0: F0@0 F1@0 F0@1 F1@1
+                0: F0@0 T0@0 B0@0 F1@0 T1@0 B1@0 F0@1 T0@1 F1@1 T1@1
                 """);
     }
 
@@ -43,7 +43,7 @@ class SchedulesTest {
                 ranks=3 microBatches=1 steps=2
                 0: F0@0 S0@0 R0@1 F0@1 S0@1 R0@2 F0@2 S0@2
                 1: R0@0 F0@0 S0@0 R0@1 F0@1 S0@1 R0@2 F0@2 S0@2
-                2: R0@0 F0@0 S0@0 R0@1 F0@1 S0@1 R0@2 F0@2
+                2: R0@0 F0@0 T0@0 S0@0 R0@1 F0@1 T0@1 S0@1 R0@2 F0@2 T0@2
                 """);
     }
 

@@ -50,7 +50,8 @@ class SimulatorTest {
 
     /**
      * prefill(2, 2), forward 1, transfer 0.5, by hand. Rank 0: F0@0 [0, 1], S0@0 on the copy stream [1, 1.5],
-     * F1@0 [1, 2], S1@0 [2, 2.5]. Rank 1: R0@0 waits [0, 1.5], F0@0 [1.5, 2.5], R1@0 [2.5, 2.5], F1@0 [2.5, 3.5].
+     * F1@0 [1, 2], S1@0 [2, 2.5]. Rank 1: R0@0 waits [0, 1.5], F0@0 [1.5, 2.5], T0@0 [2.5, 2.5], R1@0 [2.5, 2.5],
+     * F1@0 [2.5, 3.5], T1@0 [3.5, 3.5].
      */
     @Test
     void simulate_transferCost_sendsOverlapNextForward() {
@@ -58,10 +59,36 @@ class SimulatorTest {
         assertThat(result.spans().get(0)).containsExactly(new SimResult.Span(0, 1), new SimResult.Span(1, 1.5),
                 new SimResult.Span(1, 2), new SimResult.Span(2, 2.5));
         assertThat(result.spans().get(1)).containsExactly(new SimResult.Span(0, 1.5), new SimResult.Span(1.5, 2.5),
-                new SimResult.Span(2.5, 2.5), new SimResult.Span(2.5, 3.5));
+                new SimResult.Span(2.5, 2.5), new SimResult.Span(2.5, 2.5), new SimResult.Span(2.5, 3.5),
+                new SimResult.Span(3.5, 3.5));
         assertThat(result.makespan()).isEqualTo(3.5);
         assertThat(result.busy()).containsExactly(2.0, 2.0);
         assertThat(result.bubble()).isCloseTo(3.0 / 7, within(TOLERANCE));
+    }
+
+    /**
+     * One rank, generation(1, 1, 1), forward 1, copies 0.25, by hand: F0@0 [0, 1], T0@0 [1, 1.25], B0@0 [1.25, 1.5],
+     * F0@1 [1.5, 2.5], T0@1 [2.5, 2.75]; busy counts the forwards only.
+     */
+    @Test
+    void simulate_copyCost_tokensAndFeedbackTakeComputeStreamTime() {
+        SimResult result = Simulator.simulate(Schedules.generation(1, 1, 1), CostModel.uniform(1, 0, 0.25));
+        assertThat(result.spans().get(0)).containsExactly(new SimResult.Span(0, 1), new SimResult.Span(1, 1.25),
+                new SimResult.Span(1.25, 1.5), new SimResult.Span(1.5, 2.5), new SimResult.Span(2.5, 2.75));
+        assertThat(result.makespan()).isEqualTo(2.75);
+        assertThat(result.busy()).containsExactly(2.0);
+    }
+
+    /**
+     * generation(2, 1, 1), forward 1, transfer 0, copies 0.5: rank 1's S0@0 waits for its T0@0 [2, 2.5], not only for
+     * its F0@0 [1, 2], so rank 0 receives at 2.5, runs F0@1 [2.5, 3.5], and rank 1 ends with T0@1 [4.5, 5].
+     */
+    @Test
+    void simulate_copyCost_sendWaitsForTheTokensBeforeIt() {
+        SimResult result = Simulator.simulate(Schedules.generation(2, 1, 1), CostModel.uniform(1, 0, 0.5));
+        assertThat(result.span(1, 3)).as("S0@0 on rank 1").isEqualTo(new SimResult.Span(2.5, 2.5));
+        assertThat(result.span(0, 3)).as("F0@1 on rank 0").isEqualTo(new SimResult.Span(2.5, 3.5));
+        assertThat(result.makespan()).isEqualTo(5.0);
     }
 
     /** prefill(2, 2) with forward costs [1, 2]: rank 1 runs F0@0 [1, 3] and F1@0 [3, 5]; bubble 1 − 6/10. */
@@ -69,7 +96,7 @@ class SimulatorTest {
     void simulate_perRankForwardCosts_slowStageSetsThePace() {
         SimResult result = Simulator.simulate(Schedules.prefill(2, 2), new CostModel(new double[] {1, 2}, 0));
         assertThat(result.span(1, 1)).isEqualTo(new SimResult.Span(1, 3));
-        assertThat(result.span(1, 3)).isEqualTo(new SimResult.Span(3, 5));
+        assertThat(result.span(1, 4)).isEqualTo(new SimResult.Span(3, 5));
         assertThat(result.makespan()).isEqualTo(5.0);
         assertThat(result.busy()).containsExactly(2.0, 4.0);
         assertThat(result.bubble()).isCloseTo(0.4, within(TOLERANCE));
@@ -80,7 +107,7 @@ class SimulatorTest {
         Schedule schedule = Schedule.parse("""
                 ranks=2 microBatches=1 steps=1
                 0: R0@1 F0@0 S0@0 F0@1 S0@1
-                1: R0@0 F0@0 S0@0 R0@1 F0@1
+                1: R0@0 F0@0 T0@0 S0@0 R0@1 F0@1 T0@1
                 """);
         assertThatThrownBy(() -> Simulator.simulate(schedule, CostModel.uniform(1, 0)))
                 .isInstanceOf(ScheduleException.class)
@@ -102,12 +129,8 @@ class SimulatorTest {
         assertThatThrownBy(() -> CostModel.uniform(1, Double.NaN))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("transferCost NaN is out of range; allowed: finite, 0 or more");
-    }
-
-    @Test
-    void idealFillDrain_outOfRange_namesArgument() {
-        assertThatThrownBy(() -> Bubble.idealFillDrain(0, 4))
+        assertThatThrownBy(() -> CostModel.uniform(1, 0, Double.POSITIVE_INFINITY))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("ranks 0 is out of range; allowed: 1 or more");
+                .hasMessage("copyCost Infinity is out of range; allowed: finite, 0 or more");
     }
 }

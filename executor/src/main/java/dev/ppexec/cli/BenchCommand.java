@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.host.HostCpu;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
@@ -25,7 +26,6 @@ import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
@@ -96,9 +96,10 @@ final class BenchCommand implements Callable<Integer> {
         String deviceName = probe.getFirst().name();
         probe.forEach(Device::close);
         Files.createDirectories(out);
-        Bar bar = new Bar(err, !noProgress);
-        List<SweepPoint> points = Sweep.run(c, bar::draw);
-        bar.close();
+        List<SweepPoint> points;
+        try (Progress bar = Progress.runs(err, !noProgress)) {
+            points = Sweep.run(c, bar::draw);
+        }
         SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
                 decodeSteps, repeats);
         o.print(SweepOutput.markdown(header, points));
@@ -153,36 +154,9 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** "x86_64, 2 cores, <cpu model>" from the JVM and /proc/cpuinfo. */
+    /** "x86_64, 2 cores, <cpu model>"; without a model (not Linux) the architecture and cores say what ran. */
     static String machine() {
-        String cpu = "";
-        try {
-            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("");
-        } catch (IOException | RuntimeException e) {
-            // not Linux: the architecture and core count still say what ran
-        }
-        return System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " cores"
-                + (cpu.isEmpty() ? "" : ", " + cpu);
-    }
-
-    /** A progress bar on stderr, one redraw per run. */
-    private record Bar(PrintWriter err, boolean enabled) {
-        void draw(int done, int total, String what) {
-            if (!enabled) {
-                return;
-            }
-            int width = 30;
-            int filled = width * done / total;
-            err.printf(Locale.ROOT, "\r[%s%s] %d/%d runs  %-24s", "#".repeat(filled), " ".repeat(width - filled), done,
-                    total, what);
-            err.flush();
-        }
-
-        void close() {
-            if (enabled) {
-                err.println();
-            }
-        }
+        return System.getProperty("os.arch") + ", " + HostCpu.cores() + " cores"
+                + HostCpu.model().map(cpu -> ", " + cpu).orElse("");
     }
 }

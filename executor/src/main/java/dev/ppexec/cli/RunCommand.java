@@ -175,7 +175,7 @@ final class RunCommand implements Callable<Integer> {
                 pipeline.generate(warm);
             }
             RunResult result;
-            try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
+            try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
             } catch (RuntimeException e) {
                 if (signal.signalled()) {

@@ -5,6 +5,7 @@ import dev.ppexec.perfetto.RankKey;
 import dev.ppexec.perfetto.SliceTable;
 import dev.ppexec.perfetto.SpanKind;
 import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.schedule.Bubble;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -75,7 +76,9 @@ public final class TraceReport {
      * @param requestSpanNanos first Req start to last Req end
      * @param deviceSpanNanos  first device start to last device end, over all ranks
      * @param measuredBubble   1 − Σ device busy / (ranks × deviceSpanNanos)
-     * @param idealBubble      resource attribute ppexec.ideal_bubble, else (P−1)/(M+P−1)
+     * @param idealBubble      resource attribute ppexec.ideal_bubble, else the generation schedule's (Note [ideal
+     *                         bubble] in Bubble) from ppexec.stages, ppexec.micro_batches and ppexec.decode_steps,
+     *                         or what the trace shows of them
      * @param idealSource      where idealBubble comes from
      */
     public record RunStats(int requests, long outputTokens, long requestSpanNanos, long deviceSpanNanos,
@@ -208,6 +211,8 @@ public final class TraceReport {
         private Integer stages;
         private Integer microBatches;
         private Double idealBubble;
+        private Integer decodeSteps;
+        private long maxOutputTokens;
 
         private Builder() {}
 
@@ -220,6 +225,7 @@ public final class TraceReport {
                 requests++;
                 Integer tokens = span.intAttribute("output_tokens");
                 outputTokens += tokens == null ? 0 : tokens;
+                maxOutputTokens = Math.max(maxOutputTokens, tokens == null ? 0 : tokens);
                 firstRequestStart = Math.min(firstRequestStart, span.startNanos());
                 lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
             }
@@ -228,6 +234,9 @@ public final class TraceReport {
             }
             if (microBatches == null) {
                 microBatches = asInt(span.resource().get("ppexec.micro_batches"));
+            }
+            if (decodeSteps == null) {
+                decodeSteps = asInt(span.resource().get("ppexec.decode_steps"));
             }
             if (idealBubble == null && span.resource().get("ppexec.ideal_bubble") instanceof Number n) {
                 idealBubble = n.doubleValue();
@@ -291,7 +300,7 @@ public final class TraceReport {
                 }
             }
             long deviceSpan = deviceRanks == 0 ? 0 : last - first;
-            double measured = deviceSpan <= 0 ? Double.NaN : 1.0 - (double) busy / ((double) deviceRanks * deviceSpan);
+            double measured = deviceSpan <= 0 ? Double.NaN : Bubble.measured(busy, deviceRanks, deviceSpan);
             double ideal;
             String source;
             if (idealBubble != null) {
@@ -300,9 +309,12 @@ public final class TraceReport {
             } else {
                 int p = stages != null ? stages : (int) ranks.stream().map(r -> r.rank().pp()).distinct().count();
                 int m = microBatches != null ? microBatches : microBatchesSeen;
-                ideal = p == 0 || m == 0 ? Double.NaN : (p - 1.0) / (m + p - 1.0);
-                source = "(P-1)/(M+P-1), P=" + p + ", M=" + m
-                        + (stages != null && microBatches != null ? "" : ", counted in the trace");
+                // a request yields S + 1 tokens
+                int s = decodeSteps != null ? decodeSteps : (int) Math.max(0, maxOutputTokens - 1);
+                ideal = p == 0 || m == 0 ? Double.NaN : Bubble.idealGeneration(p, m, s);
+                source = (s == 0 ? "(P-1)/(M+P-1)" : "1-(S+1)M/(S*max(M,P)+M+P-1)") + ", P=" + p + ", M=" + m
+                        + ", S=" + s + (stages != null && microBatches != null && decodeSteps != null ? ""
+                        : ", counted in the trace");
             }
             long requestSpan = requests == 0 ? 0 : lastRequestEnd - firstRequestStart;
             return new RunStats(requests, outputTokens, requestSpan, deviceSpan, measured, ideal, source);

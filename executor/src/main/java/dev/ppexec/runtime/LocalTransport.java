@@ -8,8 +8,9 @@ import dev.ppexec.backend.Stream;
 
 /**
  * Ranks in one process: one channel per (receiving rank, micro-batch), bound at set-up to the
- * sender's output buffer and the receiver's input buffer. The receiver's copy stream waits on the
- * sender's event and copies; on CUDA the copy is a peer copy when the two ranks' devices differ.
+ * output buffer of the rank the schedule says it receives from and the receiver's input buffer.
+ * The receiver's copy stream waits on the sender's event and copies; on CUDA the copy is a peer
+ * copy when the two ranks' devices differ.
  * A channel holds one posted step at a time: the schedule guarantees the sender cannot post step
  * s+1 of a micro-batch before the receiver took step s (the ring passes through the receiver).
  */
@@ -49,13 +50,11 @@ public final class LocalTransport implements Transport {
     }
 
     @Override
-    public void send(int fromRank, int microBatch, int step, Event ready) {
-        int toRank = (fromRank + 1) % channels.length;
-        int arrivingStep = toRank == 0 ? step + 1 : step;
+    public void send(int fromRank, int toRank, int microBatch, int step, Event ready) {
         Channel c = channel(toRank, microBatch);
         c.ready = ready;
         synchronized (c) {
-            c.postedStep = arrivingStep;
+            c.postedStep = step;
             c.notifyAll();
         }
     }

@@ -4,6 +4,7 @@ import dev.ppexec.backend.Device;
 import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.schedule.Bubble;
 import dev.ppexec.schedule.CostModel;
 import dev.ppexec.schedule.Schedule;
 import dev.ppexec.schedule.ScheduleValidator;
@@ -105,7 +106,10 @@ public final class Pipeline implements AutoCloseable {
         return generate(workload, stepsDone -> {});
     }
 
-    /** As {@link #generate(Workload)}, telling {@code progress} each step whose micro-batches were all launched on the last rank. */
+    /**
+     * As {@link #generate(Workload)}, telling {@code progress}, on the calling thread while the run goes, how many
+     * steps had the TOKENS of all their micro-batches launched.
+     */
     public RunResult generate(Workload workload, IntConsumer progress) {
         return generate(workload, progress, List.of());
     }
@@ -115,32 +119,54 @@ public final class Pipeline implements AutoCloseable {
      * (besides the pipeline's own listeners): e.g. tracing the measured run but not the warm-ups.
      */
     public RunResult generate(Workload workload, IntConsumer progress, List<RunListener> runListeners) {
+        check(workload);
+        return run(workload, schedule(workload.decodeSteps()), idealBubble(workload.decodeSteps()), progress,
+                runListeners);
+    }
+
+    /**
+     * Runs {@code schedule} instead of the generated one, after validating it: the runtime does what the list says, in
+     * its order, with the peers it names. For tests of that contract; its ideal bubble comes from the simulator.
+     */
+    RunResult generate(Workload workload, Schedule schedule) {
+        check(workload);
+        if (schedule.ranks() != ranks() || schedule.microBatches() != microBatches
+                || schedule.steps() != workload.decodeSteps()) {
+            throw new IllegalArgumentException("schedule has ranks=" + schedule.ranks() + " microBatches="
+                    + schedule.microBatches() + " steps=" + schedule.steps() + "; allowed: ranks=" + ranks()
+                    + " microBatches=" + microBatches + " steps=" + workload.decodeSteps() + ", this run's");
+        }
+        ScheduleValidator.validate(schedule);
+        double ideal = Simulator.simulate(schedule, CostModel.uniform(1, 0)).bubble();
+        return run(workload, schedule, ideal, stepsDone -> {}, List.of());
+    }
+
+    private void check(Workload workload) {
         workload.check(model);
         if (microBatches > workload.requests()) {
             throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
                     + workload.requests() + "; allowed: 1.." + workload.requests());
         }
-        Schedule schedule = schedule(workload.decodeSteps());
+    }
+
+    private RunResult run(Workload workload, Schedule schedule, double idealBubble, IntConsumer progress,
+                          List<RunListener> runListeners) {
         List<RunListener> all = new ArrayList<>(listeners);
         all.addAll(runListeners);
         try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress)) {
-            return run.execute(idealBubble(schedule));
+            return run.execute(idealBubble);
         }
     }
 
     /** The bubble of this pipeline's schedule for {@code decodeSteps} with equal stage times and free transfers. */
     public double idealBubble(int decodeSteps) {
-        return idealBubble(schedule(decodeSteps));
+        return Bubble.idealGeneration(ranks(), microBatches, decodeSteps);
     }
 
     private Schedule schedule(int decodeSteps) {
         Schedule schedule = Schedules.generation(ranks(), microBatches, decodeSteps);
         ScheduleValidator.validate(schedule);
         return schedule;
-    }
-
-    private static double idealBubble(Schedule schedule) {
-        return Simulator.simulate(schedule, CostModel.uniform(1.0, 0.0)).bubble();
     }
 
     StageWeights weights(int rank) {

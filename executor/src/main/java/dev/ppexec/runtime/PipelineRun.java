@@ -1,5 +1,6 @@
 package dev.ppexec.runtime;
 
+import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
@@ -7,6 +8,8 @@ import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.StreamFailure;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.schedule.Action;
+import dev.ppexec.schedule.ActionKind;
+import dev.ppexec.schedule.Bubble;
 import dev.ppexec.schedule.Schedule;
 import dev.ppexec.stage.StageProgram;
 import dev.ppexec.stage.StageWeights;
@@ -14,9 +17,12 @@ import dev.ppexec.stage.Workspace;
 import dev.ppexec.trace.DeviceClock;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
 
@@ -47,6 +53,9 @@ final class PipelineRun implements AutoCloseable {
     private final AtomicReference<PipelineException> failure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
     private final IntConsumer progress;
+    /** TOKENS actions launched so far; the caller's thread turns them into steps for {@link #progress}. */
+    private final AtomicInteger tokensLaunched = new AtomicInteger();
+    private int stepsReported = -1;
 
     PipelineRun(Pipeline pipeline, Schedule schedule, Workload workload, ActionHook hook, List<RunListener> listeners,
                 IntConsumer progress) {
@@ -111,18 +120,21 @@ final class PipelineRun implements AutoCloseable {
         return step == 0 ? 0 : workload.promptLength() + step - 1;
     }
 
+    /**
+     * One channel into each rank that receives, from the rank the schedule says it receives from (Note [routing] in
+     * Schedule): the last rank hands on next tokens, any other rank hidden states; rank 0 takes tokens as input ids.
+     */
     private void connect() {
         int dim = pipeline.model().dim();
-        for (int r = 1; r < ranks; r++) {
-            for (int m = 0; m < microBatches; m++) {
-                transport.connect(r, m, rankStates[r].device, rankStates[r - 1].slots[m].hidden(),
-                        rankStates[r].slots[m].hidden(), members[m].length, dim);
+        for (Rank to : rankStates) {
+            if (schedule.rank(to.index).stream().noneMatch(a -> a.kind() == ActionKind.RECV)) {
+                continue;
             }
-        }
-        if (ranks > 1) {
+            Rank from = rankStates[schedule.sourceRank(to.index)];
             for (int m = 0; m < microBatches; m++) {
-                transport.connect(0, m, rankStates[0].device, rankStates[ranks - 1].slots[m].nextIds(),
-                        rankStates[0].slots[m].inputIds(), members[m].length, 1);
+                Buffer source = from.last ? from.slots[m].nextIds() : from.slots[m].hidden();
+                Buffer destination = to.first ? to.slots[m].inputIds() : to.slots[m].hidden();
+                transport.connect(to.index, m, to.device, source, destination, members[m].length, from.last ? 1 : dim);
             }
         }
     }
@@ -151,6 +163,7 @@ final class PipelineRun implements AutoCloseable {
             }
             threads.forEach(Thread::start);
             awaitRanks(done);
+            reportProgress();
             throwIfFailed();
             for (Rank r : rankStates) {
                 r.compute.synchronize();
@@ -181,9 +194,22 @@ final class PipelineRun implements AutoCloseable {
         }
     }
 
+    /**
+     * Tells {@link #progress} how many steps had all their TOKENS launched, when that changed: on the caller's
+     * thread, since a rank never does terminal I/O.
+     */
+    private void reportProgress() {
+        int steps = tokensLaunched.get() / microBatches;
+        if (steps != stepsReported) {
+            stepsReported = steps;
+            progress.accept(steps);
+        }
+    }
+
     private void awaitRanks(CountDownLatch done) {
         try {
             while (!done.await(50, TimeUnit.MILLISECONDS)) {
+                reportProgress();
                 if (failure.get() != null) {
                     if (!done.await(STOP_BOUND_MILLIS, TimeUnit.MILLISECONDS)) {
                         fail(-1, "stop", new IllegalStateException("ranks did not stop within " + STOP_BOUND_MILLIS + " ms"));
@@ -255,8 +281,8 @@ final class PipelineRun implements AutoCloseable {
             last = Math.max(last, rankLast);
         }
         long span = last - first;
-        double bubble = span <= 0 ? 0.0 : 1.0 - (double) busyTotal / ((double) ranks * span);
-        return new RunResult(tokens, wallNanos, List.copyOf(figures), bubble, idealBubble, span);
+        return new RunResult(tokens, wallNanos, List.copyOf(figures), Bubble.measured(busyTotal, ranks, span),
+                idealBubble, span);
     }
 
     private void publish(RunInfo info) {
@@ -304,6 +330,10 @@ final class PipelineRun implements AutoCloseable {
         final Stream copy;
         final Workspace workspace;
         final StageProgram[] slots;
+        /**
+         * Per micro-batch, recorded after the last compute action on its step: what a SEND hands on, and what the
+         * FORWARD of the next step waits for.
+         */
         final Event[] sendReady;
         final Launch[] feedback;
         final Event computeReference;
@@ -312,14 +342,41 @@ final class PipelineRun implements AutoCloseable {
         final DeviceClock copyClock;
         final ForwardLog forwards;
         final ForwardLog receives;
+        final boolean first;
         final boolean last;
+        /**
+         * The schedule's list for this rank; per SEND in it, the step its receiver's RECV names; per compute action,
+         * whether {@link #sendReady} is recorded after it: when it is the last on its micro-batch and step, or the
+         * last before a SEND of them.
+         */
+        final Action[] plan;
+        final int[] deliveredStep;
+        final boolean[] marksReady;
+        final int destination;
 
         Rank(int index) {
             this.index = index;
             this.device = pipeline.device(index);
             device.onFailure(PipelineRun.this::onStreamFailure);
             StageWeights w = pipeline.weights(index);
+            this.first = w.isFirst();
             this.last = w.isLast();
+            this.plan = schedule.rank(index).toArray(Action[]::new);
+            this.deliveredStep = new int[plan.length];
+            this.marksReady = new boolean[plan.length];
+            this.destination = schedule.destinationRank(index);
+            Set<Action> laterCompute = new HashSet<>();
+            Set<Action> laterSend = new HashSet<>();
+            for (int i = plan.length - 1; i >= 0; i--) {
+                Action a = plan[i];
+                Action key = a.withKind(ActionKind.FORWARD);
+                if (a.kind() == ActionKind.SEND) {
+                    deliveredStep[i] = schedule.receiveFor(index, a).step();
+                    laterSend.add(key);
+                } else if (a.kind() != ActionKind.RECV) {
+                    marksReady[i] = laterCompute.add(key) | laterSend.remove(key);
+                }
+            }
             // A failure half-way (out of device memory) frees what this rank already made.
             try {
                 ModelConfig model = pipeline.model();
@@ -339,7 +396,10 @@ final class PipelineRun implements AutoCloseable {
                     slots[m] = new StageProgram(device, w, workspace, w.isFirst() ? prompts : null, members[m],
                             workload.promptLength(), capacity, last ? tokens : null);
                     sendReady[m] = device.createEvent();
-                    if (ranks == 1) {
+                }
+                for (Action a : plan) {
+                    if (a.kind() == ActionKind.FEEDBACK && feedback[a.microBatch()] == null) {
+                        int m = a.microBatch();
                         feedback[m] = device.kernels().copy("next tokens mb" + m, slots[m].nextIds(), slots[m].inputIds(),
                                 members[m].length, 1);
                     }
@@ -364,19 +424,31 @@ final class PipelineRun implements AutoCloseable {
             copyClock.anchor();
         }
 
+        /** Walks the schedule's list; every action, its order and its peer come from the schedule. */
         void walk() {
             Action current = null;
             try {
-                for (Action a : schedule.rank(index)) {
+                for (int i = 0; i < plan.length; i++) {
+                    Action a = plan[i];
                     current = a;
                     if (failure.get() != null) {
                         return;
                     }
                     hook.beforeAction(index, a);
+                    int mb = a.microBatch();
                     switch (a.kind()) {
-                        case RECV -> receive(a.microBatch(), a.step());
-                        case FORWARD -> forward(a.microBatch(), a.step());
-                        case SEND -> transport.send(index, a.microBatch(), a.step(), sendReady[a.microBatch()]);
+                        case RECV -> receive(mb, a.step());
+                        case FORWARD -> forward(mb, a.step(), marksReady[i]);
+                        case TOKENS -> {
+                            slots[mb].launchTokensToHost(compute, a.step());
+                            markReady(mb, marksReady[i]);
+                            tokensLaunched.incrementAndGet();
+                        }
+                        case FEEDBACK -> {
+                            compute.launch(feedback[mb], 1, 0);
+                            markReady(mb, marksReady[i]);
+                        }
+                        case SEND -> transport.send(index, destination, mb, deliveredStep[i], sendReady[mb]);
                     }
                 }
             } catch (InterruptedException e) {
@@ -409,7 +481,7 @@ final class PipelineRun implements AutoCloseable {
          * overlap is lost; without it the host would enqueue the whole run at once, and
          * run_batch_cpu would measure queue back-pressure instead of launch cost.
          */
-        private void forward(int mb, int step) {
+        private void forward(int mb, int step, boolean marksReady) {
             long now;
             if (step > 0) {
                 Event ready = sendReady[mb];
@@ -426,19 +498,15 @@ final class PipelineRun implements AutoCloseable {
             }
             int e = forwards.begin(mb, step, now);
             compute.record(forwards.startEvent(e));
-            StageProgram slot = slots[mb];
-            slot.launchForward(compute, tokensOf(step), startPosOf(step));
-            if (last) {
-                slot.launchTokensToHost(compute, step);
-            }
-            if (ranks == 1 && step < workload.decodeSteps()) {
-                compute.launch(feedback[mb], 1, 0);
-            }
+            slots[mb].launchForward(compute, tokensOf(step), startPosOf(step));
             compute.record(forwards.endEvent(e));
-            compute.record(sendReady[mb]);
+            markReady(mb, marksReady);
             forwards.end(e, System.nanoTime());
-            if (last && mb == microBatches - 1) {
-                progress.accept(step + 1);
+        }
+
+        private void markReady(int mb, boolean marksReady) {
+            if (marksReady) {
+                compute.record(sendReady[mb]);
             }
         }
 

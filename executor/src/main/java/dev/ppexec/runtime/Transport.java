@@ -13,9 +13,11 @@ public interface Transport extends AutoCloseable {
 
     /**
      * Sender side, called on the sending rank's thread after it enqueued the work that produces the
-     * payload: the payload of (microBatch, step) is ready once {@code ready} completes. Never blocks.
+     * payload: the payload is ready once {@code ready} completes. Never blocks. The schedule names the
+     * peer: {@code toRank} and the {@code step} its RECV of {@code microBatch} names (Note [routing] in
+     * Schedule); the transport only carries it there.
      */
-    void send(int fromRank, int microBatch, int step, Event ready);
+    void send(int fromRank, int toRank, int microBatch, int step, Event ready);
 
     /**
      * Receiver side: blocks the calling host thread until the matching send was posted (not until the

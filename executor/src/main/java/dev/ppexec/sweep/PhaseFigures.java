@@ -1,6 +1,7 @@
 package dev.ppexec.sweep;
 
 import dev.ppexec.runtime.ActionRecord;
+import dev.ppexec.schedule.Bubble;
 
 import java.util.List;
 import java.util.function.IntPredicate;
@@ -59,7 +60,7 @@ public record PhaseFigures(long spanNanos, long deviceSpanNanos, long[] busyNano
         for (long b : busyNanos) {
             total += b;
         }
-        return deviceSpanNanos <= 0 ? 0.0 : 1.0 - (double) total / ((double) ranks() * deviceSpanNanos);
+        return Bubble.measured(total, ranks(), deviceSpanNanos);
     }
 
     /** See Note [overlap efficiency]. */

@@ -7,6 +7,7 @@ import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunInfo;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.schedule.Bubble;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -148,7 +149,7 @@ public final class Sweep {
                 : (long) c.requests() * c.decodeSteps();
         List<Double> rates = throughput(runs, phase, tokens);
         PhaseFigures median = runs.get(Stats.medianIndex(rates)).of(phase);
-        double ideal = IdealBubble.of(ranks, microBatches, c.decodeSteps(), phase.equals("prefill") ? PREFILL : DECODE);
+        double ideal = idealBubble(ranks, microBatches, c.decodeSteps(), phase);
         List<Double> cpu = new ArrayList<>();
         List<Double> device = new ArrayList<>();
         for (int r = 0; r < ranks; r++) {
@@ -159,6 +160,12 @@ public final class Sweep {
                 : Stats.median(throughput(tracedRuns, phase, tokens)) / Stats.median(rates);
         return new SweepPoint(ranks, microBatches, phase, rates, median.bubble(), ideal, median.efficiency(ideal),
                 cpu, device, ratio);
+    }
+
+    /** The phase's bubble with equal stage times and free transfers (Note [ideal bubble] in Bubble). */
+    static double idealBubble(int ranks, int microBatches, int decodeSteps, String phase) {
+        return phase.equals("prefill") ? Bubble.idealFillDrain(ranks, microBatches)
+                : Bubble.idealDecode(ranks, microBatches, decodeSteps);
     }
 
     private static List<Double> throughput(List<Sample> runs, String phase, long tokens) {

@@ -103,28 +103,37 @@ class TraceReportTest {
     }
 
     @Test
-    void idealBubble_comesFromTheResource_elseFromStagesAndMicroBatches_elseFromTheTrace() {
+    void idealBubble_comesFromTheResource_elseFromTheRunsShape_elseFromTheTrace() {
         RunStats given = TraceReport.of(synthetic(Map.of("ppexec.ideal_bubble", 0.125, "ppexec.stages", 2L))).run();
         assertThat(given.idealBubble()).isEqualTo(0.125);
         assertThat(given.idealSource()).isEqualTo("resource attribute ppexec.ideal_bubble");
 
-        RunStats formula = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L))).run();
-        assertThat(formula.idealBubble()).as("(2-1)/(4+2-1)").isCloseTo(0.2, within(1e-12));
-        assertThat(formula.idealSource()).isEqualTo("(P-1)/(M+P-1), P=2, M=4");
+        RunStats prefill = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L,
+                "ppexec.decode_steps", 0L))).run();
+        assertThat(prefill.idealBubble()).as("(2-1)/(4+2-1)").isCloseTo(0.2, within(1e-12));
+        assertThat(prefill.idealSource()).isEqualTo("(P-1)/(M+P-1), P=2, M=4, S=0");
+
+        RunStats ring = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L,
+                "ppexec.decode_steps", 3L))).run();
+        assertThat(ring.idealBubble()).as("1 - 4 x 4 / (3 x 4 + 4 + 2 - 1): the decode ring, not fill-drain")
+                .isCloseTo(1.0 / 17, within(1e-12));
+        assertThat(ring.idealSource()).isEqualTo("1-(S+1)M/(S*max(M,P)+M+P-1), P=2, M=4, S=3");
 
         RunStats counted = TraceReport.of(synthetic(Map.of())).run();
-        assertThat(counted.idealBubble()).as("2 ranks, 2 micro-batch ids").isCloseTo(1.0 / 3, within(1e-12));
-        assertThat(counted.idealSource()).endsWith("P=2, M=2, counted in the trace");
+        assertThat(counted.idealBubble()).as("2 ranks, 2 micro-batch ids, 5 tokens a request: 1 - 5 x 2 / (4 x 2 + 3)")
+                .isCloseTo(1.0 / 11, within(1e-12));
+        assertThat(counted.idealSource()).endsWith("P=2, M=2, S=4, counted in the trace");
     }
 
     @Test
     void text_andJson_carryTheSameFigures() {
-        TraceReport r = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L)));
+        TraceReport r = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L,
+                "ppexec.decode_steps", 0L)));
         StringWriter text = new StringWriter();
         r.printText(new PrintWriter(text, true));
         assertThat(text.toString().lines().filter(l -> l.startsWith("PP1")).findFirst().orElseThrow())
                 .matches("PP1\\s+2\\s+2\\s+0\\.020\\s+10\\.0\\s+0\\.200\\s+100\\.0\\s+20\\.0%\\s+75\\.0");
-        assertThat(text.toString()).contains("bubble: measured 50.0%, ideal 20.0% ((P-1)/(M+P-1), P=2, M=4)")
+        assertThat(text.toString()).contains("bubble: measured 50.0%, ideal 20.0% ((P-1)/(M+P-1), P=2, M=4, S=0)")
                 .contains("throughput: 2 requests, 8 output tokens in 0.800 ms: 10000.0 tokens/s");
 
         Map<String, Object> json = r.toJson();

@@ -1,7 +1,6 @@
 package dev.ppexec.sweep;
 
 import dev.ppexec.runtime.ActionRecord;
-import dev.ppexec.schedule.Bubble;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
@@ -42,23 +41,23 @@ class SweepFiguresTest {
     }
 
     @Test
-    void idealPrefillBubble_isFillDrain() {
+    void idealBubble_prefillIsFillDrain() {
         for (int p = 1; p <= 4; p++) {
             for (int m = 1; m <= 8; m++) {
-                assertThat(IdealBubble.of(p, m, 3, step -> step == 0)).as("P=%d M=%d", p, m)
-                        .isCloseTo(Bubble.idealFillDrain(p, m), within(1e-9));
+                assertThat(Sweep.idealBubble(p, m, 3, "prefill")).as("P=%d M=%d", p, m)
+                        .isCloseTo((p - 1.0) / (m + p - 1.0), within(1e-9));
             }
         }
     }
 
     @Test
-    void idealDecodeBubble_isWhatTheRingLeavesIdle() {
+    void idealBubble_decodeIsWhatTheRingLeavesIdle() {
         // Fewer micro-batches than ranks: each rank works M of every P time units.
-        assertThat(IdealBubble.of(4, 1, 64, step -> step >= 1)).isCloseTo(0.75, within(0.02));
-        assertThat(IdealBubble.of(4, 2, 64, step -> step >= 1)).isCloseTo(0.50, within(0.02));
+        assertThat(Sweep.idealBubble(4, 1, 64, "decode")).isCloseTo(0.75, within(0.02));
+        assertThat(Sweep.idealBubble(4, 2, 64, "decode")).isCloseTo(0.50, within(0.02));
         // M >= P keeps every rank busy but for the ends of the phase.
-        assertThat(IdealBubble.of(4, 4, 64, step -> step >= 1)).isLessThan(0.03);
-        assertThat(IdealBubble.of(1, 1, 64, step -> step >= 1)).isZero();
+        assertThat(Sweep.idealBubble(4, 4, 64, "decode")).isLessThan(0.03);
+        assertThat(Sweep.idealBubble(1, 1, 64, "decode")).isZero();
     }
 
     @Test

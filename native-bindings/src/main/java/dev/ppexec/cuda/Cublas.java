@@ -74,6 +74,11 @@ final class Cublas {
         return library.name();
     }
 
+    /** Runs one cuBLAS entry point and checks its status, naming {@code name}. */
+    private void call(String name, NativeLibrary.Downcall call) {
+        check(NativeLibrary.status(call), name);
+    }
+
     void check(int status, String call) {
         if (status != 0) {
             throw new CudaException(call, status, call + " failed: " + statusName(status));
@@ -97,28 +102,22 @@ final class Cublas {
         long handle;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cublasCreate.invokeExact(out), "cublasCreate_v2");
+            call("cublasCreate_v2", () -> (int) cublasCreate.invokeExact(out));
             handle = out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
+        int mode = tf32 ? TF32_TENSOR_OP_MATH : DEFAULT_MATH;
         try {
-            check((int) cublasSetStream.invokeExact(handle, stream), "cublasSetStream_v2");
-            check((int) cublasSetMathMode.invokeExact(handle, tf32 ? TF32_TENSOR_OP_MATH : DEFAULT_MATH),
-                    "cublasSetMathMode");
+            call("cublasSetStream_v2", () -> (int) cublasSetStream.invokeExact(handle, stream));
+            call("cublasSetMathMode", () -> (int) cublasSetMathMode.invokeExact(handle, mode));
             return handle;
-        } catch (Throwable t) {
+        } catch (RuntimeException | Error e) {
             destroyHandle(handle);
-            throw NativeLibrary.rethrow(t);
+            throw e;
         }
     }
 
     void destroyHandle(long handle) {
-        try {
-            check((int) cublasDestroy.invokeExact(handle), "cublasDestroy_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cublasDestroy_v2", () -> (int) cublasDestroy.invokeExact(handle));
     }
 
     /**
@@ -126,11 +125,7 @@ final class Cublas {
      * {@code alphaBeta} points at host floats {1, 0}.
      */
     void matmulRowMajor(long handle, long x, long w, long y, int rows, int in, int out, long alphaBeta) {
-        try {
-            check((int) cublasSgemm.invokeExact(handle, OP_N, OP_N, out, rows, in, alphaBeta, w, out, x, in,
-                    alphaBeta + Float.BYTES, y, out), "cublasSgemm_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cublasSgemm_v2", () -> (int) cublasSgemm.invokeExact(handle, OP_N, OP_N, out, rows, in, alphaBeta, w, out,
+                x, in, alphaBeta + Float.BYTES, y, out));
     }
 }

@@ -145,6 +145,11 @@ final class CudaDriver {
 
     // ---- errors ----
 
+    /** Runs one driver entry point and checks its CUresult, naming {@code name}. */
+    private void call(String name, NativeLibrary.Downcall call) {
+        check(NativeLibrary.status(call), name);
+    }
+
     /** Throws a {@link CudaException} naming {@code call} and the error unless {@code status} is success. */
     void check(int status, String call) {
         if (status != SUCCESS) {
@@ -173,30 +178,22 @@ final class CudaDriver {
 
     /** cuInit(0); returns the raw status, since "no device" is an answer, not a failure, for the probe. */
     int init() {
-        try {
-            return (int) cuInit.invokeExact(0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        return NativeLibrary.status(() -> (int) cuInit.invokeExact(0));
     }
 
     int driverVersion() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
-            check((int) cuDriverGetVersion.invokeExact(out), "cuDriverGetVersion");
+            call("cuDriverGetVersion", () -> (int) cuDriverGetVersion.invokeExact(out));
             return out.get(INT, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     int deviceCount() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
-            check((int) cuDeviceGetCount.invokeExact(out), "cuDeviceGetCount");
+            call("cuDeviceGetCount", () -> (int) cuDeviceGetCount.invokeExact(out));
             return out.get(INT, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -204,40 +201,32 @@ final class CudaDriver {
     int device(int ordinal) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
-            check((int) cuDeviceGet.invokeExact(out, ordinal), "cuDeviceGet");
+            call("cuDeviceGet", () -> (int) cuDeviceGet.invokeExact(out, ordinal));
             return out.get(INT, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     String deviceName(int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(256);
-            check((int) cuDeviceGetName.invokeExact(out, 256, device), "cuDeviceGetName");
+            call("cuDeviceGetName", () -> (int) cuDeviceGetName.invokeExact(out, 256, device));
             return out.getString(0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     long deviceTotalMemory(int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuDeviceTotalMem.invokeExact(out, device), "cuDeviceTotalMem_v2");
+            call("cuDeviceTotalMem_v2", () -> (int) cuDeviceTotalMem.invokeExact(out, device));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     int deviceAttribute(int device, int attribute) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
-            check((int) cuDeviceGetAttribute.invokeExact(out, attribute, device), "cuDeviceGetAttribute");
+            call("cuDeviceGetAttribute", () -> (int) cuDeviceGetAttribute.invokeExact(out, attribute, device));
             return out.get(INT, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -246,35 +235,21 @@ final class CudaDriver {
     long primaryContextRetain(int device) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuDevicePrimaryCtxRetain.invokeExact(out, device), "cuDevicePrimaryCtxRetain");
+            call("cuDevicePrimaryCtxRetain", () -> (int) cuDevicePrimaryCtxRetain.invokeExact(out, device));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void primaryContextRelease(int device) {
-        try {
-            check((int) cuDevicePrimaryCtxRelease.invokeExact(device), "cuDevicePrimaryCtxRelease_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuDevicePrimaryCtxRelease_v2", () -> (int) cuDevicePrimaryCtxRelease.invokeExact(device));
     }
 
     void contextSetCurrent(long context) {
-        try {
-            check((int) cuCtxSetCurrent.invokeExact(context), "cuCtxSetCurrent");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuCtxSetCurrent", () -> (int) cuCtxSetCurrent.invokeExact(context));
     }
 
     void contextSynchronize() {
-        try {
-            check((int) cuCtxSynchronize.invokeExact(), "cuCtxSynchronize");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuCtxSynchronize", () -> (int) cuCtxSynchronize.invokeExact());
     }
 
     // ---- memory ----
@@ -284,10 +259,8 @@ final class CudaDriver {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment free = arena.allocate(LONG);
             MemorySegment total = arena.allocate(LONG);
-            check((int) cuMemGetInfo.invokeExact(free, total), "cuMemGetInfo_v2");
+            call("cuMemGetInfo_v2", () -> (int) cuMemGetInfo.invokeExact(free, total));
             return new long[] {free.get(LONG, 0), total.get(LONG, 0)};
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
@@ -295,91 +268,55 @@ final class CudaDriver {
     int memAlloc(long bytes, long[] out) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocate(LONG);
-            int status = (int) cuMemAlloc.invokeExact(p, bytes);
+            int status = NativeLibrary.status(() -> (int) cuMemAlloc.invokeExact(p, bytes));
             out[0] = p.get(LONG, 0);
             return status;
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void memFree(long pointer) {
-        try {
-            check((int) cuMemFree.invokeExact(pointer), "cuMemFree_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemFree_v2", () -> (int) cuMemFree.invokeExact(pointer));
     }
 
     /** Page-locked host memory, which asynchronous copies to the host need. */
     long memAllocHost(long bytes) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = arena.allocate(LONG);
-            check((int) cuMemAllocHost.invokeExact(p, bytes), "cuMemAllocHost_v2");
+            call("cuMemAllocHost_v2", () -> (int) cuMemAllocHost.invokeExact(p, bytes));
             return p.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void memFreeHost(long pointer) {
-        try {
-            check((int) cuMemFreeHost.invokeExact(pointer), "cuMemFreeHost");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemFreeHost", () -> (int) cuMemFreeHost.invokeExact(pointer));
     }
 
     void memsetD8(long pointer, byte value, long count) {
-        try {
-            check((int) cuMemsetD8.invokeExact(pointer, value, count), "cuMemsetD8_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemsetD8_v2", () -> (int) cuMemsetD8.invokeExact(pointer, value, count));
     }
 
     /** Synchronous copy from host memory (a heap array's segment is fine) to the device. */
     void memcpyHtoD(long device, MemorySegment host, long bytes) {
-        try {
-            check((int) cuMemcpyHtoD.invokeExact(device, host, bytes), "cuMemcpyHtoD_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemcpyHtoD_v2", () -> (int) cuMemcpyHtoD.invokeExact(device, host, bytes));
     }
 
     /** Synchronous copy from the device to host memory (a heap array's segment is fine). */
     void memcpyDtoH(MemorySegment host, long device, long bytes) {
-        try {
-            check((int) cuMemcpyDtoH.invokeExact(host, device, bytes), "cuMemcpyDtoH_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemcpyDtoH_v2", () -> (int) cuMemcpyDtoH.invokeExact(host, device, bytes));
     }
 
     void memcpyDtoDAsync(long dst, long src, long bytes, long stream) {
-        try {
-            check((int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream), "cuMemcpyDtoDAsync_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemcpyDtoDAsync_v2", () -> (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream));
     }
 
     void memcpyPeerAsync(long dst, long dstContext, long src, long srcContext, long bytes, long stream) {
-        try {
-            check((int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream),
-                    "cuMemcpyPeerAsync");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemcpyPeerAsync",
+                () -> (int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream));
     }
 
     /** Asynchronous copy to page-locked host memory at {@code hostAddress}. */
     void memcpyDtoHAsync(long hostAddress, long src, long bytes, long stream) {
-        try {
-            check((int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream), "cuMemcpyDtoHAsync_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuMemcpyDtoHAsync_v2", () -> (int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream));
     }
 
     // ---- streams and events ----
@@ -387,95 +324,59 @@ final class CudaDriver {
     long streamCreate(int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuStreamCreate.invokeExact(out, flags), "cuStreamCreate");
+            call("cuStreamCreate", () -> (int) cuStreamCreate.invokeExact(out, flags));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void streamDestroy(long stream) {
-        try {
-            check((int) cuStreamDestroy.invokeExact(stream), "cuStreamDestroy_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuStreamDestroy_v2", () -> (int) cuStreamDestroy.invokeExact(stream));
     }
 
     void streamSynchronize(long stream) {
-        try {
-            check((int) cuStreamSynchronize.invokeExact(stream), "cuStreamSynchronize");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuStreamSynchronize", () -> (int) cuStreamSynchronize.invokeExact(stream));
     }
 
     void streamWaitEvent(long stream, long event) {
-        try {
-            check((int) cuStreamWaitEvent.invokeExact(stream, event, 0), "cuStreamWaitEvent");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuStreamWaitEvent", () -> (int) cuStreamWaitEvent.invokeExact(stream, event, 0));
     }
 
     /** An event with timing (the default flags), for device spans. */
     long eventCreate() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuEventCreate.invokeExact(out, EVENT_DEFAULT), "cuEventCreate");
+            call("cuEventCreate", () -> (int) cuEventCreate.invokeExact(out, EVENT_DEFAULT));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void eventRecord(long event, long stream) {
-        try {
-            check((int) cuEventRecord.invokeExact(event, stream), "cuEventRecord");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuEventRecord", () -> (int) cuEventRecord.invokeExact(event, stream));
     }
 
     /** True when the event's latest record completed (or it was never recorded); false while pending. */
     boolean eventDone(long event) {
-        try {
-            int status = (int) cuEventQuery.invokeExact(event);
-            if (status == ERROR_NOT_READY) {
-                return false;
-            }
-            check(status, "cuEventQuery");
-            return true;
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
+        int status = NativeLibrary.status(() -> (int) cuEventQuery.invokeExact(event));
+        if (status == ERROR_NOT_READY) {
+            return false;
         }
+        check(status, "cuEventQuery");
+        return true;
     }
 
     void eventSynchronize(long event) {
-        try {
-            check((int) cuEventSynchronize.invokeExact(event), "cuEventSynchronize");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuEventSynchronize", () -> (int) cuEventSynchronize.invokeExact(event));
     }
 
     /** Milliseconds from {@code start} to {@code end} (resolution about 0.5 µs). */
     float eventElapsedMillis(long start, long end) {
         MemorySegment out = SCRATCH.get();
-        try {
-            check((int) cuEventElapsedTime.invokeExact(out, start, end), "cuEventElapsedTime");
-            return out.get(FLOAT, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuEventElapsedTime", () -> (int) cuEventElapsedTime.invokeExact(out, start, end));
+        return out.get(FLOAT, 0);
     }
 
     void eventDestroy(long event) {
-        try {
-            check((int) cuEventDestroy.invokeExact(event), "cuEventDestroy_v2");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuEventDestroy_v2", () -> (int) cuEventDestroy.invokeExact(event));
     }
 
     // ---- modules and launches ----
@@ -484,40 +385,28 @@ final class CudaDriver {
     long moduleLoadData(MemorySegment image) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuModuleLoadData.invokeExact(out, image), "cuModuleLoadData");
+            call("cuModuleLoadData", () -> (int) cuModuleLoadData.invokeExact(out, image));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     long moduleFunction(long module, String name) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            check((int) cuModuleGetFunction.invokeExact(out, module, arena.allocateFrom(name)),
-                    "cuModuleGetFunction(" + name + ")");
+            MemorySegment cName = arena.allocateFrom(name);
+            call("cuModuleGetFunction(" + name + ")", () -> (int) cuModuleGetFunction.invokeExact(out, module, cName));
             return out.get(LONG, 0);
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
         }
     }
 
     void moduleUnload(long module) {
-        try {
-            check((int) cuModuleUnload.invokeExact(module), "cuModuleUnload");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuModuleUnload", () -> (int) cuModuleUnload.invokeExact(module));
     }
 
     /** cuLaunchKernel with a prepared parameter block ({@code void*[]}, one pointer per kernel argument). */
     void launchKernel(long function, int gridX, int gridY, int blockX, int blockY, int sharedBytes, long stream,
                       MemorySegment parameters) {
-        try {
-            check((int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1, sharedBytes, stream,
-                    parameters, MemorySegment.NULL), "cuLaunchKernel");
-        } catch (Throwable t) {
-            throw NativeLibrary.rethrow(t);
-        }
+        call("cuLaunchKernel", () -> (int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1,
+                sharedBytes, stream, parameters, MemorySegment.NULL));
     }
 }

@@ -149,14 +149,18 @@ final class CudaKernels implements Kernels {
     }
 
     @Override
-    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta) {
+    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
         CudaBuffer x = floats(xBuf, "x");
         long pairsPerRow = (long) heads * (headDim / 2);
-        // ppexec_rope(x, rows, tokens, startPos, heads, headDim, theta)
+        // ppexec_rope(x, rows, tokens, startPos, heads, headDim, theta): angles computed on the device, no table
         KernelLaunch k = new KernelLaunch(named("rope", label), function("ppexec_rope"), 7, batch,
                 rowsIn(x, (long) heads * headDim), BLOCK, 1, 0) {
             @Override
             void prepare(int tokens, int startPos) {
+                if (startPos + tokens > positions) {
+                    throw new IllegalArgumentException("rope past its table: positions up to " + (startPos + tokens)
+                            + " but the stage was built for " + positions);
+                }
                 int rows = batch * tokens;
                 params.setInt(1, rows).setInt(2, tokens).setInt(3, startPos);
                 gridX = blocks(rows * pairsPerRow, BLOCK);

@@ -81,6 +81,25 @@ final class NativeLibrary {
         return new IllegalStateException(t);
     }
 
+    /** One downcall that returns a status code ({@code CUresult}, {@code cublasStatus_t}). */
+    @FunctionalInterface
+    interface Downcall {
+        int invoke() throws Throwable;
+    }
+
+    /**
+     * Runs {@code call} and returns its status unchecked, rethrowing what {@code invokeExact} threw: the one
+     * call-and-rethrow of the bindings, which name and check the status. Small, so the JIT inlines it and the lambda at
+     * each call site does not escape.
+     */
+    static int status(Downcall call) {
+        try {
+            return call.invoke();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     /** A NUL-terminated C string at {@code address}, or {@code fallback} for NULL. */
     static String cString(MemorySegment address, String fallback) {
         if (address.equals(MemorySegment.NULL)) {

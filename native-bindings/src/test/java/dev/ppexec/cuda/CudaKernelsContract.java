@@ -190,7 +190,7 @@ abstract class CudaKernelsContract {
     void rope() {
         int heads = 3, headDim = 8, batch = 2, tokens = 5;
         Twin x = floats(gpu, randoms(batch * tokens * heads * headDim));
-        run(gpu, d -> d.kernels().rope("q", x.on(d), batch, heads, headDim, 10000.0), tokens, 11);
+        run(gpu, d -> d.kernels().rope("q", x.on(d), batch, heads, headDim, 10000.0, 11 + tokens), tokens, 11);
         assertClose("rope", gpu, x, batch * tokens * heads * headDim, ELEMENTWISE);
     }
 

@@ -140,13 +140,13 @@ class CudaStubTest {
             q[j] = (float) Math.sin(j + 1.0);
         }
         Buffer qb = device.upload(q);
-        s.launch(k.rope("q", qb, batch, heads, headDim, 500.0), tokens, 7);
+        s.launch(k.rope("q", qb, batch, heads, headDim, 500.0, 7 + tokens), tokens, 7);
         float[] rotated = new float[q.length];
         device.download(qb, rotated);
         try (CpuDevice cpu = new CpuDevice()) {
             Buffer cq = cpu.upload(q);
             Stream cs = cpu.createStream("ref");
-            cs.launch(cpu.kernels().rope("q", cq, batch, heads, headDim, 500.0), tokens, 7);
+            cs.launch(cpu.kernels().rope("q", cq, batch, heads, headDim, 500.0, 7 + tokens), tokens, 7);
             float[] expected = new float[q.length];
             cpu.download(cq, expected);
             for (int j = 0; j < q.length; j++) {

@@ -5,6 +5,9 @@ import dev.ppexec.backend.Kernels;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Matrix;
 
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
 import static dev.ppexec.backend.cpu.CpuBuffer.floats;
 import static dev.ppexec.backend.cpu.CpuBuffer.ints;
 
@@ -24,6 +27,8 @@ public final class CpuKernels implements Kernels {
     }
 
     private final Hooks hooks;
+    /** Built by the thread that builds a stage, never by a stream's worker. */
+    private final Map<RopeKey, RopeTable> ropeTables = new ConcurrentHashMap<>();
 
     CpuKernels(Hooks hooks) {
         this.hooks = hooks;
@@ -113,34 +118,20 @@ public final class CpuKernels implements Kernels {
     }
 
     @Override
-    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta) {
+    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
         float[] x = floats(xBuf, "x");
         int half = headDim / 2;
         int dim = heads * headDim;
-        // cos/sin per (position, pair), computed in double and rounded once; grown on demand.
+        RopeTable table = ropeTables.computeIfAbsent(new RopeKey(headDim, theta, positions), RopeTable::new);
+        float[] cos = table.cos;
+        float[] sin = table.sin;
         return new Kernel(named("rope", label)) {
-            float[] cos = new float[0];
-            float[] sin = new float[0];
-
-            void ensure(int positions) {
-                if (cos.length >= positions * half) {
-                    return;
-                }
-                int n = Math.max(positions, 2 * cos.length / Math.max(half, 1));
-                cos = new float[n * half];
-                sin = new float[n * half];
-                for (int p = 0; p < n; p++) {
-                    for (int i = 0; i < half; i++) {
-                        double angle = p * Math.pow(theta, -2.0 * i / headDim);
-                        cos[p * half + i] = (float) Math.cos(angle);
-                        sin[p * half + i] = (float) Math.sin(angle);
-                    }
-                }
-            }
-
             @Override
             void compute(int tokens, int startPos) {
-                ensure(startPos + tokens);
+                if (startPos + tokens > positions) {
+                    throw new IllegalArgumentException("rope past its table: positions up to " + (startPos + tokens)
+                            + " but the stage was built for " + positions);
+                }
                 for (int b = 0; b < batch; b++) {
                     for (int t = 0; t < tokens; t++) {
                         int p = startPos + t;
@@ -160,6 +151,28 @@ public final class CpuKernels implements Kernels {
                 }
             }
         };
+    }
+
+    private record RopeKey(int headDim, double theta, int positions) {
+    }
+
+    /** cos and sin per (position, pair), computed in double and rounded once; shared by the launches of one shape. */
+    private static final class RopeTable {
+        final float[] cos;
+        final float[] sin;
+
+        RopeTable(RopeKey key) {
+            int half = key.headDim() / 2;
+            cos = new float[key.positions() * half];
+            sin = new float[key.positions() * half];
+            for (int p = 0; p < key.positions(); p++) {
+                for (int i = 0; i < half; i++) {
+                    double angle = p * Math.pow(key.theta(), -2.0 * i / key.headDim());
+                    cos[p * half + i] = (float) Math.cos(angle);
+                    sin[p * half + i] = (float) Math.sin(angle);
+                }
+            }
+        }
     }
 
     @Override

@@ -103,7 +103,7 @@ class CpuKernelsTest {
         int batch = 2, tokens = 3, heads = 2, hd = 8, startPos = 5;
         float[] x = randoms(batch * tokens * heads * hd);
         Buffer buf = device.upload(x);
-        run(k.rope("t", buf, batch, heads, hd, 10000.0), tokens, startPos);
+        run(k.rope("t", buf, batch, heads, hd, 10000.0, startPos + tokens), tokens, startPos);
         double[] expected = new double[x.length];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < tokens; t++) {
@@ -225,5 +225,13 @@ class CpuKernelsTest {
         stream.launch(k.embed("t", device.upload(new int[] {9}), device.upload(new float[8]), x, 1, 4), 1, 0);
         org.assertj.core.api.Assertions.assertThatThrownBy(stream::synchronize)
                 .hasMessageContaining("token id 9 at row 0 is outside [0, 2)");
+    }
+
+    @Test
+    void rope_pastThePositionsItWasBuiltFor_failsInsteadOfGrowingOnTheWorker() {
+        Buffer x = device.upload(randoms(2 * 8));
+        stream.launch(k.rope("t", x, 1, 1, 8, 10000.0, 4), 2, 3);
+        org.assertj.core.api.Assertions.assertThatThrownBy(stream::synchronize)
+                .hasMessageContaining("rope past its table: positions up to 5 but the stage was built for 4");
     }
 }
