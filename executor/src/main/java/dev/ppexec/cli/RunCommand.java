@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.perfetto.OtlpJsonReader;
@@ -111,6 +112,19 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable.")
     Map<String, String> attributes = new LinkedHashMap<>();
 
+    @Option(names = "--rank", description = "This process's rank in a world of rank processes (default: RANK, SLURM_PROCID or JOB_COMPLETION_INDEX).")
+    Integer rank;
+
+    @Option(names = "--world-size", description = "Rank processes in the world (default: WORLD_SIZE or SLURM_NTASKS).")
+    Integer worldSize;
+
+    @Option(names = "--master", paramLabel = "HOST:PORT", description = "Where rank 0 serves the rendezvous store (default: MASTER_ADDR:MASTER_PORT).")
+    String master;
+
+    @Option(names = "--rendezvous-timeout", paramLabel = "SECONDS", defaultValue = "60",
+            description = "How long ranks wait for each other at rendezvous (default: ${DEFAULT-VALUE}).")
+    double rendezvousTimeoutSeconds;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -123,7 +137,8 @@ final class RunCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--print-tokens " + printTokens + " is negative; allowed: an integer >= 0");
         }
         ModelConfig config = modelConfig();
-        int stageCount = stages != null ? stages : Math.min(2, config.layers());
+        LaunchContract contract = LaunchContract.resolve(System.getenv(), new LaunchContract.Overrides(rank, worldSize, master));
+        int stageCount = stages != null ? stages : contract != null ? contract.worldSize() : Math.min(2, config.layers());
         if (stages != null && (stages < 1 || stages > config.layers())) {
             throw new IllegalArgumentException("--stages " + stages + " is out of range; allowed: 1.." + config.layers()
                     + " (model " + config.name() + " has " + config.layers() + " layers)");
@@ -139,6 +154,9 @@ final class RunCommand implements Callable<Integer> {
         checkPositions(config, promptLength, decodeSteps);
         MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
         TraceOptions traceOptions = traceOptions();
+        if (contract != null) {
+            return InWorld.run(this, out, err, contract, config, stageCount, workload, traceOptions);
+        }
         List<Device> devices = device.open(deviceOrdinals, tf32, err);
         try {
             DeviceChoice.checkFits(plan, devices);
@@ -314,7 +332,7 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {
+    void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {
         ModelConfig m = p.model();
         out.printf(Locale.ROOT, "model %s (%d layers, dim %d, vocab %d, seed %d); %d rank(s), split %s, on %s%n",
                 m.name(), m.layers(), m.dim(), m.vocab(), m.seed(), p.ranks(), p.partition(), p.device(0).name());

@@ -1,0 +1,116 @@
+package dev.ppexec.cli;
+
+import dev.ppexec.dist.LaunchContract;
+import dev.ppexec.dist.Results;
+import dev.ppexec.dist.World;
+import dev.ppexec.dist.WorldToken;
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+import dev.ppexec.otel.TraceOptions;
+import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.RunResult;
+import dev.ppexec.runtime.Workload;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code ppexec run} as one rank of a world of rank processes (Note [launch contract] in LaunchContract): rank r runs
+ * stage r on the CPU, rank 0 owns the workload's results, the summary and {@code --report}.
+ */
+final class InWorld {
+
+    /** ppexec's version, compared at rendezvous. */
+    static final String VERSION = "ppexec 0.1.0";
+
+    private InWorld() {
+    }
+
+    static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract, ModelConfig config,
+                   int stageCount, Workload workload, TraceOptions trace) throws IOException {
+        int world = contract.worldSize();
+        if (!trace.level().isOff()) {
+            throw new IllegalArgumentException("tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_"
+                    + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them in a world of " + world
+                    + " ranks");
+        }
+        if (cmd.device == DeviceChoice.cuda) {
+            throw new IllegalArgumentException("--device cuda with ranks as processes: the GPU data plane between "
+                    + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
+        }
+        Partition partition = cmd.split != null ? Partition.parse(cmd.split, config.layers())
+                : Partition.balanced(config.layers(), stageCount);
+        if (partition.stages() != world) {
+            throw new IllegalArgumentException((cmd.split != null ? "--split '" + cmd.split + "'" : "--stages " + stageCount)
+                    + " makes " + partition.stages() + " stages in a world of " + world + " ranks (from "
+                    + contract.source() + "); allowed: one stage per rank, " + world + " stages");
+        }
+        if (!(cmd.rendezvousTimeoutSeconds > 0) || cmd.rendezvousTimeoutSeconds > 86_400) {
+            throw new IllegalArgumentException("--rendezvous-timeout " + cmd.rendezvousTimeoutSeconds
+                    + " is out of range; allowed: seconds in (0, 86400]");
+        }
+        WorldToken token = WorldToken.fromEnvironment(System.getenv());
+        long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
+        try (World w = World.join(contract, token, timeoutMillis, cmd.microBatches,
+                configuration(config, partition, workload, cmd, trace))) {
+            RunResult result;
+            try (Pipeline pipeline = Pipeline.builder().model(config).split(cmd.split).stages(stageCount)
+                    .microBatches(cmd.microBatches).process(contract.rank(), w.transports()).build()) {
+                try {
+                    Workload warm = Workload.generated(config, workload.requests(), workload.promptLength(),
+                            Math.min(workload.decodeSteps(), 4));
+                    for (int i = 0; i < cmd.warmup; i++) {
+                        pipeline.generate(warm);
+                    }
+                    result = Results.gather(w, pipeline.generate(workload), timeoutMillis);
+                } catch (RuntimeException e) {
+                    throw failed(w, contract, e);
+                }
+                if (result != null) {
+                    cmd.printSummary(out, pipeline, workload, result);
+                    if (cmd.report != null) {
+                        RunReport.write(cmd.report, pipeline, workload, result);
+                        out.println("report: " + cmd.report);
+                    }
+                } else {
+                    out.printf(Locale.ROOT, "rank %d of %d: stage %d (layers %s) done; rank 0 has the results%n",
+                            contract.rank(), world, contract.rank(), partition.size(contract.rank()));
+                }
+            }
+            out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
+                    world, contract.source(), contract.master(), w.refusedCalls(), WorldToken.VARIABLE);
+        }
+        return 0;
+    }
+
+    /** This rank's failure, told to the world; or, when another rank's failure stopped this one, that rank's. */
+    private static RuntimeException failed(World w, LaunchContract contract, RuntimeException e) {
+        String heard = w.aborted();
+        if (heard != null) {
+            return new IllegalStateException("rank " + contract.rank() + " stopped: the world was aborted: " + heard, e);
+        }
+        w.abort("rank " + contract.rank() + " failed: " + Main.describe(e));
+        return e;
+    }
+
+    /** What every rank must agree on, in the order differences are named. */
+    private static Map<String, String> configuration(ModelConfig m, Partition partition, Workload w, RunCommand cmd,
+                                                     TraceOptions trace) {
+        Map<String, String> c = new LinkedHashMap<>();
+        c.put("version", VERSION);
+        c.put("--seed", Long.toString(m.seed()));
+        c.put("--model", m.name() + " (vocab " + m.vocab() + ", dim " + m.dim() + ", heads " + m.heads() + ", layers "
+                + m.layers() + ", ffn " + m.ffn() + ", max_seq " + m.maxSeq() + ")");
+        c.put("--split", partition.toString());
+        c.put("--micro-batches", Integer.toString(cmd.microBatches));
+        c.put("--requests", Integer.toString(w.requests()));
+        c.put("--prompt-len", Integer.toString(w.promptLength()));
+        c.put("--decode-steps", Integer.toString(w.decodeSteps()));
+        c.put("--warmup", Integer.toString(cmd.warmup));
+        c.put("--trace-level", Integer.toString(trace.level().value()));
+        return c;
+    }
+}
