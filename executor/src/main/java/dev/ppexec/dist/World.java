@@ -3,6 +3,7 @@ package dev.ppexec.dist;
 import dev.ppexec.runtime.Transport;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
@@ -20,7 +21,9 @@ import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -50,7 +53,6 @@ public final class World implements AutoCloseable {
     private final GrpcTransport transport;
     private final Map<Integer, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final CompletableFuture<String> aborted = new CompletableFuture<>();
-    private final List<AutoCloseable> opened = new ArrayList<>();
     private volatile boolean leaving;
     private Server server;
     private ManagedChannel master;
@@ -78,6 +80,7 @@ public final class World implements AutoCloseable {
             return w;
         } catch (RuntimeException | Error e) {
             w.leaving = true;
+            w.sayLeft();
             w.shutdown();
             throw e;
         }
@@ -103,7 +106,7 @@ public final class World implements AutoCloseable {
         try {
             server = b.build().start();
         } catch (IOException e) {
-            if (e instanceof BindException || e.getCause() instanceof BindException) {
+            if (isBindFailure(e)) {
                 throw new IllegalStateException("rendezvous: cannot listen on " + contract.master() + " ("
                         + e.getMessage() + "): the port is in use or the address is not this host's; allowed: a free "
                         + "port of this host (MASTER_PORT, --master HOST:PORT or launch --master-port)", e);
@@ -112,7 +115,17 @@ public final class World implements AutoCloseable {
         }
         master = channel(contract.masterHost(), contract.masterPort());
         watch();
-        set("addr/" + contract.rank(), (bind.getAddress().getHostAddress() + ":" + server.getPort()).getBytes());
+        set("addr/" + contract.rank(), (bind.getAddress().getHostAddress() + ":" + server.getPort())
+                .getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static boolean isBindFailure(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof BindException || String.valueOf(c.getMessage()).startsWith("Failed to bind")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The address of this host's interface that reaches rank 0 (no packet is sent: a UDP connect only routes). */
@@ -132,15 +145,15 @@ public final class World implements AutoCloseable {
                 .intercept(MetadataUtils.newAttachHeadersInterceptor(tokenHeaders())).build();
     }
 
-    private io.grpc.Metadata tokenHeaders() {
-        io.grpc.Metadata m = new io.grpc.Metadata();
+    private Metadata tokenHeaders() {
+        Metadata m = new Metadata();
         m.put(Wire.TOKEN, token.value());
         return m;
     }
 
     private ManagedChannel channelTo(int rank) {
         return channels.computeIfAbsent(rank, r -> {
-            String address = new String(get("addr/" + r, timeoutMillis));
+            String address = new String(get("addr/" + r, timeoutMillis), StandardCharsets.UTF_8);
             int colon = address.lastIndexOf(':');
             return channel(address.substring(0, colon), Integer.parseInt(address.substring(colon + 1)));
         });
@@ -177,11 +190,14 @@ public final class World implements AutoCloseable {
     private void rendezvous(Map<String, String> configuration) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         set("config/" + contract.rank(), encodeConfig(configuration));
+        String verdict;
         if (store != null) {
-            store.put("verdict", verdict(configuration, deadline).getBytes());
+            verdict = verdict(configuration, deadline);
+            store.put("verdict", verdict.getBytes(StandardCharsets.UTF_8));
+        } else {
+            long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()) + VERDICT_SLACK_MILLIS;
+            verdict = new String(get("verdict", Math.max(left, 1)), StandardCharsets.UTF_8);
         }
-        long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()) + VERDICT_SLACK_MILLIS;
-        String verdict = new String(get("verdict", Math.max(left, 1)));
         if (verdict.startsWith("mismatch:")) {
             throw new IllegalArgumentException(verdict.substring("mismatch:".length()));
         }
@@ -219,12 +235,12 @@ public final class World implements AutoCloseable {
     private static byte[] encodeConfig(Map<String, String> config) {
         StringBuilder sb = new StringBuilder();
         config.forEach((k, v) -> sb.append(k).append('\n').append(v).append('\n'));
-        return sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        return sb.toString().getBytes(StandardCharsets.UTF_8);
     }
 
     private static Map<String, String> decodeConfig(byte[] bytes) {
-        String[] lines = new String(bytes, java.nio.charset.StandardCharsets.UTF_8).split("\n", -1);
-        Map<String, String> out = new java.util.LinkedHashMap<>();
+        String[] lines = new String(bytes, StandardCharsets.UTF_8).split("\n", -1);
+        Map<String, String> out = new LinkedHashMap<>();
         for (int i = 0; i + 1 < lines.length; i += 2) {
             out.put(lines[i], lines[i + 1]);
         }
@@ -233,6 +249,10 @@ public final class World implements AutoCloseable {
 
     /** Sets {@code key} in rank 0's store (the first value wins). */
     public void set(String key, byte[] value) {
+        if (store != null) {
+            store.put(key, value);
+            return;
+        }
         try {
             ClientCalls.blockingUnaryCall(master, Wire.SET, CallOptions.DEFAULT.withWaitForReady()
                     .withDeadlineAfter(timeoutMillis, TimeUnit.MILLISECONDS), Wire.encode(key, value));
@@ -316,7 +336,7 @@ public final class World implements AutoCloseable {
         abortLocally(reason);
         try {
             ClientCalls.blockingUnaryCall(master, Wire.SET, CallOptions.DEFAULT.withDeadlineAfter(2, TimeUnit.SECONDS),
-                    Wire.encode(Store.ABORT, reason.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                    Wire.encode(Store.ABORT, reason.getBytes(StandardCharsets.UTF_8)));
         } catch (StatusRuntimeException e) {
             // Rank 0 is gone: the others hear that from their own watch.
         }
@@ -355,31 +375,52 @@ public final class World implements AutoCloseable {
     }
 
     /**
-     * Leaves the world: rank r > 0 says so and goes; rank 0 waits (bounded by the rendezvous timeout) until every
-     * other rank left, so that none sees its store vanish mid-goodbye.
+     * Leaves the world (Note [leaving]): every rank says so, then waits (bounded by the rendezvous timeout) until rank
+     * 0 saw every rank leave, so that no rank's server closes while another still sends to it.
      */
     @Override
     public void close() {
         transport.shutdown();
-        if (aborted.isDone()) {
-            leaving = true;
-            shutdown();
+        boolean clean = !aborted.isDone();
+        leaving = true;
+        if (clean) {
+            try {
+                set("left/" + contract.rank(), new byte[0]);
+                if (store != null) {
+                    for (int r = 1; r < contract.worldSize(); r++) {
+                        get("left/" + r, timeoutMillis);
+                    }
+                    store.put("end", new byte[0]);
+                } else {
+                    get("end", timeoutMillis);
+                }
+            } catch (RuntimeException e) {
+                // Leaving anyway; a rank that did not say goodbye was named by the abort it caused.
+            }
+        }
+        shutdown();
+    }
+
+    /** Best effort, after a failed rendezvous: rank 0 must not take this rank's going for its death. */
+    private void sayLeft() {
+        if (master == null) {
             return;
         }
         try {
-            set("left/" + contract.rank(), new byte[0]);
-            if (store != null) {
-                for (int r = 1; r < contract.worldSize(); r++) {
-                    get("left/" + r, timeoutMillis);
-                }
-            }
-        } catch (RuntimeException e) {
-            // Leaving anyway; a rank that did not say goodbye was named by the abort it caused.
-        } finally {
-            leaving = true;
-            shutdown();
+            ClientCalls.blockingUnaryCall(master, Wire.SET, CallOptions.DEFAULT.withDeadlineAfter(1, TimeUnit.SECONDS),
+                    Wire.encode("left/" + contract.rank(), new byte[0]));
+        } catch (StatusRuntimeException e) {
+            // Rank 0 is gone or never came: nobody to tell.
         }
     }
+
+    /*
+     * Note [leaving]
+     * A rank's results reach rank 0 before it leaves (Results.gather); after that, a broken stream or a lost watch
+     * is the world ending, not a failure, so aborts are ignored from the moment a rank starts leaving. Rank 0 ends
+     * the world ("end") only once every rank said "left/{r}": until then every server stays up, so no rank sees a
+     * neighbour's stream cancelled while it still waits for its own results.
+     */
 
     private void shutdown() {
         List<ManagedChannel> all = new ArrayList<>(channels.values());
