@@ -56,6 +56,9 @@ final class InWorld {
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         try (World w = World.join(contract, token, timeoutMillis, cmd.microBatches,
                 configuration(config, partition, workload, cmd, trace))) {
+            err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
+                    contract.master(), contract.source());
+            err.flush();
             RunResult result;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(cmd.split).stages(stageCount)
                     .microBatches(cmd.microBatches).process(contract.rank(), w.transports()).build()) {
@@ -90,7 +93,8 @@ final class InWorld {
     private static RuntimeException failed(World w, LaunchContract contract, RuntimeException e) {
         String heard = w.aborted();
         if (heard != null) {
-            return new IllegalStateException("rank " + contract.rank() + " stopped: the world was aborted: " + heard, e);
+            // The first cause is the other rank's; this rank's own failure (a RECV woken by the abort) adds nothing.
+            return new IllegalStateException("rank " + contract.rank() + " stopped: the world was aborted: " + heard);
         }
         w.abort("rank " + contract.rank() + " failed: " + Main.describe(e));
         return e;

@@ -111,8 +111,9 @@ final class GrpcTransport implements Transport {
 
             @Override
             public void onError(Throwable t) {
-                world.abort("rank " + localRank + ": the stream from rank " + (fromRank < 0 ? "?" : fromRank)
-                        + " broke (" + Status.fromThrowable(t).getCode() + "); that rank's process is gone or stopped");
+                String sender = fromRank < 0 ? "a neighbour" : "rank " + fromRank;
+                world.abort(sender + "'s stream to rank " + localRank + " broke (" + Status.fromThrowable(t).getCode()
+                        + "): " + sender + "'s process is gone or stopped");
             }
 
             @Override
@@ -172,8 +173,8 @@ final class GrpcTransport implements Transport {
 
                     @Override
                     public void onError(Throwable t) {
-                        world.abort("rank " + localRank + ": the stream to rank " + r + " broke ("
-                                + Status.fromThrowable(t).getCode() + "); that rank's process is gone or stopped");
+                        world.abort("rank " + localRank + "'s stream to rank " + r + " broke ("
+                                + Status.fromThrowable(t).getCode() + "): rank " + r + "'s process is gone or stopped");
                     }
 
                     @Override
