@@ -263,9 +263,15 @@ public final class World implements AutoCloseable {
 
     /** Waits up to {@code waitMillis} for {@code key}; an abort of the world ends the wait at once. */
     public byte[] get(String key, long waitMillis) {
+        return get(key, waitMillis, true);
+    }
+
+    /** As {@link #get(String, long)}; without {@code waitForReady} a store that is gone fails the wait at once. */
+    private byte[] get(String key, long waitMillis, boolean waitForReady) {
         CompletableFuture<byte[]> value = new CompletableFuture<>();
-        ClientCalls.asyncUnaryCall(master.newCall(Wire.GET, CallOptions.DEFAULT.withWaitForReady()
-                .withDeadlineAfter(waitMillis, TimeUnit.MILLISECONDS)), Wire.encode(key), new StreamObserver<>() {
+        CallOptions options = CallOptions.DEFAULT.withDeadlineAfter(waitMillis, TimeUnit.MILLISECONDS);
+        ClientCalls.asyncUnaryCall(master.newCall(Wire.GET, waitForReady ? options.withWaitForReady() : options),
+                Wire.encode(key), new StreamObserver<>() {
                     @Override
                     public void onNext(byte[] v) {
                         value.complete(v);
@@ -392,7 +398,7 @@ public final class World implements AutoCloseable {
                     }
                     store.put("end", new byte[0]);
                 } else {
-                    get("end", timeoutMillis);
+                    get("end", timeoutMillis, false); // rank 0 may be gone already: then the world ended
                 }
             } catch (RuntimeException e) {
                 // Leaving anyway; a rank that did not say goodbye was named by the abort it caused.

@@ -165,9 +165,30 @@ class WorldTest {
             assertThat(w0.refusedCalls()).isEqualTo(2);
             assertThat(w1.refusedCalls()).isZero();
             assertThat(w0.aborted()).isNull();
+            assertThat(listeners(port)).as("rank 0's store listens on the master address only, not all interfaces")
+                    .isNotEmpty().allMatch(a -> a.equals(String.format("0100007F:%04X", port))
+                            || a.equals(String.format("0000000000000000FFFF00000100007F:%04X", port)));
         } finally {
             leave(List.of(w0, w1));
         }
+    }
+
+    /** Local addresses (as /proc/net/tcp{,6} write them) that listen on {@code port}. */
+    private static List<String> listeners(int port) throws java.io.IOException {
+        List<String> out = new ArrayList<>();
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            java.nio.file.Path p = java.nio.file.Path.of(table);
+            if (!java.nio.file.Files.exists(p)) {
+                continue;
+            }
+            for (String line : java.nio.file.Files.readAllLines(p).subList(1, java.nio.file.Files.readAllLines(p).size())) {
+                String[] f = line.trim().split("\\s+");
+                if (f[3].equals("0A") && f[1].endsWith(String.format(":%04X", port))) {
+                    out.add(f[1]);
+                }
+            }
+        }
+        return out;
     }
 
     @Test
