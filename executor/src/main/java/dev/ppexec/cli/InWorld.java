@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.dist.LaunchContract;
+import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
 import dev.ppexec.dist.World;
 import dev.ppexec.dist.WorldToken;
@@ -56,6 +57,7 @@ final class InWorld {
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         try (World w = World.join(contract, token, timeoutMillis, cmd.microBatches,
                 configuration(config, partition, workload, cmd, trace))) {
+            Launcher.followLauncher(w, System.getenv());
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
                     contract.master(), contract.source());
             err.flush();

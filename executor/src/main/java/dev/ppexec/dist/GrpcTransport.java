@@ -111,9 +111,9 @@ final class GrpcTransport implements Transport {
 
             @Override
             public void onError(Throwable t) {
-                String sender = fromRank < 0 ? "a neighbour" : "rank " + fromRank;
-                world.abort(sender + "'s stream to rank " + localRank + " broke (" + Status.fromThrowable(t).getCode()
-                        + "): " + sender + "'s process is gone or stopped");
+                String sender = fromRank < 0 ? "a neighbour of rank " + localRank : "rank " + fromRank;
+                world.abort(sender + " went away: its stream to rank " + localRank + " broke ("
+                        + Status.fromThrowable(t).getCode() + ")");
             }
 
             @Override
@@ -173,8 +173,8 @@ final class GrpcTransport implements Transport {
 
                     @Override
                     public void onError(Throwable t) {
-                        world.abort("rank " + localRank + "'s stream to rank " + r + " broke ("
-                                + Status.fromThrowable(t).getCode() + "): rank " + r + "'s process is gone or stopped");
+                        world.abort("rank " + r + " went away: rank " + localRank + "'s stream to it broke ("
+                                + Status.fromThrowable(t).getCode() + ")");
                     }
 
                     @Override

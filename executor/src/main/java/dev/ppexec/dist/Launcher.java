@@ -25,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Launcher {
 
+    /** Set by {@code launch} in each rank's environment: a rank whose launcher is gone stops (see {@link #followLauncher}). */
+    public static final String LAUNCHER_PID = "PPEXEC_LAUNCHER_PID";
+
     /** How long a rank gets between SIGTERM and SIGKILL. */
     static final long STOP_BOUND_MILLIS = 5_000;
 
@@ -60,6 +63,7 @@ public final class Launcher {
                 env.put("MASTER_ADDR", "127.0.0.1");
                 env.put("MASTER_PORT", Integer.toString(port));
                 env.put(WorldToken.VARIABLE, token);
+                env.put(LAUNCHER_PID, Long.toString(ProcessHandle.current().pid()));
                 Process p;
                 try {
                     p = pb.start();
@@ -97,6 +101,27 @@ public final class Launcher {
                 // Shutting down: the hook runs stopAll.
             }
         }
+    }
+
+    /**
+     * In a rank that {@code launch} started: aborts the world when the launcher's process ends, so that even a
+     * launcher killed with SIGKILL (which can stop nobody) leaves no rank running for long.
+     */
+    public static void followLauncher(World world, Map<String, String> env) {
+        String v = env.get(LAUNCHER_PID);
+        if (v == null) {
+            return;
+        }
+        long pid;
+        try {
+            pid = Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(LAUNCHER_PID + " '" + v + "' is not a process id; allowed: the pid of "
+                    + "the ppexec launch that started this rank (unset it when running ranks by hand)");
+        }
+        String reason = "rank " + world.contract().rank() + ": its launcher (pid " + pid + ") went away";
+        ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(() -> world.abort(reason)),
+                () -> world.abort(reason));
     }
 
     /** The rank processes' ids, in rank order (for tests and messages). */
