@@ -54,6 +54,7 @@ final class InWorld {
                     + " is out of range; allowed: seconds in (0, 86400]");
         }
         WorldToken token = WorldToken.fromEnvironment(System.getenv());
+        Launcher.requireGrpc();
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         try (World w = World.join(contract, token, timeoutMillis, cmd.microBatches,
                 configuration(config, partition, workload, cmd, trace))) {

@@ -42,6 +42,7 @@ final class LaunchCommand implements Callable<Integer> {
             throw new IllegalArgumentException("launch: command '" + String.join(" ", command) + "'; allowed: -- run "
                     + "[run's options] (each rank runs it)");
         }
+        Launcher.requireGrpc();
         Launcher.Outcome o = new Launcher().run(nproc, masterPort, command, spec.commandLine().getOut(),
                 spec.commandLine().getErr());
         return o.status() == 0 ? 0 : o.status() > 128 ? 1 : o.status();

@@ -34,7 +34,9 @@ import java.util.function.IntFunction;
  * every run of it; a run binds its buffers anew.
  *
  * <p>Copies: on the sending side the staging into the message (on a sender thread, so the rank's next compute
- * overlaps the transfer); on the receiving side the copy out of the received message into the destination.
+ * overlaps the transfer); on the receiving side the copy out of the received message into the destination. gRPC's
+ * framing copies once more on each side. No flow control of its own: the schedule lets at most one step per
+ * micro-batch be in flight on a channel (Note [routing] in Schedule).
  */
 final class GrpcTransport implements Transport {
 

@@ -124,6 +124,19 @@ public final class Launcher {
                 () -> world.abort(reason));
     }
 
+    /**
+     * Fails in one line when this runtime lacks gRPC: scripts/gpu-bundle leaves it out, since a world of rank
+     * processes runs on the CPU only until the GPU data plane ([H2]) exists.
+     */
+    public static void requireGrpc() {
+        try {
+            Class.forName("io.grpc.Server", false, Launcher.class.getClassLoader());
+        } catch (ClassNotFoundException e) {
+            throw new IllegalStateException("ranks as processes need gRPC, which this runtime's class path lacks (the GPU "
+                    + "bundle leaves it out); run them from a build: scripts/ppexec");
+        }
+    }
+
     /** The rank processes' ids, in rank order (for tests and messages). */
     public synchronized List<Long> pids() {
         return ranks.stream().map(Process::pid).toList();

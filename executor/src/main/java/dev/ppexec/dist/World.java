@@ -5,6 +5,9 @@ import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -99,9 +102,9 @@ public final class World implements AutoCloseable {
         }
         NettyServerBuilder b = NettyServerBuilder.forAddress(bind)
                 .permitKeepAliveTime(KEEPALIVE_SECONDS, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
-                .addService(ServerInterceptors.intercept(transport.service(), token.guard(refused)));
+                .addService(ServerInterceptors.intercept(transport.service(), guard(token, refused)));
         if (store != null) {
-            b.addService(ServerInterceptors.intercept(store.service(), token.guard(refused)));
+            b.addService(ServerInterceptors.intercept(store.service(), guard(token, refused)));
         }
         try {
             server = b.build().start();
@@ -126,6 +129,23 @@ public final class World implements AutoCloseable {
             }
         }
         return false;
+    }
+
+    /** Refuses calls without this token, before their first message is read; counts them in {@code refused}. */
+    private static ServerInterceptor guard(WorldToken token, AtomicLong refused) {
+        return new ServerInterceptor() {
+            @Override
+            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
+                                                               ServerCallHandler<Q, R> next) {
+                if (token.matches(headers.get(Wire.TOKEN))) {
+                    return next.startCall(call, headers);
+                }
+                refused.incrementAndGet();
+                call.close(Status.UNAUTHENTICATED.withDescription("missing or wrong world token"), new Metadata());
+                return new ServerCall.Listener<>() {
+                };
+            }
+        };
     }
 
     /** The address of this host's interface that reaches rank 0 (no packet is sent: a UDP connect only routes). */

@@ -1,17 +1,10 @@
 package dev.ppexec.dist;
 
-import io.grpc.Metadata;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.Status;
-
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Who may join a world: every call presents the world's shared secret ({@code PPEXEC_WORLD_TOKEN}) in its metadata;
@@ -58,22 +51,5 @@ public final class WorldToken {
     @Override
     public String toString() {
         return VARIABLE + "=<hidden>";
-    }
-
-    /** Refuses calls without this token, before their first message is read; counts them in {@code refused}. */
-    ServerInterceptor guard(AtomicLong refused) {
-        return new ServerInterceptor() {
-            @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers,
-                                                               ServerCallHandler<Q, R> next) {
-                if (matches(headers.get(Wire.TOKEN))) {
-                    return next.startCall(call, headers);
-                }
-                refused.incrementAndGet();
-                call.close(Status.UNAUTHENTICATED.withDescription("missing or wrong world token"), new Metadata());
-                return new ServerCall.Listener<>() {
-                };
-            }
-        };
     }
 }
