@@ -1,5 +1,7 @@
 package dev.ppexec.dist;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -47,11 +49,18 @@ class LaunchTest {
     }
 
     @Test
-    void launch_twoProcesses_giveTheInProcessTokens_andLeaveNoProcess() {
-        CliRun threads = CliRun.of(concat(TINY_RUN, "--stages", "2"));
+    void launch_twoProcesses_giveTheInProcessTokens_andLeaveNoProcess() throws IOException {
+        Path threadsReport = dir.resolve("threads.json");
+        CliRun threads = CliRun.of(concat(TINY_RUN, "--stages", "2", "--report", threadsReport.toString()));
         assertThat(threads.status()).as(threads.err()).isZero();
-        CliRun launched = CliRun.of(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN));
+        Path report = dir.resolve("world.json");
+        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN), "--report",
+                report.toString()));
         assertThat(launched.status()).as(launched.err()).isZero();
+        assertThat(launched.out()).contains("[PP 0] report: " + report).doesNotContain("[PP 1] report:");
+        JsonNode world = new ObjectMapper().readTree(report.toFile()).get("tokens");
+        assertThat(world).as("rank 0 owns --report: the tokens of every request").hasSize(6)
+                .isEqualTo(new ObjectMapper().readTree(threadsReport.toFile()).get("tokens"));
         List<String> expected = requestLines(threads.out(), "");
         assertThat(expected).hasSize(6);
         assertThat(requestLines(launched.out(), "[PP 0] ")).isEqualTo(expected);
