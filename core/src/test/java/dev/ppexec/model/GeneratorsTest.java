@@ -72,6 +72,6 @@ class GeneratorsTest {
         assertThatThrownBy(() -> Partition.parse("2,1", 4)).hasMessageContaining("sums to 3");
         assertThatThrownBy(() -> Partition.parse("4,0", 4)).hasMessageContaining("has a stage of 0 layers");
         assertThatThrownBy(() -> Partition.parse("a,3", 4)).hasMessageContaining("'a' is not a whole number");
-        assertThatThrownBy(() -> Partition.balanced(4, 5)).hasMessageContaining("--stages 5 is out of range; allowed: 1..4");
+        assertThatThrownBy(() -> Partition.balanced(4, 5)).hasMessageContaining("stages 5 is out of range; allowed: 1..4");
     }
 }

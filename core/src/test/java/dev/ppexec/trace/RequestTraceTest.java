@@ -90,7 +90,7 @@ class RequestTraceTest {
     @ValueSource(ints = {-1, 5})
     void levelOutOfRange_isRejectedWithTheAllowedRange(int level) {
         assertThatThrownBy(() -> new TraceLevel(level)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("--trace-level " + level + " is out of range; allowed: 0..4");
+                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..4");
     }
 
     @Test

@@ -2,6 +2,8 @@ package dev.ppexec.cli;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.util.Map;
+import java.util.Properties;
 
 /** Runs the command line in-process for tests, capturing its exit status and both streams. */
 public record CliRun(int status, String out, String err) {
@@ -10,6 +12,17 @@ public record CliRun(int status, String out, String err) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new CliRun(status, out.toString(), err.toString());
+    }
+
+    /**
+     * As {@link #of}, validating {@code env} as the environment (and no {@code otel.*} system
+     * properties); a run that starts tracing still gives the SDK this JVM's own environment.
+     */
+    public static CliRun withEnv(Map<String, String> env, String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true), env, new Properties());
         return new CliRun(status, out.toString(), err.toString());
     }
 }

@@ -52,7 +52,7 @@ class ModelFileTest {
     void badFiles_areOneLineNamingFileLineKeyAndWhatIsAllowed(String text, String message) throws IOException {
         Path f = write(text.replace("\\n", "\n"));
         assertThatThrownBy(() -> ModelFile.read(f, 1))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(UsageException.class)
                 .hasMessageStartingWith("--model-file " + f)
                 .hasMessageContaining(message)
                 .hasMessageNotContaining("\n");
