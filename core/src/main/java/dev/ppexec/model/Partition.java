@@ -45,14 +45,13 @@ public final class Partition {
         }
         int[] sizes = new int[parts.length];
         for (int r = 0; r < parts.length; r++) {
-            if (!parts[r].matches("[0-9]{1,10}")) {
+            if (!parts[r].matches("[0-9]+")) {
                 throw new IllegalArgumentException("split '" + split + "': '" + parts[r] + "' is not a whole number" + allowed);
             }
-            long size = Long.parseLong(parts[r]);
-            if (size > layers) {
-                throw new IllegalArgumentException("split '" + split + "' has a stage of " + size + " layers" + allowed);
+            if (parts[r].length() > 9 || Integer.parseInt(parts[r]) > layers) {
+                throw new IllegalArgumentException("split '" + split + "' has a stage of " + parts[r] + " layers" + allowed);
             }
-            sizes[r] = (int) size;
+            sizes[r] = Integer.parseInt(parts[r]);
         }
         return of(sizes, layers, split);
     }

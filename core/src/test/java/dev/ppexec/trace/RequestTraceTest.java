@@ -101,4 +101,11 @@ class RequestTraceTest {
         assertThat(RequestTrace.spanCount(1, 1, 1, new TraceLevel(1))).isEqualTo(5);
         assertThat(RequestTrace.spanCount(7, 3, 9, TraceLevel.OFF)).isZero();
     }
+
+    @Test
+    void spanCount_ofHugeRuns_saturatesInsteadOfWrapping() {
+        assertThat(RequestTrace.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.ALL)).isEqualTo(Long.MAX_VALUE);
+        long perRequest = RequestTrace.spanCount(1, 4, 1 << 20, TraceLevel.ALL);
+        assertThat(RequestTrace.spanCount(1000, 4, 1 << 20, TraceLevel.ALL)).isEqualTo(1000 * perRequest);
+    }
 }

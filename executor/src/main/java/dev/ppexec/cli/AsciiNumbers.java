@@ -17,8 +17,8 @@ final class AsciiNumbers {
     private AsciiNumbers() {}
 
     static void register(CommandLine cl) {
-        CommandLine.ITypeConverter<Integer> ints = s -> (int) parse(s, Integer.MIN_VALUE, Integer.MAX_VALUE, "int");
-        CommandLine.ITypeConverter<Long> longs = s -> parse(s, Long.MIN_VALUE, Long.MAX_VALUE, "long");
+        CommandLine.ITypeConverter<Integer> ints = s -> (int) parse(s, Integer.MIN_VALUE, Integer.MAX_VALUE, "an int");
+        CommandLine.ITypeConverter<Long> longs = s -> parse(s, Long.MIN_VALUE, Long.MAX_VALUE, "a long");
         cl.registerConverter(Integer.class, ints);
         cl.registerConverter(int.class, ints);
         cl.registerConverter(Long.class, longs);
@@ -39,6 +39,6 @@ final class AsciiNumbers {
         } catch (NumberFormatException e) {
             // Too long for a long: out of range below.
         }
-        throw new TypeConversionException("'" + text + "' is out of range; allowed: " + min + ".." + max + " (an " + type + ")");
+        throw new TypeConversionException("'" + text + "' is out of range; allowed: " + min + ".." + max + " (" + type + ")");
     }
 }

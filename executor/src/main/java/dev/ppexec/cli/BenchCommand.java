@@ -95,7 +95,9 @@ final class BenchCommand implements Callable<Integer> {
         DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
         String deviceName = probe.devices().getFirst().name();
         try {
-            DeviceChoice.checkFits(plan.largest(), probe.devices());
+            DeviceChoice.checkFits(plan.largest(), RunCommand.workload(plan.requests(), plan.promptLength(),
+                    plan.decodeSteps(), config) + " at P = " + ranks.stream().max(Integer::compare).orElseThrow() + ", M = 1",
+                    probe.devices());
         } finally {
             probe.devices().forEach(Device::close);
         }
@@ -146,9 +148,7 @@ final class BenchCommand implements Callable<Integer> {
                 "--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
         RunCommand.check(decodeSteps == null || decodeSteps >= 1,
                 "--decode-steps " + decodeSteps + " is not positive; allowed: an integer >= 1 (the decode phase needs a step)");
-        Integer prompt = promptLength == null && quick ? Integer.valueOf(8) : promptLength;
-        Integer decode = decodeSteps == null && quick ? Integer.valueOf(8) : decodeSteps;
-        int[] positions = RunCommand.positions(config, prompt, decode);
+        int[] positions = RunCommand.positions(config, promptLength, decodeSteps, quick ? 8 : RunCommand.DEFAULT_POSITIONS);
         RunCommand.check(positions[1] >= 1, "--prompt-len " + positions[0] + " leaves no decode step in maxSeq "
                 + config.maxSeq() + " of model " + config.name() + "; allowed: 1.." + (config.maxSeq() - 1));
         if (!noTracingCompare) {

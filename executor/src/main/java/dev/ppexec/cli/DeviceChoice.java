@@ -65,16 +65,17 @@ enum DeviceChoice {
 
     /**
      * Refuses, before any weight is made, a run that does not fit: in this JVM's heap on the CPU, in
-     * the devices' free memory on CUDA.
+     * the devices' free memory on CUDA. {@code workload} says with the user's options what needs it
+     * ({@code --requests 8 x (--prompt-len 32 + --decode-steps 32) positions of model toy}).
      */
-    static void checkFits(MemoryPlan plan, List<Device> devices) {
+    static void checkFits(MemoryPlan plan, String workload, List<Device> devices) {
         if (devices.getFirst() instanceof CudaDevice) {
             long free = 0;
             for (Device d : devices) {
                 free += ((CudaDevice) d).memoryInfo()[0];
             }
             if (plan.total() > free) {
-                throw new UsageException("model and workload need " + plan.describe() + "; the CUDA device(s) "
+                throw new UsageException(workload + " need " + plan.describe() + "; the CUDA device(s) "
                         + "have " + MemoryPlan.gib(free) + " free; allowed: fewer requests or positions, a smaller "
                         + "model, or more devices (--devices)");
             }
@@ -83,7 +84,7 @@ enum DeviceChoice {
         Runtime rt = Runtime.getRuntime();
         long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         if (plan.total() > available) {
-            throw new UsageException("model and workload need " + plan.describe() + "; this JVM has "
+            throw new UsageException(workload + " need " + plan.describe() + "; this JVM has "
                     + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
                     + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
         }

@@ -56,17 +56,20 @@ public final class Main implements Runnable {
         cl.setErr(err);
         AsciiNumbers.register(cl);
         cl.setParameterExceptionHandler(Main::badInput);
-        cl.setExecutionExceptionHandler((e, line, parsed) -> {
-            if (e instanceof UsageException || e instanceof TraceInputException) {
-                line.getErr().println(oneLine(line.getCommandName() + ": " + e.getMessage()));
-                return USAGE;
-            }
-            String kind = e instanceof IllegalArgumentException ? ": internal error: " + e.getClass().getSimpleName() + ": "
-                    : ": error: ";
-            line.getErr().println(oneLine(line.getCommandName() + kind + Failures.describe(e)));
-            return 1;
-        });
+        cl.setExecutionExceptionHandler((e, line, parsed) -> failed(e, line.getCommandName(), line.getErr()));
         return cl.execute(args);
+    }
+
+    /** Says how {@code command} failed, in one line on {@code err}; returns the exit status (Note [usage errors]). */
+    static int failed(Exception e, String command, PrintWriter err) {
+        if (e instanceof UsageException || e instanceof TraceInputException) {
+            err.println(oneLine(command + ": " + e.getMessage()));
+            return USAGE;
+        }
+        String kind = e instanceof IllegalArgumentException ? ": internal error: " + e.getClass().getSimpleName() + ": "
+                : ": error: ";
+        err.println(oneLine(command + kind + Failures.describe(e)));
+        return 1;
     }
 
     private static int badInput(CommandLine.ParameterException e, String[] args) {
@@ -91,12 +94,13 @@ public final class Main implements Runnable {
                 continue;
             }
             List<String> given = new ArrayList<>();
-            for (CommandLine.Model.OptionSpec o : group.options()) {
-                for (int i = 0; i < args.length; i++) {
-                    if (args[i].equals(o.longestName())) {
-                        given.add(o.longestName() + (i + 1 < args.length ? " " + args[i + 1] : ""));
-                    } else if (args[i].startsWith(o.longestName() + "=")) {
-                        given.add(o.longestName() + " " + args[i].substring(o.longestName().length() + 1));
+            for (int i = 0; i < args.length; i++) {
+                for (CommandLine.Model.OptionSpec o : group.options()) {
+                    String name = o.longestName();
+                    if (args[i].equals(name)) {
+                        given.add(name + (i + 1 < args.length ? " " + args[i + 1] : ""));
+                    } else if (args[i].startsWith(name + "=")) {
+                        given.add(name + " " + args[i].substring(name.length() + 1));
                     }
                 }
             }

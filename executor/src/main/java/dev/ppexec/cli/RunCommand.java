@@ -152,7 +152,8 @@ final class RunCommand implements Callable<Integer> {
         DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
         List<Device> devices = opened.devices();
         try {
-            DeviceChoice.checkFits(plan.memory(), devices);
+            DeviceChoice.checkFits(plan.memory(), workload(plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                    plan.config()), devices);
         } catch (RuntimeException e) {
             devices.forEach(Device::close);
             throw e;
@@ -202,16 +203,17 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         int micro = microBatches != null ? microBatches : Math.min(DEFAULT_MICRO_BATCHES, requests);
-        int[] positions = positions(config, promptLength, decodeSteps);
+        int[] positions = positions(config, promptLength, decodeSteps, DEFAULT_POSITIONS);
         MemoryPlan memory = MemoryPlan.of(config, stageCount, micro, requests, positions[0], positions[1]);
         return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions());
     }
 
     /**
-     * Prompt length and decode steps: given ones must fit maxSeq together; a default (32) takes
-     * what a given one leaves, so that only an option the user gave is ever refused.
+     * Prompt length and decode steps ({@code [prompt, decode]}): given ones must fit maxSeq together;
+     * a default ({@code defaultPositions}) takes what a given one leaves, so that only an option the
+     * user gave is ever refused.
      */
-    static int[] positions(ModelConfig config, Integer promptLength, Integer decodeSteps) {
+    static int[] positions(ModelConfig config, Integer promptLength, Integer decodeSteps, int defaultPositions) {
         int maxSeq = config.maxSeq();
         String model = " (maxSeq of model " + config.name() + ")";
         if (promptLength != null && decodeSteps != null) {
@@ -221,15 +223,21 @@ final class RunCommand implements Callable<Integer> {
         if (promptLength != null) {
             check(promptLength <= maxSeq, "--prompt-len " + promptLength + " is more than " + maxSeq + model
                     + "; allowed: 1.." + maxSeq);
-            return new int[]{promptLength, Math.min(DEFAULT_POSITIONS, maxSeq - promptLength)};
+            return new int[]{promptLength, Math.min(defaultPositions, maxSeq - promptLength)};
         }
         if (decodeSteps != null) {
             check(decodeSteps < maxSeq, "--decode-steps " + decodeSteps + " leaves no position of " + maxSeq + model
                     + " for a prompt; allowed: 0.." + (maxSeq - 1));
-            return new int[]{Math.min(DEFAULT_POSITIONS, maxSeq - decodeSteps), decodeSteps};
+            return new int[]{Math.min(defaultPositions, maxSeq - decodeSteps), decodeSteps};
         }
-        int prompt = Math.min(DEFAULT_POSITIONS, maxSeq);
-        return new int[]{prompt, Math.min(DEFAULT_POSITIONS, maxSeq - prompt)};
+        int prompt = Math.min(defaultPositions, maxSeq);
+        return new int[]{prompt, Math.min(defaultPositions, maxSeq - prompt)};
+    }
+
+    /** What a memory plan is for, in the user's options. */
+    static String workload(int requests, int promptLength, int decodeSteps, ModelConfig config) {
+        return "--requests " + requests + " x (--prompt-len " + promptLength + " + --decode-steps " + decodeSteps
+                + ") positions of model " + config.name();
     }
 
     /** Throws {@code message} as bad input unless {@code ok}. */
@@ -409,8 +417,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** Prompt and decode positions fit the model's maxSeq; shared by run and bench. */
-    static void checkPositions(ModelConfig config, int promptLength, int decodeSteps) {
+    /** Given prompt and decode positions fit the model's maxSeq. */
+    private static void checkPositions(ModelConfig config, int promptLength, int decodeSteps) {
         long positions = (long) promptLength + decodeSteps;
         if (positions > config.maxSeq()) {
             throw new UsageException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
