@@ -94,7 +94,7 @@ public final class OtelSettings {
             if (value == null || value.isBlank()) {
                 continue;
             }
-            String problem = c.getValue().apply(value.strip());
+            String problem = c.getValue().apply(value);
             if (problem != null) {
                 boolean secret = key.endsWith(".headers");
                 return Optional.of(name + (secret ? " (value not shown: it may hold a secret) " : "='" + value + "' ") + problem);
@@ -102,7 +102,7 @@ public final class OtelSettings {
         }
         String queue = effective("otel.bsp.max.queue.size", env, system);
         String batch = effective("otel.bsp.max.export.batch.size", env, system);
-        if (queue != null && batch != null && Long.parseLong(batch.strip()) > Long.parseLong(queue.strip())) {
+        if (queue != null && batch != null && Long.parseLong(batch) > Long.parseLong(queue)) {
             return Optional.of(envName("otel.bsp.max.export.batch.size") + "='" + batch + "' is more than "
                     + envName("otel.bsp.max.queue.size") + "='" + queue + "'; allowed: a batch no larger than the queue");
         }
