@@ -70,8 +70,10 @@ class RunOptionsFuzzTest {
     /** {@code --split} lists with huge, zero, negative and fitting counts: a split that sums to 4 runs, every other is refused. */
     @Property(tries = 40)
     void splits_withOverflowingCounts_runOrAreRefusedInOneLine(@ForAll @Size(min = 1, max = 6) List<@IntRange(min = -1, max = 5) Integer> small,
-                                                             @ForAll boolean withHuge) {
-        List<Long> counts = new ArrayList<>(small.stream().map(Integer::longValue).toList());
+                                                             @ForAll("compositionsOfFour") List<Integer> fitting,
+                                                             @ForAll @IntRange(min = 0, max = 2) int kind) {
+        boolean withHuge = kind == 1;
+        List<Long> counts = new ArrayList<>((kind == 2 ? fitting : small).stream().map(Integer::longValue).toList());
         if (withHuge) {
             counts.add(0, (long) Integer.MAX_VALUE);
             counts.add(1, (long) Integer.MAX_VALUE);
@@ -206,6 +208,12 @@ class RunOptionsFuzzTest {
     Arbitrary<Integer> hugeOrNegative() {
         return Arbitraries.oneOf(Arbitraries.integers().between(1_000_000, Integer.MAX_VALUE),
                 Arbitraries.integers().between(Integer.MIN_VALUE, -1), Arbitraries.of(Integer.MAX_VALUE, 100_000_000));
+    }
+
+    @Provide
+    Arbitrary<List<Integer>> compositionsOfFour() {
+        return Arbitraries.of(List.of(4), List.of(1, 3), List.of(3, 1), List.of(2, 2), List.of(1, 1, 2), List.of(1, 2, 1),
+                List.of(2, 1, 1), List.of(1, 1, 1, 1));
     }
 
     @Provide
