@@ -87,7 +87,7 @@ class ModelFileTest {
         CliRun o = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "1",
                 "--micro-batches", "1", "--prompt-len", "4", "--decode-steps", "1");
         assertThat(o.status()).isEqualTo(2);
-        assertThat(o.err().strip()).matches("run: model and workload need \\d+\\.\\d\\d GiB \\(weights \\d+\\.\\d\\d GiB, "
+        assertThat(o.err().strip()).matches("run: --requests 1 x \\(--prompt-len 4 \\+ --decode-steps 1\\) positions of model big need \\d+\\.\\d\\d GiB \\(weights \\d+\\.\\d\\d GiB, "
                 + "KV cache .*\\); this JVM has .* free of its -Xmx .*; allowed: .*");
         assertThat(o.err().lines()).hasSize(1);
         long heapAfter = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();
