@@ -127,34 +127,32 @@ final class BenchCommand implements Callable<Integer> {
         if (quick && !matched("--model")) {
             model = "tiny";
         }
-        RunCommand.check(ModelConfig.PRESETS.contains(model.toLowerCase(Locale.ROOT)), "--model '" + model
+        UsageException.check(ModelConfig.PRESETS.contains(model.toLowerCase(Locale.ROOT)), "--model '" + model
                 + "' is not a preset; allowed: " + String.join(", ", ModelConfig.PRESETS));
         ModelConfig config = ModelConfig.preset(model, seed);
         int repeatCount = repeats != null ? repeats : quick ? 2 : 3;
-        RunCommand.check(repeatCount >= 1, "--repeats " + repeatCount + " is not positive; allowed: an integer >= 1");
-        RunCommand.check(new HashSet<>(ranks).size() == ranks.size(), "--ranks " + ranks.stream().map(String::valueOf)
+        UsageException.check(repeatCount >= 1, "--repeats " + repeatCount + " is not positive; allowed: an integer >= 1");
+        UsageException.check(new HashSet<>(ranks).size() == ranks.size(), "--ranks " + ranks.stream().map(String::valueOf)
                 .collect(Collectors.joining(",")) + " repeats a value; allowed: distinct P values");
         int maxRanks = 1;
         for (int p : ranks) {
-            RunCommand.check(p >= 1 && p <= config.layers(), "--ranks " + p + " is out of range; allowed: 1.."
+            UsageException.check(p >= 1 && p <= config.layers(), "--ranks " + p + " is out of range; allowed: 1.."
                     + config.layers() + " (model " + config.name() + " has " + config.layers() + " layers)");
             maxRanks = Math.max(maxRanks, p);
         }
         int maxM = Sweep.microBatches(maxRanks).getLast();
         int requestCount = requests != null ? requests : Math.max(16, maxM);
-        RunCommand.check(requestCount >= maxM, "--requests " + requestCount + " is fewer than M = 4P = " + maxM
+        UsageException.check(requestCount >= maxM, "--requests " + requestCount + " is fewer than M = 4P = " + maxM
                 + "; allowed: at least " + maxM);
-        RunCommand.check(promptLength == null || promptLength >= 1,
+        UsageException.check(promptLength == null || promptLength >= 1,
                 "--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
-        RunCommand.check(decodeSteps == null || decodeSteps >= 1,
+        UsageException.check(decodeSteps == null || decodeSteps >= 1,
                 "--decode-steps " + decodeSteps + " is not positive; allowed: an integer >= 1 (the decode phase needs a step)");
         int[] positions = RunCommand.positions(config, promptLength, decodeSteps, quick ? 8 : RunCommand.DEFAULT_POSITIONS);
-        RunCommand.check(positions[1] >= 1, "--prompt-len " + positions[0] + " leaves no decode step in maxSeq "
+        UsageException.check(positions[1] >= 1, "--prompt-len " + positions[0] + " leaves no decode step in maxSeq "
                 + config.maxSeq() + " of model " + config.name() + "; allowed: 1.." + (config.maxSeq() - 1));
         if (!noTracingCompare) {
-            OtelSettings.problem(main.env, main.system).ifPresent(p -> {
-                throw new UsageException(p);
-            });
+            OtelSettings.problem(main.env, main.system).ifPresent(p -> UsageException.check(false, p));
         }
         // The largest run: the most ranks, the whole workload in one micro-batch.
         MemoryPlan largest = MemoryPlan.of(config, maxRanks, 1, requestCount, positions[0], positions[1]);

@@ -25,14 +25,14 @@ enum DeviceChoice {
     /** The checks of --devices and --tf32 that need no device (Note [usage errors]). */
     static void check(DeviceChoice choice, List<Integer> ordinals, boolean tf32) {
         if (choice == cpu) {
-            RunCommand.check(ordinals == null, "--devices " + (ordinals == null ? "" : join(ordinals))
+            UsageException.check(ordinals == null, "--devices " + (ordinals == null ? "" : join(ordinals))
                     + " applies to CUDA devices; allowed with --device cuda or auto");
-            RunCommand.check(!tf32, "--tf32 applies to CUDA matmul; allowed with --device cuda or auto");
+            UsageException.check(!tf32, "--tf32 applies to CUDA matmul; allowed with --device cuda or auto");
         }
         if (ordinals != null) {
-            RunCommand.check(ordinals.stream().allMatch(o -> o >= 0), "--devices " + join(ordinals)
+            UsageException.check(ordinals.stream().allMatch(o -> o >= 0), "--devices " + join(ordinals)
                     + " has a negative ordinal; allowed: ordinals >= 0");
-            RunCommand.check(new HashSet<>(ordinals).size() == ordinals.size(), "--devices " + join(ordinals)
+            UsageException.check(new HashSet<>(ordinals).size() == ordinals.size(), "--devices " + join(ordinals)
                     + " repeats a device; allowed: distinct ordinals");
         }
     }
@@ -49,14 +49,14 @@ enum DeviceChoice {
         CudaPlatform platform = CudaPlatform.detect();
         Optional<String> reason = platform.unavailableReason();
         if (reason.isPresent()) {
-            RunCommand.check(this != cuda, "--device cuda: " + reason.get() + "; allowed here: cpu, auto");
+            UsageException.check(this != cuda, "--device cuda: " + reason.get() + "; allowed here: cpu, auto");
             return new Opened(List.of(new CpuDevice()), Optional.of("device auto: using cpu: " + reason.get()));
         }
         List<Device> devices;
         try {
             devices = ordinals == null ? platform.openAll(tf32) : platform.open(ordinals, tf32);
         } catch (IllegalArgumentException e) {
-            throw RunCommand.asOption(e, "device ordinal", "--devices");
+            throw UsageException.asOption(e, "device ordinal", "--devices");
         }
         return new Opened(devices, Optional.of("device " + this + ": using " + devices.stream()
                 .map(d -> ((CudaDevice) d).info().describe()).collect(Collectors.joining(", ")) + "; matmul: "

@@ -38,6 +38,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
+import static dev.ppexec.cli.UsageException.check;
+
 /** {@code ppexec run}: generate tokens through the PP ranks and print a summary. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run prefill and greedy decode through PP ranks; print tokens and per-rank figures.")
@@ -199,7 +201,7 @@ final class RunCommand implements Callable<Integer> {
             try {
                 stageCount = Partition.parse(split, config.layers()).stages();
             } catch (IllegalArgumentException e) {
-                throw asOption(e, "split", "--split");
+                throw UsageException.asOption(e, "split", "--split");
             }
         }
         int micro = microBatches != null ? microBatches : Math.min(DEFAULT_MICRO_BATCHES, requests);
@@ -238,23 +240,6 @@ final class RunCommand implements Callable<Integer> {
     static String workload(int requests, int promptLength, int decodeSteps, ModelConfig config) {
         return "--requests " + requests + " x (--prompt-len " + promptLength + " + --decode-steps " + decodeSteps
                 + ") positions of model " + config.name();
-    }
-
-    /** Throws {@code message} as bad input unless {@code ok}. */
-    static void check(boolean ok, String message) {
-        if (!ok) {
-            throw new UsageException(message);
-        }
-    }
-
-    /**
-     * A core class's refusal, which starts with its field's name ({@code split '2,1' sums to 3}),
-     * said with the user's option instead ({@code --split '2,1' sums to 3}); any other message is not
-     * about the option, so the failure is passed on as it is (an internal error).
-     */
-    static RuntimeException asOption(IllegalArgumentException e, String field, String option) {
-        String m = String.valueOf(e.getMessage());
-        return m.startsWith(field + " ") ? new UsageException(option + m.substring(field.length())) : e;
     }
 
     private int traced(PrintWriter out, PrintWriter err, Plan plan, Workload workload, List<Device> devices,
@@ -337,21 +322,21 @@ final class RunCommand implements Callable<Integer> {
         try {
             level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
         } catch (IllegalArgumentException e) {
-            throw asOption(e, "trace level", "--trace-level");
+            throw UsageException.asOption(e, "trace level", "--trace-level");
         }
         check(level.isOff() || destination, "--trace-level " + traceLevel + " without a trace destination; allowed: with "
                 + destinations);
         if (otlpEndpoint != null) {
-            OtelSettings.endpointProblem(otlpEndpoint).ifPresent(p -> fail("--otlp-endpoint '" + otlpEndpoint + "' " + p));
+            OtelSettings.endpointProblem(otlpEndpoint).ifPresent(p -> check(false, "--otlp-endpoint '" + otlpEndpoint + "' " + p));
         }
         if (otlpProtocol != null) {
-            OtelSettings.protocolProblem(otlpProtocol).ifPresent(p -> fail("--otlp-protocol '" + otlpProtocol + "' " + p));
+            OtelSettings.protocolProblem(otlpProtocol).ifPresent(p -> check(false, "--otlp-protocol '" + otlpProtocol + "' " + p));
             check(collector, "--otlp-protocol '" + otlpProtocol + "' without a collector; allowed: with "
                     + "--otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)");
         }
         Map<String, String> attrs = attributes(level, destination, destinations);
         if (!level.isOff()) {
-            OtelSettings.problem(main.env, main.system).ifPresent(RunCommand::fail);
+            OtelSettings.problem(main.env, main.system).ifPresent(p -> check(false, p));
         }
         return new TraceOptions(level, traceFile(), otlpEndpoint == null ? null : URI.create(otlpEndpoint), otlpProtocol, attrs);
     }
@@ -373,10 +358,6 @@ final class RunCommand implements Callable<Integer> {
             check(!level.isOff(), "--attr '" + a + "' with --trace-level 0 (tracing off); allowed: with --trace-level 1..4");
         }
         return attrs;
-    }
-
-    private static void fail(String message) {
-        throw new UsageException(message);
     }
 
     /** Where the spans go as a file: --trace-file, or beside the --perfetto output while converting. */

@@ -130,6 +130,15 @@ class ValidationTest {
     }
 
     @Test
+    void coreRefusal_isSaidWithTheOption_onlyWhenItNamesTheField() {
+        IllegalArgumentException split = new IllegalArgumentException("split '2,1' sums to 3; allowed: ...");
+        assertThat(UsageException.asOption(split, "split", "--split")).isInstanceOf(UsageException.class)
+                .hasMessage("--split '2,1' sums to 3; allowed: ...");
+        IllegalArgumentException other = new IllegalArgumentException("splitting failed");
+        assertThat(UsageException.asOption(other, "split", "--split")).isSameAs(other);
+    }
+
+    @Test
     void bench_checksEverythingBeforeItsDeviceLine() {
         CliRun positions = CliRun.withEnv(Map.of(), "bench", "--quick", "--prompt-len", "128", "--out", dir.toString());
         assertThat(positions.status()).isEqualTo(2);
