@@ -9,10 +9,7 @@ import java.util.Properties;
 public record CliRun(int status, String out, String err) {
 
     public static CliRun of(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
-        return new CliRun(status, out.toString(), err.toString());
+        return run(System.getenv(), System.getProperties(), args);
     }
 
     /**
@@ -20,9 +17,13 @@ public record CliRun(int status, String out, String err) {
      * properties); a run that starts tracing still gives the SDK this JVM's own environment.
      */
     public static CliRun withEnv(Map<String, String> env, String... args) {
+        return run(env, new Properties(), args);
+    }
+
+    private static CliRun run(Map<String, String> env, Properties system, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true), env, new Properties());
+        int status = Main.execute(args, new PrintWriter(out, true), new PrintWriter(err, true), env, system);
         return new CliRun(status, out.toString(), err.toString());
     }
 }
