@@ -21,7 +21,8 @@ import java.util.Properties;
  * that names the option, field or variable, the value and what is allowed. Commands find it in
  * one validation pass before they choose a device or build anything. Core and runtime classes
  * throw {@link IllegalArgumentException} naming their own fields, never a flag; one that reaches
- * here was not caught by the validation pass, so it is an internal error (exit 1) with its cause.
+ * here was not caught by the validation pass, so it is an internal error (exit 1) with its cause,
+ * as is any other programming error (a NullPointerException, an index out of bounds, ...).
  */
 @Command(name = "ppexec", mixinStandardHelpOptions = true, version = "ppexec 0.1.0",
         description = "Pipeline-parallel inference executor with CPU-launch and device-time tracing.",
@@ -66,9 +67,12 @@ public final class Main implements Runnable {
             err.println(oneLine(command + ": " + e.getMessage()));
             return USAGE;
         }
-        String kind = e instanceof IllegalArgumentException ? ": internal error: " + e.getClass().getSimpleName() + ": "
-                : ": error: ";
-        err.println(oneLine(command + kind + Failures.describe(e)));
+        boolean internal = e instanceof IllegalArgumentException || e instanceof NullPointerException
+                || e instanceof IndexOutOfBoundsException || e instanceof ClassCastException || e instanceof ArithmeticException;
+        String what = Failures.describe(e);
+        String name = e.getClass().getSimpleName();
+        String kind = !internal ? ": error: " : ": internal error: " + (what.startsWith(name) ? "" : name + ": ");
+        err.println(oneLine(command + kind + what));
         return 1;
     }
 

@@ -124,6 +124,10 @@ class ValidationTest {
         assertThat(err.toString().strip()).isEqualTo("run: internal error: IllegalArgumentException: microBatches 9 is more "
                 + "than the workload's requests 8");
         err.getBuffer().setLength(0);
+        status = Main.failed(new NullPointerException(), "run", new PrintWriter(err, true));
+        assertThat(status).isEqualTo(1);
+        assertThat(err.toString().strip()).isEqualTo("run: internal error: NullPointerException");
+        err.getBuffer().setLength(0);
         status = Main.failed(new UsageException("--requests 0 is not positive\nsecond line"), "run", new PrintWriter(err, true));
         assertThat(status).isEqualTo(2);
         assertThat(err.toString().strip()).isEqualTo("run: --requests 0 is not positive\\u000asecond line");
