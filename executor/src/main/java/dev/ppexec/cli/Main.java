@@ -84,14 +84,17 @@ public final class Main implements Runnable {
                     + String.join(", ", cl.getCommandSpec().optionsMap().keySet().stream()
                     .filter(k -> k.startsWith("--")).sorted().toList());
         }
-        if (e instanceof CommandLine.MutuallyExclusiveArgsException) {
+        if (e instanceof CommandLine.MutuallyExclusiveArgsException || e instanceof CommandLine.MaxValuesExceededException) {
             message = exclusive(cl, args).orElse(message);
         }
         cl.getErr().println(oneLine(cl.getCommandName() + ": " + message));
         return USAGE;
     }
 
-    /** {@code "--stages 2 and --split 2,2 both given; allowed: one of them"}: an exclusive group's options as the user gave them. */
+    /**
+     * {@code "--stages 2 and --split 2,2 both given; allowed: one of them"}: an exclusive group's
+     * options as the user gave them (one of them twice, too).
+     */
     private static Optional<String> exclusive(CommandLine cl, String[] args) {
         for (CommandLine.Model.ArgGroupSpec group : cl.getCommandSpec().argGroups()) {
             if (!group.exclusive()) {

@@ -56,7 +56,7 @@ final class RunCommand implements Callable<Integer> {
 
     /** {@code --model} or {@code --model-file}, not both (Note [usage errors]). */
     static final class ModelSource {
-        @Option(names = "--model", description = "Model preset: tiny, toy, small (default: toy).")
+        @Option(names = "--model", paramLabel = "NAME", description = "Model preset: tiny, toy, small (default: toy).")
         String preset;
 
         @Option(names = "--model-file", paramLabel = "FILE.json",
@@ -79,10 +79,10 @@ final class RunCommand implements Callable<Integer> {
 
     /** {@code --stages} or {@code --split}, not both. */
     static final class Stages {
-        @Option(names = "--stages", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
+        @Option(names = "--stages", paramLabel = "P", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
         Integer count;
 
-        @Option(names = "--split", description = "Explicit layers per stage, e.g. 3,3,2 (not with --stages).")
+        @Option(names = "--split", paramLabel = "a,b,c", description = "Explicit layers per stage, e.g. 3,3,2 (not with --stages).")
         String split;
     }
 

@@ -42,6 +42,7 @@ class ValidationTest {
             "--otlp-endpoint http://127.0.0.1:99999       | --otlp-endpoint 'http://127.0.0.1:99999' has port 99999; allowed:",
             "--otlp-endpoint http://127.0.0.1:0           | --otlp-endpoint 'http://127.0.0.1:0' has port 0",
             "--model-file m.json --model tiny             | --model-file m.json and --model tiny both given; allowed: one of them",
+            "--stages 2 --stages 3                        | --stages 2 and --stages 3 both given; allowed: one of them",
             "--model 'tiny\u001b[31m'                     | --model 'tiny\\u001b[31m' is not a preset",
             "--requests 3 --micro-batches 4               | --micro-batches 4 is out of range; allowed: 1..3 (at most --requests)",
             "--prompt-len 129                             | --prompt-len 129 is more than 128 (maxSeq of model tiny); allowed: 1..128",
