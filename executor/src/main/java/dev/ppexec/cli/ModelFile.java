@@ -47,6 +47,11 @@ final class ModelFile {
     /** Reads {@code file}; any problem is a {@link UsageException} of one line naming the file, line and key. */
     static ModelConfig read(Path file, long seed) {
         String where = "--model-file " + file;
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            // A FIFO would block the read forever, a device never ends: only a regular file is read.
+            throw new UsageException(where + ": not a regular file (a folder, a FIFO or a device); allowed: a JSON file "
+                    + "of the model's shape");
+        }
         long size;
         try {
             size = Files.size(file);

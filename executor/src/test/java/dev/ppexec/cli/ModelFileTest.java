@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import static dev.ppexec.cli.RunCommandTest.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class ModelFileTest {
 
@@ -62,6 +63,19 @@ class ModelFileTest {
     void missingFile_isNamed() {
         Path f = dir.resolve("absent.json");
         assertThatThrownBy(() -> ModelFile.read(f, 1)).hasMessage("--model-file " + f + ": no such file; allowed: a JSON file of the model's shape");
+    }
+
+    @Test
+    void fifoOrFolder_isRefusedWithoutReadingIt() throws IOException, InterruptedException {
+        assertThatThrownBy(() -> ModelFile.read(dir, 1)).isInstanceOf(UsageException.class)
+                .hasMessage("--model-file " + dir + ": not a regular file (a folder, a FIFO or a device); allowed: a JSON "
+                        + "file of the model's shape");
+        Path fifo = dir.resolve("model.fifo");
+        assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "needs mkfifo(1)");
+        CliRun o = cli("run", "--model-file", fifo.toString(), "--no-progress");
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.err().strip()).isEqualTo("run: --model-file " + fifo + ": not a regular file (a folder, a FIFO or a "
+                + "device); allowed: a JSON file of the model's shape");
     }
 
     @Test
