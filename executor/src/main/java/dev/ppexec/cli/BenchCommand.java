@@ -127,9 +127,7 @@ final class BenchCommand implements Callable<Integer> {
         if (quick && !matched("--model")) {
             model = "tiny";
         }
-        UsageException.check(ModelConfig.PRESETS.contains(model.toLowerCase(Locale.ROOT)), "--model '" + model
-                + "' is not a preset; allowed: " + String.join(", ", ModelConfig.PRESETS));
-        ModelConfig config = ModelConfig.preset(model, seed);
+        ModelConfig config = RunCommand.preset(model, seed);
         int repeatCount = repeats != null ? repeats : quick ? 2 : 3;
         UsageException.check(repeatCount >= 1, "--repeats " + repeatCount + " is not positive; allowed: an integer >= 1");
         UsageException.check(new HashSet<>(ranks).size() == ranks.size(), "--ranks " + ranks.stream().map(String::valueOf)

@@ -302,11 +302,14 @@ final class RunCommand implements Callable<Integer> {
         if (modelSource != null && modelSource.file != null) {
             return ModelFile.read(modelSource.file, seed);
         }
-        String preset = modelSource == null ? "toy" : modelSource.preset;
-        check(ModelConfig.PRESETS.contains(preset.toLowerCase(Locale.ROOT)),
-                "--model '" + preset + "' is not a preset; allowed: " + String.join(", ", ModelConfig.PRESETS)
-                        + " (or --model-file FILE.json)");
-        return ModelConfig.preset(preset, seed);
+        return preset(modelSource == null ? "toy" : modelSource.preset, seed);
+    }
+
+    /** The {@code --model} preset {@code name}, shared by run and bench. */
+    static ModelConfig preset(String name, long seed) {
+        check(ModelConfig.PRESETS.contains(name.toLowerCase(Locale.ROOT)),
+                "--model '" + name + "' is not a preset; allowed: " + String.join(", ", ModelConfig.PRESETS));
+        return ModelConfig.preset(name, seed);
     }
 
     /**
