@@ -100,6 +100,7 @@ public final class RequestTrace {
         if (level.records(TraceStage.RUN_BATCH_CPU)) {
             perRequest += passes * (2L * ranks + 2L * (ranks - 1));          // level 4
         }
-        return perRequest * requests;
+        long spans = perRequest * requests;
+        return Math.multiplyHigh(perRequest, requests) != 0 || spans < 0 ? Long.MAX_VALUE : spans; // saturates, never wraps
     }
 }

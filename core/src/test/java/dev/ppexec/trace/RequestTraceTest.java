@@ -90,7 +90,7 @@ class RequestTraceTest {
     @ValueSource(ints = {-1, 5})
     void levelOutOfRange_isRejectedWithTheAllowedRange(int level) {
         assertThatThrownBy(() -> new TraceLevel(level)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("--trace-level " + level + " is out of range; allowed: 0..4");
+                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..4");
     }
 
     @Test
@@ -100,5 +100,12 @@ class RequestTraceTest {
         // Req, thread span, prefill_waiting, prefill_forward, decode_forward.
         assertThat(RequestTrace.spanCount(1, 1, 1, new TraceLevel(1))).isEqualTo(5);
         assertThat(RequestTrace.spanCount(7, 3, 9, TraceLevel.OFF)).isZero();
+    }
+
+    @Test
+    void spanCount_ofHugeRuns_saturatesInsteadOfWrapping() {
+        assertThat(RequestTrace.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.ALL)).isEqualTo(Long.MAX_VALUE);
+        long perRequest = RequestTrace.spanCount(1, 4, 1 << 20, TraceLevel.ALL);
+        assertThat(RequestTrace.spanCount(1000, 4, 1 << 20, TraceLevel.ALL)).isEqualTo(1000 * perRequest);
     }
 }

@@ -80,10 +80,14 @@ public final class Tracing implements AutoCloseable {
 
     /**
      * Whether the environment names an OTLP collector ({@code OTEL_EXPORTER_OTLP_ENDPOINT} or
-     * {@code OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}, or their system properties): then a run sends
-     * spans there even without {@code --otlp-endpoint}.
+     * {@code OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}, or their system properties) and
+     * {@code OTEL_TRACES_EXPORTER} is not {@code none}: then a run sends spans there even without
+     * {@code --otlp-endpoint}.
      */
     public static boolean environmentNamesCollector(Map<String, String> env, Properties system) {
+        if ("none".equals(OtelSettings.effective(OtelSettings.TRACES_EXPORTER, env, system))) {
+            return false;
+        }
         for (String key : List.of(ENDPOINT, TRACES_ENDPOINT)) {
             String envName = key.toUpperCase(Locale.ROOT).replace('.', '_');
             if (!system.getProperty(key, "").isBlank() || !env.getOrDefault(envName, "").isBlank()) {
@@ -96,7 +100,7 @@ public final class Tracing implements AutoCloseable {
     /**
      * Starts the SDK. {@code run} are the run's resource attributes; {@code expectedSpans} sizes the
      * export queues (unless OTEL_BSP_MAX_QUEUE_SIZE does). Bad OTEL_* values throw
-     * {@link IllegalArgumentException}; a trace file that cannot be created throws {@link UncheckedIOException}.
+     * {@link IllegalStateException} (OtelSettings refuses them before); a trace file that cannot be created throws {@link UncheckedIOException}.
      */
     public static Tracing start(TraceOptions options, Attributes run, long expectedSpans) {
         if (options.level().isOff()) {
@@ -137,7 +141,8 @@ public final class Tracing implements AutoCloseable {
             if (fileExporter != null) {
                 fileExporter.discard();
             }
-            throw new IllegalArgumentException("OpenTelemetry configuration: " + e.getMessage(), e);
+            // OtelSettings refuses, before the run, every value the SDK would refuse here.
+            throw new IllegalStateException("OpenTelemetry configuration: " + e.getMessage(), e);
         }
     }
 
@@ -164,8 +169,6 @@ public final class Tracing implements AutoCloseable {
     private static Map<String, String> defaults(long expectedSpans) {
         Map<String, String> d = new HashMap<>();
         d.put("otel.service.name", "ppexec");
-        d.put("otel.metrics.exporter", "none");
-        d.put("otel.logs.exporter", "none");
         d.put("otel.bsp.max.queue.size", Long.toString(Math.clamp(expectedSpans, MIN_QUEUE, MAX_QUEUE)));
         return d;
     }
@@ -179,9 +182,11 @@ public final class Tracing implements AutoCloseable {
         if (options.otlpEndpoint() != null) {
             o.put(TRACES_ENDPOINT, tracesEndpoint(options.otlpEndpoint(), protocol));
         }
-        boolean collector = options.otlpEndpoint() != null || config.getString(ENDPOINT) != null
-                || config.getString(TRACES_ENDPOINT) != null;
-        o.put("otel.traces.exporter", collector ? "otlp" : "none");
+        boolean collector = options.otlpEndpoint() != null || (!"none".equals(config.getString(OtelSettings.TRACES_EXPORTER))
+                && (config.getString(ENDPOINT) != null || config.getString(TRACES_ENDPOINT) != null));
+        o.put(OtelSettings.TRACES_EXPORTER, collector ? "otlp" : "none");
+        o.put("otel.metrics.exporter", "none"); // ppexec records no metrics and no logs
+        o.put("otel.logs.exporter", "none");
         return o;
     }
 

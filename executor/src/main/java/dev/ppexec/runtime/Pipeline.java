@@ -46,7 +46,7 @@ public final class Pipeline implements AutoCloseable {
         this.partition = b.split != null ? Partition.parse(b.split, model.layers())
                 : Partition.balanced(model.layers(), b.stages);
         if (b.microBatches < 1) {
-            throw new IllegalArgumentException("--micro-batches " + b.microBatches + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("microBatches " + b.microBatches + " is not positive; allowed: an integer >= 1");
         }
         this.microBatches = b.microBatches;
         this.hook = b.hook;
@@ -144,7 +144,7 @@ public final class Pipeline implements AutoCloseable {
     private void check(Workload workload) {
         workload.check(model);
         if (microBatches > workload.requests()) {
-            throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
+            throw new IllegalArgumentException("microBatches " + microBatches + " is more than the workload's requests "
                     + workload.requests() + "; allowed: 1.." + workload.requests());
         }
     }

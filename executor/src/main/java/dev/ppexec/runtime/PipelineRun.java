@@ -6,6 +6,7 @@ import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.StreamFailure;
+import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.schedule.Action;
 import dev.ppexec.schedule.ActionKind;
@@ -233,7 +234,7 @@ final class PipelineRun implements AutoCloseable {
     /** Records the first failure and stops every rank. */
     private void fail(int rank, String where, Throwable cause) {
         String message = (rank >= 0 ? "rank " + rank + ": " : "") + where + " failed: "
-                + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
+                + Failures.describe(cause);
         if (failure.compareAndSet(null, new PipelineException(rank, message, cause))) {
             for (Thread t : threads) {
                 if (t != Thread.currentThread()) {

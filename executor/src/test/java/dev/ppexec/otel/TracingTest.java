@@ -119,7 +119,8 @@ class TracingTest {
 
         assertThat(o.status()).isEqualTo(2);
         assertThat(o.err().strip().lines()).hasSize(1);
-        assertThat(o.err()).startsWith("run: OpenTelemetry configuration: ").contains("otel.bsp.max.queue.size=lots");
+        assertThat(o.err().strip()).isEqualTo("run: system property otel.bsp.max.queue.size='lots' is not a whole number; "
+                + "allowed: a whole number 1..16777216");
         assertThat(dir.toFile().list()).as("no trace file, no temporary file").isEmpty();
     }
 
