@@ -1,7 +1,9 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -88,10 +90,12 @@ final class BenchCommand implements Callable<Integer> {
         }
         ModelConfig config = ModelConfig.preset(model, seed);
         RunCommand.checkPositions(config, promptLength, decodeSteps);
+        new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
+                .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT)).check();
         PrintWriter quiet = new PrintWriter(Writer.nullWriter());
         Sweep.Config c = new Sweep.Config(config, ranks, requests, promptLength, decodeSteps, repeats,
                 () -> device.open(null, false, quiet),
-                noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
+                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")));
         List<Device> probe = device.open(null, false, err); // says once which device, or why not CUDA
         String deviceName = probe.getFirst().name();
         probe.forEach(Device::close);

@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
@@ -33,7 +34,7 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
-        input.checkOutput("--output", output);
+        new OutputCheck().input("--input", input.path).output("--output", output).check();
         ConvertResult r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
         input.printSkipped(err, "convert", r.read());
         TraceCounts w = r.written();

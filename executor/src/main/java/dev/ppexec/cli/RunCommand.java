@@ -1,6 +1,8 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.io.AtomicFile;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.perfetto.OtlpJsonReader;
@@ -111,6 +113,8 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable.")
     Map<String, String> attributes = new LinkedHashMap<>();
 
+    private Path perfettoScratch;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -139,24 +143,23 @@ final class RunCommand implements Callable<Integer> {
         checkPositions(config, promptLength, decodeSteps);
         MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
         TraceOptions traceOptions = traceOptions();
-        List<Device> devices = device.open(deviceOrdinals, tf32, err);
-        try {
-            DeviceChoice.checkFits(plan, devices);
-        } catch (RuntimeException e) {
-            devices.forEach(Device::close);
-            throw e;
-        }
-        try (StopOnSignal signal = StopOnSignal.watch()) {
+        new OutputCheck().input("--model-file", modelFile).output("--trace-file", traceFile).output("--report", report)
+                .output("--perfetto", perfetto).check();
+        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) {
             try {
+                List<Device> devices = device.open(deviceOrdinals, tf32, err);
+                try {
+                    DeviceChoice.checkFits(plan, devices);
+                } catch (RuntimeException e) {
+                    devices.forEach(Device::close);
+                    throw e;
+                }
                 return traced(out, err, config, stageCount, workload, traceOptions, devices, signal);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | IOException e) {
                 if (!signal.signalled()) {
                     throw e;
                 }
-                // Said here, before the shutdown hook is released and the JVM exits (130 or 143).
-                err.println("run: error: " + e.getMessage());
-                err.flush();
-                return 1;
+                return 1; // the stop line is the signal hook's, whatever the phase
             }
         }
     }
@@ -177,18 +180,13 @@ final class RunCommand implements Callable<Integer> {
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
-            } catch (RuntimeException e) {
-                if (signal.signalled()) {
-                    throw new IllegalStateException("stopped by a signal (SIGINT or SIGTERM): every rank stopped"
-                            + (tracing == null ? "" : "; the trace is flushed, without this run's spans"), e);
-                }
-                throw e;
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {
                 RunReport.write(report, pipeline, workload, result);
                 out.println("report: " + report);
             }
+            signal.uninterruptible();
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
                 summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
@@ -198,13 +196,13 @@ final class RunCommand implements Callable<Integer> {
                         throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
                     }
                 }
-                if (traceFile() != null) {
-                    reportTrace(out);
+                if (traceFile() != null && !signal.signalled() && Files.isRegularFile(traceFile())) {
+                    reportTrace(out); // a FIFO or a device cannot be read back
                 }
             }
         } finally {
+            signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
             if (tracing != null) {
-                Thread.interrupted(); // a signal's interrupt must not cut the bounded flush short
                 tracing.close();
             }
             devices.forEach(Device::close);
@@ -251,13 +249,18 @@ final class RunCommand implements Callable<Integer> {
         return new TraceOptions(level, traceFile(), endpoint(), otlpProtocol, attributes);
     }
 
-    /** Where the spans go as a file: --trace-file, or beside the --perfetto output while converting. */
+    /**
+     * Where the spans go as a file: --trace-file, or a scratch file beside the --perfetto output while
+     * converting, named so that a later run removes it if a kill leaves it (Note [output policy]).
+     */
     private Path traceFile() {
         if (traceFile != null || perfetto == null) {
             return traceFile;
         }
-        Path p = perfetto.toAbsolutePath();
-        return p.resolveSibling("." + p.getFileName() + ".trace.jsonl");
+        if (perfettoScratch == null) {
+            perfettoScratch = AtomicFile.tempBeside(perfetto, "trace");
+        }
+        return perfettoScratch;
     }
 
     private String traceOption() {
