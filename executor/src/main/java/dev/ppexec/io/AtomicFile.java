@@ -6,6 +6,8 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -161,7 +163,11 @@ public final class AtomicFile {
             }
             case MISSING, REGULAR -> {
                 Path folder = resolved.toAbsolutePath().getParent();
-                Files.createDirectories(folder);
+                try {
+                    Files.createDirectories(folder);
+                } catch (FileAlreadyExistsException e) {
+                    throw new FileSystemException(e.getFile(), null, "Not a directory");
+                }
                 removeStrays(folder);
                 Path temp = tempBeside(resolved, "out");
                 Set<PosixFilePermission> mode = kind == OutputPath.Kind.REGULAR && posix(folder)

@@ -32,23 +32,23 @@ class OutputFailureTest {
     }
 
     @Test
-    void missingFolder(@TempDir Path dir) {
-        Path target = dir.resolve("absent/r.json");
+    void folderThatCannotBeMade_failsBeforeTheRun(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("plain"), "x");
+        Path target = file.resolve("sub/r.json");
         CliRun o = runWithReport(target.toString());
-        assertThat(o.status()).isEqualTo(1);
-        assertThat(o.out()).contains("tokens/s");
-        assertThat(o.err().strip()).startsWith("run: error: --report " + target + ": cannot write: ")
-                .contains(dir.resolve("absent").toString());
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.out()).doesNotContain("tokens/s");
+        assertThat(o.err().strip()).isEqualTo("run: --report " + target + ": cannot write: " + file.resolve("sub") + ": Not a directory");
     }
 
     @Test
-    void readOnlyFileSystem() throws IOException {
+    void readOnlyFileSystem_failsBeforeTheRun() {
         // /proc refuses new files even to root, for whom a chmod 555 folder would still be writable.
         Path target = Path.of("/proc/ppexec-report.json");
         CliRun o = runWithReport(target.toString());
-        assertThat(o.status()).isEqualTo(1);
-        assertThat(o.out()).contains("tokens/s");
-        assertThat(o.err().strip()).startsWith("run: error: --report /proc/ppexec-report.json: cannot write: ");
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.out()).doesNotContain("tokens/s");
+        assertThat(o.err().strip()).startsWith("run: --report /proc/ppexec-report.json: cannot write: /proc: ");
         assertThat(Files.exists(target)).isFalse();
     }
 }
