@@ -11,6 +11,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -35,7 +36,12 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         input.check();
         new OutputCheck().input("--input", input.path).output("--output", output).check();
-        ConvertResult r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        ConvertResult r;
+        try {
+            r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        } catch (UncheckedIOException e) {
+            throw new UncheckedIOException("--output " + e.getMessage(), e.getCause()); // "OUT: cannot write: why"
+        }
         input.printSkipped(err, "convert", r.read());
         TraceCounts w = r.written();
         out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
