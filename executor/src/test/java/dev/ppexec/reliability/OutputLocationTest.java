@@ -161,6 +161,24 @@ class OutputLocationTest {
         }
     }
 
+    /**
+     * Through the real {@code scripts/ppexec}: a full device under {@code report --timeline} is one
+     * line on stderr, and no stack trace from ImageIO's threads (which an in-process run would not see).
+     */
+    @Example
+    void timelineToAFullDevice_isOneLineOnTheRealStderr() throws Exception {
+        Path script = Path.of(System.getProperty("user.dir")).resolve("../scripts/ppexec").normalize();
+        ProcessBuilder pb = new ProcessBuilder(script.toString(), "report", "--input",
+                TraceFixtures.resource("p2-m2.jsonl").toString(), "--timeline", "/dev/full").redirectOutput(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("PPEXEC_CLASSPATH", System.getProperty("java.class.path"));
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(err).isEqualTo(1);
+        assertThat(err).isEqualTo("report: error: --timeline /dev/full: cannot write: No space left on device\n");
+    }
+
     private static String[] args(Path dir, Output output, String target) throws IOException {
         List<String> a = new ArrayList<>(List.of(output.command));
         switch (output.command) {
