@@ -251,14 +251,17 @@ final class RunCommand implements Callable<Integer> {
 
     /**
      * Where the spans go as a file: --trace-file, or a scratch file beside the --perfetto output while
-     * converting, named so that a later run removes it if a kill leaves it (Note [output policy]).
+     * converting (in the system's temp folder when the output is a FIFO or a device), named so that a
+     * later run writing there removes it if a kill leaves it (Note [output policy]).
      */
     private Path traceFile() {
         if (traceFile != null || perfetto == null) {
             return traceFile;
         }
         if (perfettoScratch == null) {
-            perfettoScratch = AtomicFile.tempBeside(perfetto, "trace");
+            boolean device = Files.exists(perfetto) && !Files.isRegularFile(perfetto); // a FIFO or /dev/stdout: not beside it
+            perfettoScratch = AtomicFile.tempBeside(device ? Path.of(System.getProperty("java.io.tmpdir"), "ppexec-perfetto")
+                    : perfetto, "trace");
         }
         return perfettoScratch;
     }

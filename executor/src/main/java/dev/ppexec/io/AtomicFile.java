@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.io.OutputStream;
 import java.nio.file.DirectoryStream;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -165,8 +164,8 @@ public final class AtomicFile {
                 Path folder = resolved.toAbsolutePath().getParent();
                 try {
                     Files.createDirectories(folder);
-                } catch (FileAlreadyExistsException e) {
-                    throw new FileSystemException(e.getFile(), null, "Not a directory");
+                } catch (FileSystemException e) {
+                    throw new FileSystemException(e.getFile(), null, OutputCheck.why(e)); // the path and the OS's reason
                 }
                 removeStrays(folder);
                 Path temp = tempBeside(resolved, "out");

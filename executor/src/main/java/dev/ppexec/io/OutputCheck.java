@@ -114,7 +114,8 @@ public final class OutputCheck {
         return e instanceof FileSystemException f && f.getFile() != null ? f.getFile() + ": " + why(e) : why(e);
     }
 
-    private static String why(IOException e) {
+    /** The reason alone, as {@code strerror} says it: Java's exceptions for ENOENT, EACCES, ENOTDIR carry only the path. */
+    static String why(IOException e) {
         return switch (e) {
             case NoSuchFileException x -> "No such file or directory";
             case AccessDeniedException x -> "Permission denied";

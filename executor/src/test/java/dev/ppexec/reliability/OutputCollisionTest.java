@@ -1,18 +1,16 @@
 package dev.ppexec.reliability;
 
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.io.TestFiles;
 import dev.ppexec.perfetto.TraceFixtures;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.statistics.Statistics;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -59,17 +57,14 @@ class OutputCollisionTest {
 
     @Property(tries = 100)
     void twoOptionsOnOneFile_areRefusedBeforeTheRun(@ForAll Pair pair, @ForAll Spelling spelling, @ForAll boolean exists)
-            throws IOException {
+            throws Exception {
         Statistics.collect(pair, spelling);
-        Path dir = Files.createTempDirectory("collision");
-        try {
+        TestFiles.inNewFolder("collision", dir -> {
             Path file = dir.resolve("x.json");
             boolean present = exists || pair.input();
-            String before = pair.first.equals("--model-file") ? MODEL : "{\"old\":1}\n";
-            if (pair.first.equals("--input")) {
-                Files.copy(TraceFixtures.resource("p2-m2.jsonl"), file);
-                before = Files.readString(file);
-            } else if (present) {
+            String before = pair.first.equals("--model-file") ? MODEL : pair.first.equals("--input")
+                    ? Files.readString(TraceFixtures.resource("p2-m2.jsonl")) : "{\"old\":1}\n";
+            if (present) {
                 Files.writeString(file, before);
             }
             Files.createDirectory(dir.resolve("sub"));
@@ -104,13 +99,7 @@ class OutputCollisionTest {
             } else {
                 assertThat(file).doesNotExist();
             }
-            try (Stream<Path> all = Files.list(dir)) {
-                assertThat(all.map(p -> p.getFileName().toString())).noneMatch(n -> n.endsWith(".tmp"));
-            }
-        } finally {
-            try (Stream<Path> all = Files.walk(dir)) {
-                all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+            assertThat(TestFiles.temporaries(dir)).isEmpty();
+        });
     }
 }

@@ -1,32 +1,27 @@
 package dev.ppexec.reliability;
 
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.io.TestFiles;
 import dev.ppexec.perfetto.TraceFixtures;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.statistics.Statistics;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Every output option of {@code run}, {@code convert} and {@code report}, pointed at every kind of
- * path (generated). Where nothing can be written (a folder, a link to one, a link loop, a parent
+ * path ({@link TestFiles.PathKind}, generated). Where nothing can be written (a folder, a link to one, a link loop, a parent
  * that is a file, {@code /proc}, an empty name) the command is refused before the run: exit 2, one
  * line with the user's option, path and the reason. Elsewhere it runs: a regular file is replaced,
  * a FIFO stays a FIFO and gets the bytes, a link stays a link and its target gets them, a missing
@@ -48,59 +43,19 @@ class OutputLocationTest {
         }
     }
 
-    enum Location {
-        REGULAR, MISSING_PARENT, FIFO, LINK_TO_FIFO, LINK_TO_REGULAR, DANGLING_LINK, DEV_FULL,
-        FOLDER, LINK_TO_FOLDER, LINK_LOOP, PARENT_IS_FILE, PROC, EMPTY;
-
-        boolean refused() {
-            return ordinal() >= FOLDER.ordinal();
-        }
-    }
-
     private static final String OLD = "{\"old\":1}";
 
-    @Property(tries = 65)
-    void everyOutputOption_atEveryKindOfPath(@ForAll Output output, @ForAll Location location) throws Exception {
+    @Property(tries = 70)
+    void everyOutputOption_atEveryKindOfPath(@ForAll Output output, @ForAll TestFiles.PathKind location) throws Exception {
         Statistics.collect(output, location.refused() ? "refused" : "written");
-        Path dir = Files.createTempDirectory("location");
-        try {
-            check(dir, output, location);
-        } finally {
-            try (Stream<Path> all = Files.walk(dir)) {
-                all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        TestFiles.inNewFolder("location", dir -> check(dir, output, location));
     }
 
-    private static void check(Path dir, Output output, Location location) throws Exception {
-        Path named = dir.resolve("out.x");
-        Path real = dir.resolve("real.x");
-        switch (location) {
-            case REGULAR -> Files.writeString(named, OLD);
-            case MISSING_PARENT -> named = dir.resolve("a/b/out.x");
-            case FIFO -> mkfifo(named);
-            case LINK_TO_FIFO -> {
-                mkfifo(real);
-                Files.createSymbolicLink(named, real.getFileName());
-            }
-            case LINK_TO_REGULAR -> {
-                Files.writeString(real, OLD);
-                Files.createSymbolicLink(named, real.getFileName());
-            }
-            case DANGLING_LINK -> Files.createSymbolicLink(named, real.getFileName());
-            case DEV_FULL -> named = Path.of("/dev/full");
-            case FOLDER -> Files.createDirectory(named);
-            case LINK_TO_FOLDER -> {
-                Files.createDirectory(real);
-                Files.createSymbolicLink(named, real.getFileName());
-            }
-            case LINK_LOOP -> Files.createSymbolicLink(named, named.getFileName());
-            case PARENT_IS_FILE -> named = Files.writeString(dir.resolve("plain"), OLD).resolve("out.x");
-            case PROC -> named = Path.of("/proc/ppexec-no-such-folder/out.x");
-            case EMPTY -> named = Path.of("");
-        }
-        Path fifo = location == Location.FIFO ? named : location == Location.LINK_TO_FIFO ? real : null;
-        CompletableFuture<byte[]> reader = fifo == null ? null : CompletableFuture.supplyAsync(() -> readAll(fifo));
+    private static void check(Path dir, Output output, TestFiles.PathKind location) throws Exception {
+        TestFiles.Made made = TestFiles.make(dir, location, OLD);
+        Path named = made.named();
+        Path fifo = made.fifo();
+        CompletableFuture<byte[]> reader = fifo == null ? null : CompletableFuture.supplyAsync(() -> TestFiles.readAll(fifo));
         String given = named.toString();
 
         CliRun r = CliRun.of(args(dir, output, given));
@@ -113,12 +68,12 @@ class OutputLocationTest {
             assertThat(r.err()).doesNotContain("Exception");
             assertThat(r.out()).as("refused before the run").doesNotContain("tokens/s").doesNotContain("slices");
             switch (location) {
-                case FOLDER, LINK_TO_FOLDER -> assertThat(location == Location.FOLDER ? named : real).isEmptyDirectory();
+                case FOLDER, LINK_TO_FOLDER -> assertThat(made.written()).isEmptyDirectory();
                 case PARENT_IS_FILE -> assertThat(dir.resolve("plain")).hasContent(OLD);
                 case LINK_LOOP -> assertThat(r.err()).contains("Too many levels of symbolic links");
                 default -> { }
             }
-        } else if (location == Location.DEV_FULL) {
+        } else if (location == TestFiles.PathKind.DEV_FULL) {
             assertThat(r.status()).as(r.err()).isEqualTo(1);
             assertThat(r.err().strip()).isEqualTo(output.command + ": error: " + output.option
                     + " /dev/full: cannot write: No space left on device");
@@ -127,25 +82,21 @@ class OutputLocationTest {
             assertThat(r.status()).as(r.err()).isZero();
             if (fifo != null) {
                 assertThat(reader.get(30, TimeUnit.SECONDS)).as("the FIFO got the output").isNotEmpty();
-                assertThat(isFifo(fifo)).as("the FIFO is still a FIFO").isTrue();
+                assertThat(TestFiles.isFifo(fifo)).as("the FIFO is still a FIFO").isTrue();
             } else {
-                Path written = location.name().contains("LINK") ? real : named;
-                assertThat(written).isRegularFile();
-                assertThat(Files.readAllBytes(written)).as("replaced").isNotEqualTo(OLD.getBytes(StandardCharsets.UTF_8)).isNotEmpty();
+                assertThat(made.written()).isRegularFile();
+                assertThat(Files.readAllBytes(made.written())).as("replaced").isNotEqualTo(OLD.getBytes(StandardCharsets.UTF_8)).isNotEmpty();
             }
-            if (location.name().contains("LINK")) {
+            if (location.link()) {
                 assertThat(Files.isSymbolicLink(dir.resolve("out.x"))).as("the link itself stays").isTrue();
             }
         }
-        try (Stream<Path> all = Files.walk(dir)) {
-            assertThat(all.map(p -> p.getFileName().toString())).as("no temporary file left").noneMatch(n -> n.endsWith(".tmp"));
-        }
+        assertThat(TestFiles.temporaries(dir)).as("no temporary file left").isEmpty();
     }
 
     @Example
-    void benchOut_thatCannotBeAFolder_isRefusedBeforeAnyRun() throws IOException {
-        Path dir = Files.createTempDirectory("bench-out");
-        try {
+    void benchOut_thatCannotBeAFolder_isRefusedBeforeAnyRun() throws Exception {
+        TestFiles.inNewFolder("bench-out", dir -> {
             Path plain = Files.writeString(dir.resolve("plain"), OLD);
             for (Path out : List.of(plain, plain.resolve("sub"), Path.of("/proc/ppexec-no-such-folder"))) {
                 CliRun r = CliRun.of("bench", "--quick", "--device", "cpu", "--ranks", "1", "--no-progress", "--out", out.toString());
@@ -154,11 +105,7 @@ class OutputLocationTest {
                 assertThat(r.out()).as("no run").doesNotContain("tokens/s");
                 assertThat(plain).hasContent(OLD);
             }
-        } finally {
-            try (Stream<Path> all = Files.walk(dir)) {
-                all.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
-        }
+        });
     }
 
     /**
@@ -192,24 +139,5 @@ class OutputLocationTest {
         }
         a.addAll(List.of(output.option, target));
         return a.toArray(String[]::new);
-    }
-
-    private static void mkfifo(Path p) throws IOException, InterruptedException {
-        Process mk = new ProcessBuilder("mkfifo", p.toString()).inheritIO().start();
-        assertThat(mk.waitFor()).as("mkfifo %s", p).isZero();
-    }
-
-    private static boolean isFifo(Path p) throws IOException {
-        return ((Integer) Files.getAttribute(p, "unix:mode", LinkOption.NOFOLLOW_LINKS) & 0170000) == 0010000;
-    }
-
-    private static byte[] readAll(Path fifo) {
-        try (InputStream in = Files.newInputStream(fifo)) {
-            ByteArrayOutputStream b = new ByteArrayOutputStream();
-            in.transferTo(b);
-            return b.toByteArray();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.ppexec.reliability;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ppexec.io.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -100,9 +100,7 @@ class SignalTest {
     }
 
     private List<String> temporaries() throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            return files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".tmp")).sorted().toList();
-        }
+        return TestFiles.temporaries(dir);
     }
 
     /** {@code setsid scripts/ppexec run ...} with the test's class path (the script builds nothing then). */
