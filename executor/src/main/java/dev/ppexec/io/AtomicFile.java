@@ -40,7 +40,7 @@ public final class AtomicFile {
         void writeTo(OutputStream out) throws IOException;
     }
 
-    /** What a new file gets (before the umask), not the owner-only mode of a temporary file. */
+    /** What a new file gets (before the umask), not the owner-only mode of a temporary file; a replaced file keeps its own. */
     private static final Set<PosixFilePermission> READABLE = PosixFilePermissions.fromString("rw-r--r--");
     private static final Pattern STRAY = Pattern.compile("^\\..+\\.ppexec-(\\d+)-[0-9a-z]+\\.tmp$");
     private static final int BUFFER_BYTES = 1 << 16;
@@ -54,13 +54,16 @@ public final class AtomicFile {
     public static final class Open implements AutoCloseable {
         private final Path target;
         private final Path temp;
+        private final Set<PosixFilePermission> keepMode;
         private final FileOutputStream file;
         private final OutputStream out;
         private boolean done;
 
-        private Open(Path target, Path temp, FileOutputStream file) {
+        /** {@code keepMode}: the replaced file's permissions, given to the new one (null: a new file, the umask's). */
+        private Open(Path target, Path temp, Set<PosixFilePermission> keepMode, FileOutputStream file) {
             this.target = target;
             this.temp = temp;
+            this.keepMode = keepMode;
             this.file = file;
             this.out = new BufferedOutputStream(file, BUFFER_BYTES) {
                 /** A body that closes its stream (a JSON generator does) leaves the decision to commit or abort. */
@@ -98,6 +101,9 @@ public final class AtomicFile {
                 }
                 file.close();
                 if (temp != null) {
+                    if (keepMode != null) {
+                        Files.setPosixFilePermissions(temp, keepMode);
+                    }
                     Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
                 }
             } finally {
@@ -158,7 +164,7 @@ public final class AtomicFile {
         OutputPath.Kind kind = OutputPath.kind(resolved);
         switch (kind) {
             case FIFO, CHARACTER_DEVICE -> {
-                return new Open(resolved, null, new FileOutputStream(resolved.toFile()));
+                return new Open(resolved, null, null, new FileOutputStream(resolved.toFile()));
             }
             case MISSING, REGULAR -> {
                 Path folder = resolved.toAbsolutePath().getParent();
@@ -169,16 +175,16 @@ public final class AtomicFile {
                 }
                 removeStrays(folder);
                 Path temp = tempBeside(resolved, "out");
-                Set<PosixFilePermission> mode = kind == OutputPath.Kind.REGULAR && posix(folder)
-                        ? Files.getPosixFilePermissions(resolved) : READABLE;
+                Set<PosixFilePermission> keep = kind == OutputPath.Kind.REGULAR && posix(folder)
+                        ? Files.getPosixFilePermissions(resolved) : null;
                 if (posix(folder)) {
-                    FileAttribute<?> attribute = PosixFilePermissions.asFileAttribute(mode);
+                    FileAttribute<?> attribute = PosixFilePermissions.asFileAttribute(READABLE);
                     Files.createFile(temp, attribute);
                 } else {
                     Files.createFile(temp);
                 }
                 try {
-                    return new Open(resolved, temp, new FileOutputStream(temp.toFile()));
+                    return new Open(resolved, temp, keep, new FileOutputStream(temp.toFile()));
                 } catch (IOException | RuntimeException e) {
                     Files.deleteIfExists(temp);
                     throw e;

@@ -10,7 +10,11 @@ import java.nio.file.Path;
 import static dev.ppexec.cli.RunCommandTest.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** An output that cannot be written: the run says which file and why, still prints its results, and exits non-zero. */
+/**
+ * An output that cannot be written: a place nothing can be written is refused before the run (exit 2,
+ * one line with the option, the path and the OS's reason); a write that fails at the end says which
+ * file and why, after the results, and exits 1.
+ */
 class OutputFailureTest {
 
     static final String[] RUN = {"run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
