@@ -2,7 +2,9 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.host.HostCpu;
+import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
@@ -88,10 +90,12 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Plan plan = validate();
+        new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
+                .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT)).check();
         ModelConfig config = plan.config();
         Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
                 plan.repeats(), () -> device.open(null, false).devices(),
-                noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
+                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")));
         DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
         String deviceName = probe.devices().getFirst().name();
         try {

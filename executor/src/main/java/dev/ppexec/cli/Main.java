@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.failure.Failures;
+import dev.ppexec.io.OutputRefusedException;
 import dev.ppexec.perfetto.TraceInputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -17,7 +18,8 @@ import java.util.Properties;
  * {@code ppexec}: the command line. Bad input exits with status 2 and one line; no stack trace.
  *
  * <p>Note [usage errors]: bad input is a {@link UsageException} (or picocli's own parameter
- * errors, or a {@link TraceInputException} naming the file and line): exit status 2 and one line
+ * errors, a {@link TraceInputException} naming the file and line, or an output that
+ * {@link OutputRefusedException refuses}): exit status 2 and one line
  * that names the option, field or variable, the value and what is allowed. Commands find it in
  * one validation pass before they choose a device or build anything. Core and runtime classes
  * throw {@link IllegalArgumentException} naming their own fields, never a flag; one that reaches
@@ -63,7 +65,7 @@ public final class Main implements Runnable {
 
     /** Says how {@code command} failed, in one line on {@code err}; returns the exit status (Note [usage errors]). */
     static int failed(Exception e, String command, PrintWriter err) {
-        if (e instanceof UsageException || e instanceof TraceInputException) {
+        if (e instanceof UsageException || e instanceof TraceInputException || e instanceof OutputRefusedException) {
             err.println(oneLine(command + ": " + e.getMessage()));
             return USAGE;
         }

@@ -3,6 +3,7 @@ package dev.ppexec.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.Desktop;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
 import picocli.CommandLine.Command;
@@ -42,8 +43,8 @@ final class ReportCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
+        new OutputCheck().input("--input", input.path).output("--timeline", timeline).check();
         if (timeline != null) {
-            input.checkOutput("--timeline", timeline);
             if (!Desktop.available()) {
                 throw new UsageException("--timeline " + timeline + ": this Java runtime has no java.desktop "
                         + "module to draw with; allowed: a full JDK or JRE (the GPU bundle's runtime has none)");

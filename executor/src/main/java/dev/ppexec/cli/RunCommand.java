@@ -1,6 +1,8 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.io.AtomicFile;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otel.OtelSettings;
@@ -146,33 +148,34 @@ final class RunCommand implements Callable<Integer> {
     record Plan(ModelConfig config, int stages, String split, int microBatches, int requests, int promptLength,
                 int decodeSteps, MemoryPlan memory, TraceOptions traceOptions) {}
 
+    private Path perfettoScratch;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Plan plan = validate();
-        DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
-        List<Device> devices = opened.devices();
-        try {
-            DeviceChoice.checkFits(plan.memory(), workload(plan.requests(), plan.promptLength(), plan.decodeSteps(),
-                    plan.config()), devices);
-        } catch (RuntimeException e) {
-            devices.forEach(Device::close);
-            throw e;
-        }
-        opened.line().ifPresent(err::println);
-        Workload workload = Workload.generated(plan.config(), plan.requests(), plan.promptLength(), plan.decodeSteps());
-        try (StopOnSignal signal = StopOnSignal.watch()) {
+        new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file).output("--trace-file", traceFile).output("--report", report)
+                .output("--perfetto", perfetto).check();
+        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) {
             try {
+                DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
+                List<Device> devices = opened.devices();
+                try {
+                    DeviceChoice.checkFits(plan.memory(), workload(plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                            plan.config()), devices);
+                } catch (RuntimeException e) {
+                    devices.forEach(Device::close);
+                    throw e;
+                }
+                opened.line().ifPresent(err::println);
+                Workload workload = Workload.generated(plan.config(), plan.requests(), plan.promptLength(), plan.decodeSteps());
                 return traced(out, err, plan, workload, devices, signal);
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | IOException e) {
                 if (!signal.signalled()) {
                     throw e;
                 }
-                // Said here, before the shutdown hook is released and the JVM exits (130 or 143).
-                err.println("run: error: " + e.getMessage());
-                err.flush();
-                return 1;
+                return 1; // the stop line is the signal hook's, whatever the phase
             }
         }
     }
@@ -260,18 +263,13 @@ final class RunCommand implements Callable<Integer> {
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
-            } catch (RuntimeException e) {
-                if (signal.signalled()) {
-                    throw new IllegalStateException("stopped by a signal (SIGINT or SIGTERM): every rank stopped"
-                            + (tracing == null ? "" : "; the trace is flushed, without this run's spans"), e);
-                }
-                throw e;
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {
                 RunReport.write(report, pipeline, workload, result);
                 out.println("report: " + report);
             }
+            signal.uninterruptible();
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
                 summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
@@ -281,13 +279,13 @@ final class RunCommand implements Callable<Integer> {
                         throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
                     }
                 }
-                if (traceFile() != null) {
-                    reportTrace(out);
+                if (traceFile() != null && !signal.signalled() && Files.isRegularFile(traceFile())) {
+                    reportTrace(out); // a FIFO or a device cannot be read back
                 }
             }
         } finally {
+            signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
             if (tracing != null) {
-                Thread.interrupted(); // a signal's interrupt must not cut the bounded flush short
                 tracing.close();
             }
             devices.forEach(Device::close);
@@ -363,13 +361,21 @@ final class RunCommand implements Callable<Integer> {
         return attrs;
     }
 
-    /** Where the spans go as a file: --trace-file, or beside the --perfetto output while converting. */
+    /**
+     * Where the spans go as a file: --trace-file, or a scratch file beside the --perfetto output while
+     * converting (in the system's temp folder when the output is a FIFO or a device), named so that a
+     * later run writing there removes it if a kill leaves it (Note [output policy]).
+     */
     private Path traceFile() {
         if (traceFile != null || perfetto == null) {
             return traceFile;
         }
-        Path p = perfetto.toAbsolutePath();
-        return p.resolveSibling("." + p.getFileName() + ".trace.jsonl");
+        if (perfettoScratch == null) {
+            boolean device = Files.exists(perfetto) && !Files.isRegularFile(perfetto); // a FIFO or /dev/stdout: not beside it
+            perfettoScratch = AtomicFile.tempBeside(device ? Path.of(System.getProperty("java.io.tmpdir"), "ppexec-perfetto")
+                    : perfetto, "trace");
+        }
+        return perfettoScratch;
     }
 
     private String traceOption() {

@@ -33,20 +33,6 @@ final class TraceInput {
         }
     }
 
-    /** Checks an output option: its folder exists, it is not a folder, and it is not the input. */
-    void checkOutput(String option, Path output) {
-        Path dir = output.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new UsageException(option + " " + output + ": folder " + dir + " does not exist; allowed: a file in an existing folder");
-        }
-        if (Files.isDirectory(output)) {
-            throw new UsageException(option + " " + output + ": is a folder; allowed: a file name");
-        }
-        if (output.toAbsolutePath().normalize().equals(path.toAbsolutePath().normalize())) {
-            throw new UsageException(option + " " + output + ": is the --input file; allowed: another file");
-        }
-    }
-
     /** Reads the whole trace into {@code sink}, printing what --lenient skipped; fails on a trace without spans. */
     ReadSummary read(Consumer<SpanRecord> sink, PrintWriter err, String command) {
         ReadSummary read = OtlpJsonReader.read(path, lenient, sink, skipPrinter(err, command)).requireSpans(path.toString());

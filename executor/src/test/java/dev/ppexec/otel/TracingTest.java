@@ -129,9 +129,10 @@ class TracingTest {
         Path notAFolder = Files.writeString(dir.resolve("plain"), "x");
         CliRun o = cli(run("--trace-file", notAFolder.resolve("t.jsonl").toString()));
 
-        assertThat(o.status()).isEqualTo(1);
+        assertThat(o.status()).isEqualTo(2);
         assertThat(o.out()).doesNotContain("request 0:");
-        assertThat(o.err()).startsWith("run: error: --trace-file " + notAFolder.resolve("t.jsonl") + ": cannot write: ");
+        assertThat(o.err()).startsWith("run: --trace-file " + notAFolder.resolve("t.jsonl") + ": cannot write: "
+                + notAFolder + ": Not a directory");
         assertThat(o.err().strip().lines()).hasSize(1);
     }
 
