@@ -45,7 +45,7 @@ class SignalTest {
     /** A phase, the stream and text that say the run is in it, and the options that make the phase last. */
     @ParameterizedTest(name = "SIG{0} during {1}")
     @CsvSource(delimiter = '|', value = {
-            "INT  | warm-up      | err | device auto: | " + TOY + " --warmup 200 --decode-steps 4",
+            "INT  | warm-up      | err | device auto: | " + TOY + " --warmup 100 --decode-steps 4",
             "INT  | measured run | err | step         | " + TOY + " --warmup 0 --decode-steps 480",
             "INT  | finishing    | out | bubble:      | --model toy --requests 64 --micro-batches 8 --warmup 0 --decode-steps 200",
             "TERM | measured run | err | step         | " + TOY + " --warmup 0 --decode-steps 480",
