@@ -1,12 +1,15 @@
 package dev.ppexec.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Dot and axpy with the Vector API. The reduction order depends only on the length, never on the
  * batch, so results are the same whichever micro-batch a row runs in.
+ *
+ * <p>Not {@code reduceLanes(ADD)}: its order is left to the implementation, and HotSpot's compiled
+ * reduction and the interpreter's differ, so one dot gave different bits before and after the JIT compiled
+ * it (seen as different logits for the same run twice in one JVM). {@link #sumLanes} fixes the order.
  */
 final class VectorMath {
 
@@ -21,11 +24,23 @@ final class VectorMath {
         for (int upper = S.loopBound(n); i < upper; i += S.length()) {
             acc = FloatVector.fromArray(S, a, ai + i).fma(FloatVector.fromArray(S, b, bi + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc);
         for (; i < n; i++) {
             sum = Math.fma(a[ai + i], b[bi + i], sum);
         }
         return sum;
+    }
+
+    /**
+     * The sum of {@code v}'s lanes in one fixed pairwise order, the same bits interpreted or compiled: each
+     * step adds the upper half onto the lower half (lane i += lane i + h, h = L/2, L/4, .., 1), lane-wise adds
+     * whose result does not depend on how they run; lane 0 holds the sum.
+     */
+    static float sumLanes(FloatVector v) {
+        for (int half = v.length() / 2; half > 0; half /= 2) {
+            v = v.add(v.slice(half));
+        }
+        return v.lane(0);
     }
 
     /** y[yi + i] += alpha·x[xi + i] for i in [0, n). */

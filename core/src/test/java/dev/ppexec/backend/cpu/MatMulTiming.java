@@ -2,7 +2,6 @@ package dev.ppexec.backend.cpu;
 
 import java.lang.management.ManagementFactory;
 import java.util.Random;
-import jdk.incubator.vector.FloatVector;
 
 /**
  * Standalone throughput harness for {@link MatMul} (not a test; the suite does not run it). For each shape
@@ -23,8 +22,7 @@ public final class MatMulTiming {
     private MatMulTiming() {}
 
     public static void main(String[] args) {
-        System.out.println("preferred species: " + FloatVector.SPECIES_PREFERRED + " (panel "
-                + PackedMatrix.PANEL + " floats), java " + Runtime.version());
+        System.out.println(CpuInfo.current().describe() + ", java " + Runtime.version());
         int[][] shapes = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {8, 1024, 1024}};
         for (int[] s : shapes) {
             run(s[0], s[1], s[2]);
