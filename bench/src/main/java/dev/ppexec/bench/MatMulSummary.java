@@ -2,6 +2,7 @@ package dev.ppexec.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ppexec.backend.cpu.CpuInfo;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,19 +110,8 @@ public final class MatMulSummary {
         return sb.toString();
     }
 
-    /** CPU model, cores, JVM: where the figures came from. */
+    /** CPU, cores, vector width, matmul tile and JVM: where the figures came from. */
     static String machine() {
-        String cpu = System.getProperty("os.arch");
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
-                if (line.startsWith("model name")) {
-                    cpu = line.substring(line.indexOf(':') + 1).strip();
-                    break;
-                }
-            }
-        } catch (IOException e) {
-            // No /proc (not Linux): the architecture name stays.
-        }
-        return cpu + ", " + Runtime.getRuntime().availableProcessors() + " cores, Java " + Runtime.version();
+        return CpuInfo.current().describe() + "; Java " + Runtime.version();
     }
 }

@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.backend.cpu.CpuInfo;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
@@ -99,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         Bar bar = new Bar(err, !noProgress);
         List<SweepPoint> points = Sweep.run(c, bar::draw);
         bar.close();
-        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
+        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, CpuInfo.current().machine(), requests, promptLength,
                 decodeSteps, repeats);
         o.print(SweepOutput.markdown(header, points));
         o.flush();
@@ -151,19 +152,6 @@ final class BenchCommand implements Callable<Integer> {
                 throw new java.io.UncheckedIOException("--out: cannot remove the scratch trace " + file + ": " + e.getMessage(), e);
             }
         }
-    }
-
-    /** "x86_64, 2 cores, <cpu model>" from the JVM and /proc/cpuinfo. */
-    static String machine() {
-        String cpu = "";
-        try {
-            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
-                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("");
-        } catch (IOException | RuntimeException e) {
-            // not Linux: the architecture and core count still say what ran
-        }
-        return System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " cores"
-                + (cpu.isEmpty() ? "" : ", " + cpu);
     }
 
     /** A progress bar on stderr, one redraw per run. */

@@ -17,10 +17,13 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>6×2 tile (16 vector registers: AVX2): panels 2 vectors wide, 6 rows at a time (12 accumulators, 2 weight
  * vectors, 1 broadcast: 15 registers, no spill); the last {@code rows mod 6} rows use a 2-vector strip tile.
  *
- * <p>Few rows (at most {@link MatMulTile#onePassRows()}, the decode shape): all rows at once over each 2-vector
- * strip of each panel, so every weight is read from memory once for all rows; a 4×4 tile would read each
- * panel again for every 4 rows. A strip tile with fewer rows than its kernel repeats its last row (the same
- * chain again, stored to the same place with the same bits), so five kernels (1, 2, 4, 6, 8 rows) cover 1–8.
+ * <p>Few rows (the decode shape): up to a tile's rows, its remainder path already reads each weight once. The
+ * 4×4 tile goes further: 5 to {@link MatMulTile#onePassRows() 8} rows run at once over each 2-vector strip of each
+ * panel (16 accumulators, 19 registers), so every weight is read once for all rows instead of once per 4 rows. That
+ * kernel reads {@code x} interleaved ({@code xt[kk·8 + i]}, a per-thread scratch): with 8 separate row indices it
+ * ran out of general registers (0.79× the two 4-row passes at M=8, K=N=1024; interleaved it is 1.03× of them).
+ * The 2-vector strip kernels for fewer rows than their own count repeat the last row (the same chain again,
+ * stored to the same place with the same bits), so kernels of 1, 2, 4, 6 and 8 rows cover every count.
  *
  * <p>The packed panels are zero-padded to full width, so the tail panel is computed with full vectors and
  * stored with masks. Panels are the outer loop, so a panel stays in cache while every row tile passes over it.
@@ -42,9 +45,10 @@ import jdk.incubator.vector.VectorSpecies;
  * for cache, a different tile) must keep this chain: an accumulator may be parked in memory and
  * reloaded between {@code kk} blocks, but partial sums must never be re-added.
  *
- * <p>The kernel is single-threaded (it runs on the caller's thread) and allocates nothing: it keeps no
- * state, so concurrent calls on distinct outputs are safe, and its vector temporaries are scalarised
- * into registers by the JIT.
+ * <p>The kernel is single-threaded (it runs on the caller's thread) and allocates nothing once its thread's
+ * interleave scratch has grown to the largest {@code 8·k} (a {@link ThreadLocal}): it keeps no other state, so
+ * concurrent calls on distinct outputs are safe, and its vector temporaries are scalarised into registers by the
+ * JIT.
  */
 public final class MatMul {
 
@@ -54,6 +58,8 @@ public final class MatMul {
     private static final int P = 4 * L;
     /** Width of a strip: two vectors. */
     private static final int STRIP = 2 * L;
+    /** Per thread: {@code x} interleaved for {@link #strip8}, grown to the largest {@code 8·k} seen. */
+    private static final ThreadLocal<float[]> INTERLEAVED = ThreadLocal.withInitial(() -> new float[0]);
 
     private MatMul() {}
 
@@ -80,7 +86,7 @@ public final class MatMul {
         if (rows == 0) {
             return;
         }
-        if (rows <= w.tile().onePassRows()) {
+        if (rows > w.tile().rows() && rows <= w.tile().onePassRows()) {
             onePass(x, xOffset, w, y, yOffset, rows);
             return;
         }
@@ -90,17 +96,18 @@ public final class MatMul {
         }
     }
 
-    /** All {@code rows} (1..8) at once over every 2-vector strip of every panel. */
+    /** All {@code rows} (5..8) at once over every 2-vector strip of every (4-vector) panel. */
     private static void onePass(float[] x, int xo, PackedMatrix w, float[] y, int yo, int rows) {
         final float[] wp = w.data();
         final int k = w.k();
         final int n = w.n();
         final int panel = w.panel();
+        final float[] xt = interleave8(x, xo, k, rows);
         for (int p = 0, panels = w.panels(); p < panels; p++) {
             final int col0 = p * panel;
             final int width = Math.min(panel, n - col0);
             for (int s = 0; s < width; s += STRIP) {
-                strip(rows, x, xo, k, wp, p * k * panel + s, panel, y, yo + col0 + s, n, Math.min(STRIP, width - s));
+                strip8(rows, xt, k, wp, p * k * panel + s, panel, y, yo + col0 + s, n, Math.min(STRIP, width - s));
             }
         }
     }
@@ -270,8 +277,7 @@ public final class MatMul {
             case 2 -> strip2(x, xo, k, w, wo, ws, y, yo, n, width);
             case 3, 4 -> strip4(rows, x, xo, k, w, wo, ws, y, yo, n, width);
             case 5, 6 -> strip6(rows, x, xo, k, w, wo, ws, y, yo, n, width);
-            case 7, 8 -> strip8(rows, x, xo, k, w, wo, ws, y, yo, n, width);
-            default -> throw new AssertionError("strip of " + rows + " rows: at most 8");
+            default -> throw new AssertionError("strip of " + rows + " rows from x: at most 6");
         }
     }
 
@@ -381,59 +387,72 @@ public final class MatMul {
         store2(y, yo + r5 * n, width, c50, c51);
     }
 
-    private static void strip8(int rows, float[] x, int xo, int k, float[] w, int wo, int ws, float[] y, int yo, int n,
+    /** 8 rows × 2 vectors reading {@code x} interleaved ({@code xt[kk·8 + i]}, see {@link #interleave8}). */
+    private static void strip8(int rows, float[] xt, int k, float[] w, int wo, int ws, float[] y, int yo, int n,
             int width) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00;
         FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         FloatVector c40 = c00, c41 = c00, c50 = c00, c51 = c00;
         FloatVector c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-        final int last = rows - 1;
-        final int r1 = Math.min(1, last);
-        final int r2 = Math.min(2, last);
-        final int r3 = Math.min(3, last);
-        final int r4 = Math.min(4, last);
-        final int r5 = Math.min(5, last);
-        final int r6 = Math.min(6, last);
-        final int r7 = Math.min(7, last);
-        final int x1 = xo + r1 * k, x2 = xo + r2 * k, x3 = xo + r3 * k, x4 = xo + r4 * k;
-        final int x5 = xo + r5 * k, x6 = xo + r6 * k, x7 = xo + r7 * k;
         for (int kk = 0; kk < k; kk++) {
             final int wi = wo + kk * ws;
+            final int xi = kk * 8;
             final FloatVector b0 = FloatVector.fromArray(S, w, wi);
             final FloatVector b1 = FloatVector.fromArray(S, w, wi + L);
-            FloatVector a = FloatVector.broadcast(S, x[xo + kk]);
+            FloatVector a = FloatVector.broadcast(S, xt[xi]);
             c00 = b0.fma(a, c00);
             c01 = b1.fma(a, c01);
-            a = FloatVector.broadcast(S, x[x1 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 1]);
             c10 = b0.fma(a, c10);
             c11 = b1.fma(a, c11);
-            a = FloatVector.broadcast(S, x[x2 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 2]);
             c20 = b0.fma(a, c20);
             c21 = b1.fma(a, c21);
-            a = FloatVector.broadcast(S, x[x3 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 3]);
             c30 = b0.fma(a, c30);
             c31 = b1.fma(a, c31);
-            a = FloatVector.broadcast(S, x[x4 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 4]);
             c40 = b0.fma(a, c40);
             c41 = b1.fma(a, c41);
-            a = FloatVector.broadcast(S, x[x5 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 5]);
             c50 = b0.fma(a, c50);
             c51 = b1.fma(a, c51);
-            a = FloatVector.broadcast(S, x[x6 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 6]);
             c60 = b0.fma(a, c60);
             c61 = b1.fma(a, c61);
-            a = FloatVector.broadcast(S, x[x7 + kk]);
+            a = FloatVector.broadcast(S, xt[xi + 7]);
             c70 = b0.fma(a, c70);
             c71 = b1.fma(a, c71);
         }
+        final int last = rows - 1;
         store2(y, yo, width, c00, c01);
-        store2(y, yo + r1 * n, width, c10, c11);
-        store2(y, yo + r2 * n, width, c20, c21);
-        store2(y, yo + r3 * n, width, c30, c31);
-        store2(y, yo + r4 * n, width, c40, c41);
-        store2(y, yo + r5 * n, width, c50, c51);
-        store2(y, yo + r6 * n, width, c60, c61);
-        store2(y, yo + r7 * n, width, c70, c71);
+        store2(y, yo + Math.min(1, last) * n, width, c10, c11);
+        store2(y, yo + Math.min(2, last) * n, width, c20, c21);
+        store2(y, yo + Math.min(3, last) * n, width, c30, c31);
+        store2(y, yo + Math.min(4, last) * n, width, c40, c41);
+        store2(y, yo + Math.min(5, last) * n, width, c50, c51);
+        store2(y, yo + Math.min(6, last) * n, width, c60, c61);
+        store2(y, yo + Math.min(7, last) * n, width, c70, c71);
+    }
+
+    /**
+     * {@code xt[kk·8 + i] = x[xo + min(i, rows − 1)·k + kk]} for {@code kk < k}, {@code i < 8}: the rows side by
+     * side, so that {@link #strip8} reads its 8 broadcasts from one index (8 row indices would not fit the general
+     * registers beside the loop's own, and the spills cost a quarter of its speed at M=8, K=N=1024).
+     */
+    private static float[] interleave8(float[] x, int xo, int k, int rows) {
+        float[] xt = INTERLEAVED.get();
+        if (xt.length < 8 * k) {
+            xt = new float[8 * k];
+            INTERLEAVED.set(xt);
+        }
+        for (int i = 0; i < 8; i++) {
+            final int row = xo + Math.min(i, rows - 1) * k;
+            for (int kk = 0; kk < k; kk++) {
+                xt[kk * 8 + i] = x[row + kk];
+            }
+        }
+        return xt;
     }
 
     /** Stores the first {@code width} (1..2L) columns of one strip row; lanes past {@code width} are dropped. */
