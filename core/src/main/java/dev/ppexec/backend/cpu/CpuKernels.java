@@ -91,9 +91,7 @@ public final class CpuKernels implements Kernels {
                     int o = r * dim;
                     float meanSquare = VectorMath.dot(x, o, x, o, dim) / dim;
                     float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
-                    for (int i = 0; i < dim; i++) {
-                        out[o + i] = x[o + i] * scale * w[i];
-                    }
+                    VectorMath.scaleMul(x, o, scale, w, out, o, dim);
                 }
             }
         };
@@ -230,6 +228,12 @@ public final class CpuKernels implements Kernels {
         };
     }
 
+    /**
+     * Scalar on purpose: the Vector API's {@code EXP} is a different approximation compiled (an intrinsic stub)
+     * than interpreted ({@link Math#exp} per lane), so its bits would change once the JIT compiles the kernel,
+     * and a row's result would depend on when it ran. The softmax in {@link #attention} keeps {@link Math#exp}
+     * for the same reason.
+     */
     @Override
     public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
         float[] a = floats(aBuf, "a");
@@ -253,10 +257,7 @@ public final class CpuKernels implements Kernels {
         return new Kernel(named("add", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                int count = batch * tokens * dim;
-                for (int i = 0; i < count; i++) {
-                    x[i] += d[i];
-                }
+                VectorMath.addInPlace(x, d, batch * tokens * dim);
             }
         };
     }

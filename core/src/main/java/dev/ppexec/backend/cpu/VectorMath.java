@@ -54,4 +54,27 @@ final class VectorMath {
             y[yi + i] = Math.fma(alpha, x[xi + i], y[yi + i]);
         }
     }
+
+    /** out[oi + i] = (x[xi + i]·scale)·w[i] for i in [0, n): lane-wise, the same bits as the scalar loop. */
+    static void scaleMul(float[] x, int xi, float scale, float[] w, float[] out, int oi, int n) {
+        int i = 0;
+        FloatVector vs = FloatVector.broadcast(S, scale);
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector.fromArray(S, x, xi + i).mul(vs).mul(FloatVector.fromArray(S, w, i)).intoArray(out, oi + i);
+        }
+        for (; i < n; i++) {
+            out[oi + i] = x[xi + i] * scale * w[i];
+        }
+    }
+
+    /** x[i] += d[i] for i in [0, n). */
+    static void addInPlace(float[] x, float[] d, int n) {
+        int i = 0;
+        for (int upper = S.loopBound(n); i < upper; i += S.length()) {
+            FloatVector.fromArray(S, x, i).add(FloatVector.fromArray(S, d, i)).intoArray(x, i);
+        }
+        for (; i < n; i++) {
+            x[i] += d[i];
+        }
+    }
 }
