@@ -52,6 +52,14 @@ public final class CpuKernels implements Kernels {
         abstract void compute(int tokens, int startPos);
     }
 
+    /**
+     * Runs a CPU launch's kernel on the calling thread, outside any stream: for benchmarks that time one kernel
+     * without a stream's hand-off. The launch must come from a {@link CpuDevice}'s kernels.
+     */
+    public static void runOnCallingThread(Launch launch, int tokens, int startPos) {
+        ((CpuLaunch) launch).run(tokens, startPos);
+    }
+
     /** Names a launch for errors and traces: callers pass e.g. "layers.3.wq". */
     public static String named(String kernel, String what) {
         return what == null || what.isEmpty() ? kernel : kernel + " " + what;
