@@ -115,38 +115,39 @@ public class CpuKernelBench {
         return v;
     }
 
+    /** One launch on this thread, counting its bytes. */
+    private static void run(Launch launch, int startPos, long bytes, Traffic traffic) {
+        CpuKernels.runOnCallingThread(launch, 1, startPos);
+        traffic.bytes += bytes;
+    }
+
     /** rmsnorm of {@code rows} × 512. */
     @Benchmark
     public void rmsnorm(Traffic traffic) {
-        CpuKernels.runOnCallingThread(rmsnorm, 1, 0);
-        traffic.bytes += rmsnormBytes;
+        run(rmsnorm, 0, rmsnormBytes, traffic);
     }
 
     /** The residual add, {@code rows} × 512. */
     @Benchmark
     public void add(Traffic traffic) {
-        CpuKernels.runOnCallingThread(add, 1, 0);
-        traffic.bytes += addBytes;
+        run(add, 0, addBytes, traffic);
     }
 
     /** silu(a) ⊙ b, {@code rows} × 2048. */
     @Benchmark
     public void siluMul(Traffic traffic) {
-        CpuKernels.runOnCallingThread(siluMul, 1, 0);
-        traffic.bytes += siluBytes;
+        run(siluMul, 0, siluBytes, traffic);
     }
 
     /** RoPE on {@code rows} × 512 at one position each (tables built in the first call). */
     @Benchmark
     public void rope(Traffic traffic) {
-        CpuKernels.runOnCallingThread(rope, 1, POSITION);
-        traffic.bytes += ropeBytes;
+        run(rope, POSITION, ropeBytes, traffic);
     }
 
     /** Decode attention of 16 requests over 64 cached positions. */
     @Benchmark
     public void attention(Traffic traffic) {
-        CpuKernels.runOnCallingThread(attention, 1, POSITION);
-        traffic.bytes += attentionBytes;
+        run(attention, POSITION, attentionBytes, traffic);
     }
 }

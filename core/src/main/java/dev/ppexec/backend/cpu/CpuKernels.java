@@ -236,12 +236,7 @@ public final class CpuKernels implements Kernels {
         };
     }
 
-    /**
-     * Scalar on purpose: the Vector API's {@code EXP} is a different approximation compiled (an intrinsic stub)
-     * than interpreted ({@link Math#exp} per lane), so its bits would change once the JIT compiles the kernel,
-     * and a row's result would depend on when it ran. The softmax in {@link #attention} keeps {@link Math#exp}
-     * for the same reason.
-     */
+    /** Vectorised with VectorMath's own exp (Note [deterministic exp]): the same bits however it runs. */
     @Override
     public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
         float[] a = floats(aBuf, "a");
@@ -249,11 +244,7 @@ public final class CpuKernels implements Kernels {
         return new Kernel(named("silu_mul", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                int count = batch * tokens * n;
-                for (int i = 0; i < count; i++) {
-                    float v = a[i];
-                    a[i] = v / (1f + (float) Math.exp(-v)) * b[i];
-                }
+                VectorMath.siluMul(a, b, batch * tokens * n);
             }
         };
     }

@@ -72,4 +72,56 @@ class VectorMathTest {
         java.util.Arrays.fill(ones, 1f);
         assertThat(VectorMath.dot(values, 0, ones, 0, lanes)).isEqualTo(expected);
     }
+
+    @Test
+    void exp_isWithin2UlpOfMathExp_andEveryLaneEqualsTheScalarBits() {
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        float[] xs = new float[lanes];
+        float worstUlps = 0;
+        int checked = 0;
+        for (float x = -87f; x <= 88f; x += 0.0137f) {
+            float e = VectorMath.exp(x);
+            float ref = (float) Math.exp(x);
+            float ulps = Math.abs(e - ref) / Math.ulp(ref);
+            if (!(ulps <= 2f)) {
+                org.assertj.core.api.Assertions.fail("exp(%s) = %s, Math.exp %s: %s ulp > 2", x, e, ref, ulps);
+            }
+            worstUlps = Math.max(worstUlps, ulps);
+            xs[checked % lanes] = x;
+            if (++checked % lanes == 0) {
+                float[] out = new float[lanes];
+                VectorMath.exp(FloatVector.fromArray(FloatVector.SPECIES_PREFERRED, xs, 0)).intoArray(out, 0);
+                for (int i = 0; i < lanes; i++) {
+                    assertThat(Float.floatToRawIntBits(out[i])).as("lane %d, x = %s", i, xs[i])
+                            .isEqualTo(Float.floatToRawIntBits(VectorMath.exp(xs[i])));
+                }
+            }
+        }
+        assertThat(checked).isGreaterThan(10_000);
+        assertThat(VectorMath.exp(0f)).isEqualTo(1f);
+        assertThat(VectorMath.exp(-1000f)).as("clamped below").isEqualTo(VectorMath.exp(-87f)).isPositive();
+        assertThat(VectorMath.exp(1000f)).as("clamped above").isEqualTo(VectorMath.exp(88f)).isFinite();
+    }
+
+    @Test
+    void siluMul_givesEachElementTheSameBits_inAVectorLaneOrInTheTail() {
+        Random rnd = new Random(9);
+        float[] a = random(rnd, 515);
+        for (int i = 0; i < a.length; i++) {
+            a[i] *= 20f; // [-40, 40): both tails of the sigmoid
+        }
+        float[] b = random(rnd, 515);
+        float[] expected = new float[a.length];
+        for (int i = 0; i < a.length; i++) {
+            expected[i] = a[i] / (1f + VectorMath.exp(-a[i])) * b[i];
+        }
+        for (int n : LENGTHS) {
+            float[] x = a.clone();
+            VectorMath.siluMul(x, b, n);
+            for (int i = 0; i < n; i++) {
+                assertThat(Float.floatToRawIntBits(x[i])).as("n=%d i=%d", n, i).isEqualTo(Float.floatToRawIntBits(expected[i]));
+            }
+            assertThat(x[n]).as("past n").isEqualTo(a[n]);
+        }
+    }
 }
