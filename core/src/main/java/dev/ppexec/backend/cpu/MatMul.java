@@ -21,7 +21,8 @@ import jdk.incubator.vector.VectorSpecies;
  * 4×4 tile goes further: 5 to {@link MatMulTile#onePassRows() 8} rows run at once over each 2-vector strip of each
  * panel (16 accumulators, 19 registers), so every weight is read once for all rows instead of once per 4 rows. That
  * kernel reads {@code x} interleaved ({@code xt[kk·8 + i]}, a per-thread scratch): with 8 separate row indices it
- * ran out of general registers (0.79× the two 4-row passes at M=8, K=N=1024; interleaved it is 1.03× of them).
+ * ran out of general registers (0.79× the two 4-row passes at M=8, K=N=1024; interleaved, 1.02–1.03× of them,
+ * measured in one JVM during development on the AVX-512 machine of docs/BENCHMARKS.md).
  * The 2-vector strip kernels for fewer rows than their own count repeat the last row (the same chain again,
  * stored to the same place with the same bits), so kernels of 1, 2, 4, 6 and 8 rows cover every count.
  *
