@@ -1,6 +1,6 @@
 package dev.ppexec.bench;
 
-import dev.ppexec.backend.cpu.CpuInfo;
+import dev.ppexec.host.HostCpu;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -44,7 +44,7 @@ public final class TracingOverhead {
         Path dir = Files.createTempDirectory("ppexec-overhead");
         Path file = dir.resolve("trace.jsonl");
         System.out.printf(Locale.ROOT, "machine: %d cores, %s; Java %s%n", Runtime.getRuntime().availableProcessors(),
-                CpuInfo.current().model(), System.getProperty("java.version"));
+                cpuModel(), System.getProperty("java.version"));
         System.out.println("pair  off tok/s  traced tok/s  off ms  traced end-to-end ms  tracing work ms  spans");
         double[] throughput = new double[pairs];
         double[] endToEnd = new double[pairs];
@@ -112,4 +112,7 @@ public final class TracingOverhead {
         return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
     }
 
+    private static String cpuModel() {
+        return HostCpu.model().orElse("unknown CPU");
+    }
 }

@@ -1,7 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
-import dev.ppexec.backend.cpu.CpuInfo;
+import dev.ppexec.host.HostCpu;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
@@ -100,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         Bar bar = new Bar(err, !noProgress);
         List<SweepPoint> points = Sweep.run(c, bar::draw);
         bar.close();
-        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, CpuInfo.current().machine(), requests, promptLength,
+        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
                 decodeSteps, repeats);
         o.print(SweepOutput.markdown(header, points));
         o.flush();
@@ -152,6 +152,12 @@ final class BenchCommand implements Callable<Integer> {
                 throw new java.io.UncheckedIOException("--out: cannot remove the scratch trace " + file + ": " + e.getMessage(), e);
             }
         }
+    }
+
+    /** "x86_64, 2 cores, <cpu model>"; without a model (not Linux) the architecture and cores say what ran. */
+    static String machine() {
+        return System.getProperty("os.arch") + ", " + HostCpu.cores() + " cores"
+                + HostCpu.model().map(cpu -> ", " + cpu).orElse("");
     }
 
     /** A progress bar on stderr, one redraw per run. */

@@ -1,22 +1,20 @@
 package dev.ppexec.backend.cpu;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
+import dev.ppexec.host.HostCpu;
 import jdk.incubator.vector.FloatVector;
 
 /**
  * The CPU the JVM runs on, as the CPU backend sees it: model name, architecture, cores, the preferred vector
- * width and the vector registers the JIT can use, and the {@link MatMulTile} that fits them. The one place
- * that reads {@code /proc/cpuinfo}; {@code ppexec devices}, {@code ppexec bench} and the benchmarks print it.
+ * width and the vector registers the JIT can use, and the {@link MatMulTile} that fits them. The model name
+ * comes from {@link HostCpu}, the one reader of {@code /proc/cpuinfo}; {@code ppexec devices} and the matmul
+ * benchmarks print {@link #describe()}.
  *
  * <p>Vector registers, from the architecture and the preferred species (which follows what the JIT uses, so
  * {@code -XX:UseAVX=2} on an AVX-512 CPU gives a 256-bit species and 16 registers): x86 with a 512-bit species
  * means AVX-512 is in use, 32 registers (zmm0–31); x86 narrower, AVX2 or less, 16 (ymm0–15); AArch64, NEON or
  * SVE, 32; anything else is assumed to have 16.
  *
- * @param model           the CPU's model name ({@code model name} in {@code /proc/cpuinfo}), else the architecture
+ * @param model           the CPU's model name ({@link HostCpu#model()}), else the architecture
  * @param arch            {@code os.arch}
  * @param cores           processors available to the JVM
  * @param vectorBits      bits of {@link FloatVector#SPECIES_PREFERRED}
@@ -27,7 +25,7 @@ public record CpuInfo(String model, String arch, int cores, int vectorBits, int 
                       String registersReason) {
 
     private static final class Holder {
-        static final CpuInfo CURRENT = detect(Path.of("/proc/cpuinfo"));
+        static final CpuInfo CURRENT = detect();
     }
 
     /** This machine, detected once. */
@@ -35,16 +33,10 @@ public record CpuInfo(String model, String arch, int cores, int vectorBits, int 
         return Holder.CURRENT;
     }
 
-    /** Detects the CPU from {@code cpuinfo} (missing or unreadable: the model is the architecture) and this JVM. */
-    static CpuInfo detect(Path cpuinfo) {
+    /** This CPU ({@link HostCpu}; without a model name, the architecture stands for it) and this JVM. */
+    private static CpuInfo detect() {
         String arch = System.getProperty("os.arch");
-        String model;
-        try {
-            model = modelName(Files.readAllLines(cpuinfo), arch);
-        } catch (IOException | RuntimeException e) {
-            model = arch;
-        }
-        return of(model, arch, Runtime.getRuntime().availableProcessors(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        return of(HostCpu.model().orElse(arch), arch, HostCpu.cores(), FloatVector.SPECIES_PREFERRED.vectorBitSize());
     }
 
     /** The description of a CPU with the given architecture and preferred vector width. */
@@ -57,13 +49,6 @@ public record CpuInfo(String model, String arch, int cores, int vectorBits, int 
             case "aarch64" -> new CpuInfo(model, arch, cores, vectorBits, 32, "AArch64: NEON/SVE, v0-31");
             default -> new CpuInfo(model, arch, cores, vectorBits, 16, arch + ": not known, 16 assumed");
         };
-    }
-
-    /** The first {@code model name} of {@code /proc/cpuinfo}'s lines, else {@code fallback}. */
-    static String modelName(List<String> cpuinfoLines, String fallback) {
-        return cpuinfoLines.stream().filter(l -> l.startsWith("model name") && l.indexOf(':') > 0)
-                .map(l -> l.substring(l.indexOf(':') + 1).strip()).filter(s -> !s.isEmpty())
-                .findFirst().orElse(fallback);
     }
 
     /** Floats per preferred vector. */

@@ -3,11 +3,7 @@ package dev.ppexec.backend.cpu;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class CpuInfoTest {
 
@@ -46,22 +42,12 @@ class CpuInfoTest {
     }
 
     @Test
-    void modelName_isTheFirstModelNameLine_elseTheFallback() {
-        List<String> lines = List.of("processor\t: 0", "vendor_id\t: AuthenticAMD", "model name\t: AMD EPYC 9R14",
-                "processor\t: 1", "model name\t: other");
-        assertThat(CpuInfo.modelName(lines, "amd64")).isEqualTo("AMD EPYC 9R14");
-        assertThat(CpuInfo.modelName(List.of("CPU part\t: 0xd40"), "aarch64")).isEqualTo("aarch64");
-    }
-
-    @Test
-    void detect_withoutCpuinfo_namesTheArchitecture(@TempDir Path dir) throws Exception {
-        CpuInfo missing = CpuInfo.detect(dir.resolve("absent"));
-        assertThat(missing.model()).isEqualTo(System.getProperty("os.arch"));
-        Path file = Files.writeString(dir.resolve("cpuinfo"), "model name\t: Test CPU 3000\n");
-        CpuInfo info = CpuInfo.detect(file);
-        assertThat(info.model()).isEqualTo("Test CPU 3000");
-        assertThat(info.describe()).startsWith("Test CPU 3000, " + System.getProperty("os.arch") + ", ")
-                .contains("matmul tile " + MatMulTile.selected());
+    void current_describesThisJvm() {
+        CpuInfo info = CpuInfo.current();
+        assertThat(info.vectorBits()).isEqualTo(jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize());
+        assertThat(info.arch()).isEqualTo(System.getProperty("os.arch"));
+        assertThat(info.describe()).startsWith(info.model() + ", " + info.arch() + ", ")
+                .contains("matmul tile " + MatMulTile.selected() + ": ");
     }
 
     @Test
