@@ -1,7 +1,6 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
-import dev.ppexec.host.HostCpu;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
@@ -154,10 +153,17 @@ final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    /** "x86_64, 2 cores, <cpu model>"; without a model (not Linux) the architecture and cores say what ran. */
+    /** "x86_64, 2 cores, <cpu model>" from the JVM and /proc/cpuinfo. */
     static String machine() {
-        return System.getProperty("os.arch") + ", " + HostCpu.cores() + " cores"
-                + HostCpu.model().map(cpu -> ", " + cpu).orElse("");
+        String cpu = "";
+        try {
+            cpu = Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .map(l -> l.substring(l.indexOf(':') + 1).strip()).findFirst().orElse("");
+        } catch (IOException | RuntimeException e) {
+            // not Linux: the architecture and core count still say what ran
+        }
+        return System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " cores"
+                + (cpu.isEmpty() ? "" : ", " + cpu);
     }
 
     /** A progress bar on stderr, one redraw per run. */
