@@ -70,7 +70,8 @@ class RunCommandTest {
         assumeTrue(reason.isPresent(), "this machine has a usable GPU");
         CliRun o = cli("devices");
         assertThat(o.status()).isZero();
-        assertThat(o.out()).contains("no CUDA devices: " + reason.get()).contains("cpu: always available");
+        assertThat(o.out()).contains("no CUDA devices: " + reason.get()).contains("cpu: always available")
+                .contains("matmul tile " + dev.ppexec.backend.cpu.MatMulTile.selected() + ": ");
     }
 
     @Test
