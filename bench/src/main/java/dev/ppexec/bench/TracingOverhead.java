@@ -8,7 +8,7 @@ import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 
 import java.io.IOException;
@@ -50,7 +50,7 @@ public final class TracingOverhead {
         double[] work = new double[pairs];
         try (Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(4).build()) {
             TraceOptions options = new TraceOptions(TraceLevel.ALL, file, null, null, Map.of());
-            long expected = RequestTrace.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.ALL);
+            long expected = SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.ALL);
             for (int i = 0; i < 3; i++) {
                 pipeline.generate(workload);
                 traced(pipeline, workload, options, expected);

@@ -15,7 +15,7 @@ import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -168,7 +168,7 @@ final class RunCommand implements Callable<Integer> {
                 .microBatches(microBatches).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
-                        RequestTrace.spanCount(requests, pipeline.ranks(), decodeSteps, traceOptions.level()));
+                        SpanContract.spanCount(requests, pipeline.ranks(), decodeSteps, traceOptions.level()));
             }
             Workload warm = Workload.generated(config, requests, promptLength, Math.min(decodeSteps, 4));
             for (int i = 0; i < warmup; i++) {
@@ -178,9 +178,14 @@ final class RunCommand implements Callable<Integer> {
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
             } catch (RuntimeException e) {
+                if (tracing != null) {
+                    Thread.interrupted(); // a signal's interrupt must not cut the bounded flush short
+                    printTraceSummary(out, tracing.shutdown());
+                }
                 if (signal.signalled()) {
                     throw new IllegalStateException("stopped by a signal (SIGINT or SIGTERM): every rank stopped"
-                            + (tracing == null ? "" : "; the trace is flushed, without this run's spans"), e);
+                            + (tracing == null ? "" : "; the trace holds the spans resolved before the stop, "
+                            + "the requests it cut short marked ERROR"), e);
                 }
                 throw e;
             }
@@ -191,8 +196,7 @@ final class RunCommand implements Callable<Integer> {
             }
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
-                summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
-                        .forEach(out::println);
+                printTraceSummary(out, summary);
                 for (TraceSummary.Destination d : summary.destinations()) {
                     if (traceFile() != null && d.name().equals(traceFile().toString()) && d.error() != null) {
                         throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
@@ -213,6 +217,13 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** What each destination got; the --perfetto run's hidden trace file is not named. */
+    private void printTraceSummary(PrintWriter out, TraceSummary summary) {
+        summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
+                .forEach(out::println);
+        out.flush();
     }
 
     private ModelConfig modelConfig() {

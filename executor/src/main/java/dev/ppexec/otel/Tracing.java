@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -39,9 +40,11 @@ import java.util.logging.Logger;
 /**
  * The OpenTelemetry SDK of one {@code ppexec run}: configured from the run's options and the
  * standard {@code OTEL_*} variables (through the SDK's autoconfigure), with a batch span processor
- * per destination (an OTLP collector, an OTLP-JSON lines file). A processor's queue that is full
- * drops and counts; nothing here ever blocks a rank, since spans are built after the run (see
- * {@link TraceListener}). {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what
+ * per destination (an OTLP collector, an OTLP-JSON lines file). Spans are built while the run
+ * goes on, on its trace delivery thread (see {@link TraceListener}), never on a rank's thread.
+ * A collector's queue that is full drops and counts. The file does not drop: when its queue is
+ * half full the delivery thread waits for it (at most {@link #FLUSH_BOUND} per wait; see
+ * {@link #awaitFileRoom()}). {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what
  * every destination got.
  */
 public final class Tracing implements AutoCloseable {
@@ -69,13 +72,19 @@ public final class Tracing implements AutoCloseable {
     private final TraceLevel level;
     private final EndedSpans ended;
     private final List<CountingExporter> destinations;
+    private final AtomicReference<FileQueue> fileQueue;
     private TraceSummary summary;
 
-    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations) {
+    /** The trace file's batch processor, what it handed to the file, and its queue's size. */
+    private record FileQueue(BatchSpanProcessor processor, CountingExporter counted, int size) {}
+
+    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations,
+                    AtomicReference<FileQueue> fileQueue) {
         this.sdk = sdk;
         this.level = level;
         this.ended = ended;
         this.destinations = destinations;
+        this.fileQueue = fileQueue;
     }
 
     /**
@@ -114,6 +123,7 @@ public final class Tracing implements AutoCloseable {
             }
         }
         OtlpJsonFileExporter fileExporter = file;
+        AtomicReference<FileQueue> fileQueue = new AtomicReference<>();
         try {
             OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
                     .disableShutdownHook()
@@ -129,10 +139,10 @@ public final class Tracing implements AutoCloseable {
                         return counted;
                     })
                     .addTracerProviderCustomizer((provider, config) ->
-                            withFile(provider, config, ended, fileExporter, destinations))
+                            withFile(provider, config, ended, fileExporter, destinations, fileQueue))
                     .build()
                     .getOpenTelemetrySdk();
-            return new Tracing(sdk, options.level(), ended, destinations);
+            return new Tracing(sdk, options.level(), ended, destinations, fileQueue);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();
@@ -142,7 +152,7 @@ public final class Tracing implements AutoCloseable {
     }
 
     /**
-     * A run exports once, at its end, so the SDK's default retries (5 attempts, backoff up to 5 s)
+     * A run's exports are short batches, and the SDK's default retries (5 attempts, backoff up to 5 s)
      * would mostly make a down collector slow to report; 3 quick attempts per batch instead, unless
      * OTEL_JAVA_EXPORTER_OTLP_RETRY_DISABLED turned retries off.
      */
@@ -233,17 +243,21 @@ public final class Tracing implements AutoCloseable {
 
     private static SdkTracerProviderBuilder withFile(SdkTracerProviderBuilder provider, ConfigProperties config,
                                                      EndedSpans ended, OtlpJsonFileExporter file,
-                                                     List<CountingExporter> destinations) {
+                                                     List<CountingExporter> destinations,
+                                                     AtomicReference<FileQueue> fileQueue) {
         provider.addSpanProcessor(ended);
         if (file != null) {
             CountingExporter counted = new CountingExporter(file.target().toString(), file);
             destinations.add(counted);
-            provider.addSpanProcessor(BatchSpanProcessor.builder(counted)
-                    .setMaxQueueSize(config.getInt("otel.bsp.max.queue.size", MIN_QUEUE))
+            int size = config.getInt("otel.bsp.max.queue.size", MIN_QUEUE);
+            BatchSpanProcessor processor = BatchSpanProcessor.builder(counted)
+                    .setMaxQueueSize(size)
                     .setMaxExportBatchSize(config.getInt("otel.bsp.max.export.batch.size", 512))
                     .setScheduleDelay(config.getDuration("otel.bsp.schedule.delay", Duration.ofSeconds(5)))
                     .setExporterTimeout(config.getDuration("otel.bsp.export.timeout", Duration.ofSeconds(30)))
-                    .build());
+                    .build();
+            fileQueue.set(new FileQueue(processor, counted, size));
+            provider.addSpanProcessor(processor);
         }
         return provider;
     }
@@ -254,9 +268,22 @@ public final class Tracing implements AutoCloseable {
         return b.build();
     }
 
-    /** A listener that turns each run it hears into spans of this SDK. */
+    /** A listener that turns each run it hears into spans of this SDK, as the run goes on. */
     public RunListener listener() {
-        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get());
+        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get(),
+                this::awaitFileRoom);
+    }
+
+    /**
+     * Back-pressure for the trace file, which must not drop spans: when more than half its queue
+     * waits, flushes it and waits (at most {@link #FLUSH_BOUND}). Called on the trace delivery
+     * thread, never a rank's; a collector's queue is not waited for (it drops and counts).
+     */
+    void awaitFileRoom() {
+        FileQueue f = fileQueue.get();
+        if (f != null && ended.count() - f.counted().handed() > f.size() / 2) {
+            f.processor().forceFlush().join(FLUSH_BOUND.toMillis(), TimeUnit.MILLISECONDS);
+        }
     }
 
     /** Flushes and stops the SDK, waiting at most {@link #FLUSH_BOUND}; says what each destination got. Idempotent. */

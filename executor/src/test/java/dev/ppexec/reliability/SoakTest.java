@@ -10,7 +10,7 @@ import dev.ppexec.otel.TraceSummary;
 import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -63,7 +63,7 @@ class SoakTest {
         Workload workload = Workload.generated(tiny, REQUESTS, 8, DECODE_STEPS);
         Path trace = dir.resolve("soak.jsonl");
         TraceLevel level = new TraceLevel(TraceLevel.MAX);
-        long expected = RUNS * RequestTrace.spanCount(REQUESTS, 2, DECODE_STEPS, level);
+        long expected = RUNS * SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, level);
         Sample warm = null;
         long start = System.nanoTime();
         TraceSummary summary;
