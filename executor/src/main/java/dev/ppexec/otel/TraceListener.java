@@ -173,9 +173,9 @@ public final class TraceListener implements RunListener {
             return roots[rid];
         }
 
-        void ended(int count) {
-            sinceFlush += count;
-            if (sinceFlush >= PACE_SPANS) {
+        /** One more span ended: every {@link #PACE_SPANS}, the export pace may wait for a slow exporter. */
+        void ended() {
+            if (++sinceFlush >= PACE_SPANS) {
                 sinceFlush = 0;
                 pace.run();
             }
@@ -190,8 +190,8 @@ public final class TraceListener implements RunListener {
                 for (int rid : rids) {
                     roots[rid].end(clock.epochNanos(rootEndNanos[rid]), TimeUnit.NANOSECONDS);
                     roots[rid] = null;
+                    ended();
                 }
-                ended(rids.length);
             }
         }
 
@@ -344,9 +344,9 @@ public final class TraceListener implements RunListener {
                         .setAllAttributes(batch == null ? base[i] : batchAttributes(base[i], stage, batch.step()))
                         .startSpan()
                         .end(clock.epochNanos(endNanos), TimeUnit.NANOSECONDS);
+                run.ended();
             }
             endNanos(endNanos);
-            run.ended(rids.length);
         }
 
         private void endNanos(long nanos) {
@@ -375,9 +375,9 @@ public final class TraceListener implements RunListener {
         private void close() {
             for (Span t : threads) {
                 t.end(clock.epochNanos(endNanos), TimeUnit.NANOSECONDS);
+                run.ended();
             }
             done = true;
-            run.ended(threads.length);
             run.rankDone(this);
         }
 

@@ -286,6 +286,15 @@ public final class Tracing implements AutoCloseable {
         }
     }
 
+    /** Spans the destinations accepted so far, all together: they grow while a run goes on. */
+    public long exportedSoFar() {
+        long n = 0;
+        for (CountingExporter d : destinations) {
+            n += d.exported();
+        }
+        return n;
+    }
+
     /** Flushes and stops the SDK, waiting at most {@link #FLUSH_BOUND}; says what each destination got. Idempotent. */
     public synchronized TraceSummary shutdown() {
         if (summary == null) {
