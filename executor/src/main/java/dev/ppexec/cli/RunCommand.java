@@ -174,6 +174,10 @@ final class RunCommand implements Callable<Integer> {
             for (int i = 0; i < warmup; i++) {
                 pipeline.generate(warm);
             }
+            TraceReport.Builder traceReport = TraceReport.builder();
+            if (tracing != null) {
+                tracing.tap(traceReport);
+            }
             RunResult result;
             try (Progress progress = Progress.start(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
@@ -203,7 +207,7 @@ final class RunCommand implements Callable<Integer> {
                     }
                 }
                 if (traceFile() != null) {
-                    reportTrace(out);
+                    reportTrace(out, traceReport.build());
                 }
             }
         } finally {
@@ -275,20 +279,17 @@ final class RunCommand implements Callable<Integer> {
         return traceFile != null ? "--trace-file " + traceFile : "--perfetto " + perfetto + " (its trace " + traceFile() + ")";
     }
 
-    /** The end of a traced run: the per-rank report from the trace file and, with --perfetto, the converted trace. */
-    private void reportTrace(PrintWriter out) throws IOException {
-        TraceReport.Builder report = TraceReport.builder();
-        PerfettoConverter converter = perfetto == null ? null : new PerfettoConverter();
-        OtlpJsonReader.read(traceFile(), false, span -> {
-            report.accept(span);
-            if (converter != null) {
-                converter.accept(span);
-            }
-        }, skipped -> {});
+    /**
+     * The end of a traced run: the per-rank report, built from the run's spans in memory as they
+     * ended; with --perfetto, the trace file converted (read back from disk).
+     */
+    private void reportTrace(PrintWriter out, TraceReport report) throws IOException {
         out.println();
         out.println("trace report:");
-        report.build().printText(out);
-        if (converter != null) {
+        report.printText(out);
+        if (perfetto != null) {
+            PerfettoConverter converter = new PerfettoConverter();
+            OtlpJsonReader.read(traceFile(), false, converter, skipped -> {});
             TraceCounts w;
             try {
                 w = converter.write(perfetto);

@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.perfetto.SpanRecord;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.TraceLevel;
@@ -32,6 +33,7 @@ import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -73,14 +75,16 @@ public final class Tracing implements AutoCloseable {
     private final EndedSpans ended;
     private final List<CountingExporter> destinations;
     private final AtomicReference<FileQueue> fileQueue;
+    private final SpanRecords.Tap tap;
     private TraceSummary summary;
 
     /** The trace file's batch processor, what it handed to the file, and its queue's size. */
     private record FileQueue(BatchSpanProcessor processor, CountingExporter counted, int size) {}
 
     private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations,
-                    AtomicReference<FileQueue> fileQueue) {
+                    AtomicReference<FileQueue> fileQueue, SpanRecords.Tap tap) {
         this.sdk = sdk;
+        this.tap = tap;
         this.level = level;
         this.ended = ended;
         this.destinations = destinations;
@@ -124,6 +128,7 @@ public final class Tracing implements AutoCloseable {
         }
         OtlpJsonFileExporter fileExporter = file;
         AtomicReference<FileQueue> fileQueue = new AtomicReference<>();
+        SpanRecords.Tap tap = new SpanRecords.Tap();
         try {
             OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
                     .disableShutdownHook()
@@ -139,10 +144,11 @@ public final class Tracing implements AutoCloseable {
                         return counted;
                     })
                     .addTracerProviderCustomizer((provider, config) ->
-                            withFile(provider, config, ended, fileExporter, destinations, fileQueue))
+                            withFile(provider.addSpanProcessor(tap), config, ended, fileExporter, destinations,
+                                    fileQueue))
                     .build()
                     .getOpenTelemetrySdk();
-            return new Tracing(sdk, options.level(), ended, destinations, fileQueue);
+            return new Tracing(sdk, options.level(), ended, destinations, fileQueue, tap);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();
@@ -284,6 +290,15 @@ public final class Tracing implements AutoCloseable {
         if (f != null && ended.count() - f.counted().handed() > f.size() / 2) {
             f.processor().forceFlush().join(FLUSH_BOUND.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * Hands every span ended from now on to {@code records}, as a reader's record, on the thread
+     * that ends it (the run's trace delivery thread): e.g. the run's report, built from the same
+     * spans the destinations get, without reading them back.
+     */
+    public void tap(Consumer<SpanRecord> records) {
+        tap.set(records);
     }
 
     /** Spans the destinations accepted so far, all together: they grow while a run goes on. */

@@ -1,5 +1,6 @@
 package dev.ppexec.perfetto;
 
+import dev.ppexec.trace.SpanContract;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
@@ -164,8 +165,8 @@ final class ChromeTraceWriter {
         micros("dur", table.end(i) - table.start(i));
         g.writeObjectFieldStart("args");
         if (table.kind(i).batch()) {
-            g.writeNumberField("pp_mb_id", table.microBatch(i));
-            g.writeNumberField("step", table.step(i));
+            g.writeNumberField(SpanContract.PP_MB_ID.name(), table.microBatch(i));
+            g.writeNumberField(SpanContract.STEP.name(), table.step(i));
             g.writeArrayFieldStart("rids");
             for (String rid : table.rids(i)) {
                 g.writeString(rid);

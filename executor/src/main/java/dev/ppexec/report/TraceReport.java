@@ -1,5 +1,6 @@
 package dev.ppexec.report;
 
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.perfetto.Flows;
 import dev.ppexec.perfetto.RankKey;
 import dev.ppexec.perfetto.SliceTable;
@@ -218,18 +219,18 @@ public final class TraceReport {
                 slices.add(span);
             } else if (kind == SpanKind.REQUEST) {
                 requests++;
-                Integer tokens = span.intAttribute("output_tokens");
+                Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
                 outputTokens += tokens == null ? 0 : tokens;
                 firstRequestStart = Math.min(firstRequestStart, span.startNanos());
                 lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
             }
             if (stages == null) {
-                stages = asInt(span.resource().get("ppexec.stages"));
+                stages = asInt(span.resource().get(SpanContract.RUN_STAGES.name()));
             }
             if (microBatches == null) {
-                microBatches = asInt(span.resource().get("ppexec.micro_batches"));
+                microBatches = asInt(span.resource().get(SpanContract.RUN_MICRO_BATCHES.name()));
             }
-            if (idealBubble == null && span.resource().get("ppexec.ideal_bubble") instanceof Number n) {
+            if (idealBubble == null && span.resource().get(SpanContract.RUN_IDEAL_BUBBLE.name()) instanceof Number n) {
                 idealBubble = n.doubleValue();
             }
         }
