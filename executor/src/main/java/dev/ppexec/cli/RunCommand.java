@@ -3,7 +3,7 @@ package dev.ppexec.cli;
 import dev.ppexec.backend.Device;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.RunResource;
-import dev.ppexec.perfetto.OtlpJsonReader;
+import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
 import dev.ppexec.report.TraceReport;

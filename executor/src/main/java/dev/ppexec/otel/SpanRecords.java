@@ -1,6 +1,6 @@
 package dev.ppexec.otel;
 
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.SpanRecord;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.sdk.resources.Resource;

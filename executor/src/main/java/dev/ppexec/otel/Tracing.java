@@ -1,6 +1,6 @@
 package dev.ppexec.otel;
 
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.TraceLevel;

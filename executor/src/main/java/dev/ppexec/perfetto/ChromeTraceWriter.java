@@ -1,12 +1,15 @@
 package dev.ppexec.perfetto;
 
+import dev.ppexec.otlp.Flows;
+import dev.ppexec.otlp.LanePacker;
+import dev.ppexec.otlp.SliceTable;
 import dev.ppexec.trace.SpanContract;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.ppexec.perfetto.SliceTable.Process;
-import dev.ppexec.perfetto.SliceTable.Role;
-import dev.ppexec.perfetto.SliceTable.Track;
+import dev.ppexec.otlp.SliceTable.Process;
+import dev.ppexec.otlp.SliceTable.Role;
+import dev.ppexec.otlp.SliceTable.Track;
 
 import java.io.IOException;
 import java.io.OutputStream;

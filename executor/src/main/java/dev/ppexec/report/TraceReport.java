@@ -1,11 +1,11 @@
 package dev.ppexec.report;
 
 import dev.ppexec.trace.SpanContract;
-import dev.ppexec.perfetto.Flows;
-import dev.ppexec.perfetto.RankKey;
-import dev.ppexec.perfetto.SliceTable;
-import dev.ppexec.perfetto.SpanKind;
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.Flows;
+import dev.ppexec.otlp.RankKey;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.otlp.SpanKind;
+import dev.ppexec.otlp.SpanRecord;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;

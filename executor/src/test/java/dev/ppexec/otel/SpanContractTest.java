@@ -1,7 +1,7 @@
 package dev.ppexec.otel;
 
 import dev.ppexec.model.ModelConfig;
-import dev.ppexec.perfetto.SpanKind;
+import dev.ppexec.otlp.SpanKind;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import dev.ppexec.trace.SpanContract;
 import java.util.ArrayList;
