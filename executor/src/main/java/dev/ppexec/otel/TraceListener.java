@@ -4,6 +4,7 @@ import dev.ppexec.runtime.ActionRecord;
 import dev.ppexec.runtime.RunInfo;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.trace.EpochClock;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.ThreadInfo;
 import dev.ppexec.trace.TraceLevel;
 import dev.ppexec.trace.TraceStage;
@@ -162,7 +163,7 @@ public final class TraceListener implements RunListener {
         Span root(int rid) {
             if (roots[rid] == null) {
                 String name = Integer.toString(rid);
-                roots[rid] = tracer.spanBuilder("Req " + name).setNoParent()
+                roots[rid] = tracer.spanBuilder(SpanContract.REQUEST_PREFIX + name).setNoParent()
                         .setStartTimestamp(clock.epochNanos(info.arrivalNanos()), TimeUnit.NANOSECONDS)
                         .setAttribute(RID, name)
                         .setAttribute(PROMPT_LEN, (long) info.promptLength())

@@ -175,7 +175,14 @@ final class PipelineRun implements AutoCloseable {
                 if (cause != null) {
                     resolveFinished(done);
                 }
-                delivery.finish(cause);
+                try {
+                    delivery.finish(cause);
+                } catch (RuntimeException e) {
+                    if (cause == null) {
+                        throw e;
+                    }
+                    cause.addSuppressed(e); // the run's own failure is the one to report
+                }
             }
         }
     }
