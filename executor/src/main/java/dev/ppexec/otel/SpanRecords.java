@@ -3,17 +3,11 @@ package dev.ppexec.otel;
 import dev.ppexec.otlp.SpanRecord;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
-import io.opentelemetry.sdk.resources.Resource;
-import io.opentelemetry.sdk.trace.ReadWriteSpan;
-import io.opentelemetry.sdk.trace.ReadableSpan;
-import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.SpanData;
-import io.opentelemetry.context.Context;
 
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 
 /**
  * The run's own spans as the readers' {@link SpanRecord}s, in memory: what the report is built
@@ -34,47 +28,5 @@ public final class SpanRecords {
         Map<String, Object> out = new HashMap<>();
         attributes.forEach((AttributeKey<?> k, Object v) -> out.put(k.getKey(), v instanceof List<?> l ? List.copyOf(l) : v));
         return Map.copyOf(out);
-    }
-
-    /**
-     * A span processor that hands each ended span, as a record, to a consumer: on the thread that
-     * ends it (the run's trace delivery thread), so the consumer needs no lock. Never blocks.
-     */
-    static final class Tap implements SpanProcessor {
-
-        private volatile Consumer<SpanRecord> consumer;
-        private Resource lastResource;
-        private Map<String, Object> lastResourceMap;
-
-        void set(Consumer<SpanRecord> consumer) {
-            this.consumer = consumer;
-        }
-
-        @Override
-        public void onStart(Context parentContext, ReadWriteSpan span) {}
-
-        @Override
-        public boolean isStartRequired() {
-            return false;
-        }
-
-        @Override
-        public void onEnd(ReadableSpan span) {
-            Consumer<SpanRecord> c = consumer;
-            if (c == null) {
-                return;
-            }
-            SpanData data = span.toSpanData();
-            if (data.getResource() != lastResource) {
-                lastResource = data.getResource();
-                lastResourceMap = attributes(lastResource.getAttributes());
-            }
-            c.accept(of(data, lastResourceMap));
-        }
-
-        @Override
-        public boolean isEndRequired() {
-            return true;
-        }
     }
 }

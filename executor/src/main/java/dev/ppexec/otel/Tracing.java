@@ -75,16 +75,14 @@ public final class Tracing implements AutoCloseable {
     private final EndedSpans ended;
     private final List<CountingExporter> destinations;
     private final AtomicReference<FileQueue> fileQueue;
-    private final SpanRecords.Tap tap;
     private TraceSummary summary;
 
     /** The trace file's batch processor, what it handed to the file, and its queue's size. */
     private record FileQueue(BatchSpanProcessor processor, CountingExporter counted, int size) {}
 
     private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations,
-                    AtomicReference<FileQueue> fileQueue, SpanRecords.Tap tap) {
+                    AtomicReference<FileQueue> fileQueue) {
         this.sdk = sdk;
-        this.tap = tap;
         this.level = level;
         this.ended = ended;
         this.destinations = destinations;
@@ -128,7 +126,6 @@ public final class Tracing implements AutoCloseable {
         }
         OtlpJsonFileExporter fileExporter = file;
         AtomicReference<FileQueue> fileQueue = new AtomicReference<>();
-        SpanRecords.Tap tap = new SpanRecords.Tap();
         try {
             OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
                     .disableShutdownHook()
@@ -144,11 +141,10 @@ public final class Tracing implements AutoCloseable {
                         return counted;
                     })
                     .addTracerProviderCustomizer((provider, config) ->
-                            withFile(provider.addSpanProcessor(tap), config, ended, fileExporter, destinations,
-                                    fileQueue))
+                            withFile(provider, config, ended, fileExporter, destinations, fileQueue))
                     .build()
                     .getOpenTelemetrySdk();
-            return new Tracing(sdk, options.level(), ended, destinations, fileQueue, tap);
+            return new Tracing(sdk, options.level(), ended, destinations, fileQueue);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();
@@ -298,7 +294,7 @@ public final class Tracing implements AutoCloseable {
      * spans the destinations get, without reading them back.
      */
     public void tap(Consumer<SpanRecord> records) {
-        tap.set(records);
+        ended.tap(records);
     }
 
     /** Spans the destinations accepted so far, all together: they grow while a run goes on. */

@@ -32,16 +32,8 @@ class InterruptedRunTraceTest {
         Path trace = dir.resolve("trace.jsonl");
         Path log = dir.resolve("stderr.txt");
         Path out = dir.resolve("stdout.txt");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "run", "--model", "toy",
-                "--device", "cpu", "--requests", "8", "--micro-batches", "4", "--prompt-len", "16",
-                "--decode-steps", "480", "--warmup", "0", "--trace-file", trace.toString())
-                .redirectError(log.toFile()).redirectOutput(out.toFile()).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.readString(log).contains("step") && p.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
+        Process p = TracedRunProcess.start(trace, out, log);
+        TracedRunProcess.awaitProgress(p, log);
         Thread.sleep(500);
         assertThat(p.isAlive()).as("the run is still going when signalled; stderr: %s", Files.readString(log)).isTrue();
         new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();

@@ -35,17 +35,8 @@ class SignalTest {
         assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "needs kill(1)");
         Path trace = dir.resolve("trace.jsonl");
         Path log = dir.resolve("stderr.txt");
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "run", "--model", "toy",
-                "--device", "cpu", "--requests", "8", "--micro-batches", "4", "--prompt-len", "16",
-                "--decode-steps", "480", "--warmup", "0", "--trace-file", trace.toString())
-                .redirectError(log.toFile()).redirectOutput(dir.resolve("stdout.txt").toFile()).start();
-        // Wait until the run is under way: the progress bar appears after its first second.
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!Files.readString(log).contains("step") && p.isAlive() && System.nanoTime() < deadline) {
-            Thread.sleep(100);
-        }
+        Process p = TracedRunProcess.start(trace, dir.resolve("stdout.txt"), log);
+        TracedRunProcess.awaitProgress(p, log);
         assertThat(p.isAlive()).as("the run is still going when signalled; stderr: %s", Files.readString(log)).isTrue();
         long signalled = System.nanoTime();
         new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
