@@ -174,7 +174,7 @@ final class RunCommand implements Callable<Integer> {
             for (int i = 0; i < warmup; i++) {
                 pipeline.generate(warm);
             }
-            TraceReport.Builder traceReport = TraceReport.builder();
+            TraceReport.Builder traceReport = tracing == null ? null : TraceReport.builder();
             if (tracing != null) {
                 tracing.tap(traceReport);
             }
