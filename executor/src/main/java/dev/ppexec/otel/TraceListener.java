@@ -62,9 +62,6 @@ import static dev.ppexec.otel.ContractKeys.TP_RANK;
  */
 public final class TraceListener implements RunListener {
 
-    /** Spans ended between two calls of the export pace (see {@link Tracing}'s file back-pressure). */
-    static final int PACE_SPANS = 512;
-
     private static final AttributeKey<String> EXCEPTION_TYPE = AttributeKey.stringKey("exception.type");
     private static final AttributeKey<String> EXCEPTION_MESSAGE = AttributeKey.stringKey("exception.message");
 
@@ -72,16 +69,13 @@ public final class TraceListener implements RunListener {
     private final TraceLevel level;
     private final EpochClock clock;
     private final String hostName;
-    private final Runnable pace;
     private Run run;
 
-    /** {@code pace} runs on the delivery thread every {@link #PACE_SPANS} spans: it may wait for a slow exporter. */
-    public TraceListener(Tracer tracer, TraceLevel level, EpochClock clock, String hostName, Runnable pace) {
+    public TraceListener(Tracer tracer, TraceLevel level, EpochClock clock, String hostName) {
         this.tracer = Objects.requireNonNull(tracer, "tracer");
         this.level = Objects.requireNonNull(level, "level");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.hostName = Objects.requireNonNull(hostName, "hostName");
-        this.pace = Objects.requireNonNull(pace, "pace");
     }
 
     @Override
@@ -122,7 +116,6 @@ public final class TraceListener implements RunListener {
         final int[] microBatchOf;
         final Cell[][] cells;
         long lastEndNanos;
-        int sinceFlush;
 
         Run(RunInfo info) {
             this.info = info;
@@ -174,14 +167,6 @@ public final class TraceListener implements RunListener {
             return roots[rid];
         }
 
-        /** One more span ended: every {@link #PACE_SPANS}, the export pace may wait for a slow exporter. */
-        void ended() {
-            if (++sinceFlush >= PACE_SPANS) {
-                sinceFlush = 0;
-                pace.run();
-            }
-        }
-
         void rankDone(Cell c) {
             int[] rids = info.members()[c.microBatch];
             for (int rid : rids) {
@@ -191,7 +176,6 @@ public final class TraceListener implements RunListener {
                 for (int rid : rids) {
                     roots[rid].end(clock.epochNanos(rootEndNanos[rid]), TimeUnit.NANOSECONDS);
                     roots[rid] = null;
-                    ended();
                 }
             }
         }
@@ -345,7 +329,6 @@ public final class TraceListener implements RunListener {
                         .setAllAttributes(batch == null ? base[i] : batchAttributes(base[i], stage, batch.step()))
                         .startSpan()
                         .end(clock.epochNanos(endNanos), TimeUnit.NANOSECONDS);
-                run.ended();
             }
             endNanos(endNanos);
         }
@@ -376,7 +359,6 @@ public final class TraceListener implements RunListener {
         private void close() {
             for (Span t : threads) {
                 t.end(clock.epochNanos(endNanos), TimeUnit.NANOSECONDS);
-                run.ended();
             }
             done = true;
             run.rankDone(this);

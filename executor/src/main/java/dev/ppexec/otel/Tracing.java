@@ -16,7 +16,6 @@ import io.opentelemetry.sdk.trace.SdkTracerProviderBuilder;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.sdk.common.export.RetryPolicy;
-import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 
 import java.io.IOException;
@@ -32,7 +31,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -44,10 +42,9 @@ import java.util.logging.Logger;
  * standard {@code OTEL_*} variables (through the SDK's autoconfigure), with a batch span processor
  * per destination (an OTLP collector, an OTLP-JSON lines file). Spans are built while the run
  * goes on, on its trace delivery thread (see {@link TraceListener}), never on a rank's thread.
- * A collector's queue that is full drops and counts. The file does not drop: when its queue is
- * half full the delivery thread waits for it (at most {@link #FLUSH_BOUND} per wait; see
- * {@link #awaitFileRoom()}). {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what
- * every destination got.
+ * A collector's queue that is full drops and counts. The file does not drop: its batches are
+ * written on the delivery thread, which waits for them ({@link WaitingBatchProcessor}).
+ * {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what every destination got.
  */
 public final class Tracing implements AutoCloseable {
 
@@ -74,19 +71,13 @@ public final class Tracing implements AutoCloseable {
     private final TraceLevel level;
     private final EndedSpans ended;
     private final List<CountingExporter> destinations;
-    private final AtomicReference<FileQueue> fileQueue;
     private TraceSummary summary;
 
-    /** The trace file's batch processor, what it handed to the file, and its queue's size. */
-    private record FileQueue(BatchSpanProcessor processor, CountingExporter counted, int size) {}
-
-    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations,
-                    AtomicReference<FileQueue> fileQueue) {
+    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations) {
         this.sdk = sdk;
         this.level = level;
         this.ended = ended;
         this.destinations = destinations;
-        this.fileQueue = fileQueue;
     }
 
     /**
@@ -125,7 +116,6 @@ public final class Tracing implements AutoCloseable {
             }
         }
         OtlpJsonFileExporter fileExporter = file;
-        AtomicReference<FileQueue> fileQueue = new AtomicReference<>();
         try {
             OpenTelemetrySdk sdk = AutoConfiguredOpenTelemetrySdk.builder()
                     .disableShutdownHook()
@@ -141,10 +131,10 @@ public final class Tracing implements AutoCloseable {
                         return counted;
                     })
                     .addTracerProviderCustomizer((provider, config) ->
-                            withFile(provider, config, ended, fileExporter, destinations, fileQueue))
+                            withFile(provider, config, ended, fileExporter, destinations))
                     .build()
                     .getOpenTelemetrySdk();
-            return new Tracing(sdk, options.level(), ended, destinations, fileQueue);
+            return new Tracing(sdk, options.level(), ended, destinations);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();
@@ -245,21 +235,16 @@ public final class Tracing implements AutoCloseable {
 
     private static SdkTracerProviderBuilder withFile(SdkTracerProviderBuilder provider, ConfigProperties config,
                                                      EndedSpans ended, OtlpJsonFileExporter file,
-                                                     List<CountingExporter> destinations,
-                                                     AtomicReference<FileQueue> fileQueue) {
+                                                     List<CountingExporter> destinations) {
         provider.addSpanProcessor(ended);
         if (file != null) {
             CountingExporter counted = new CountingExporter(file.target().toString(), file);
             destinations.add(counted);
-            int size = config.getInt("otel.bsp.max.queue.size", MIN_QUEUE);
-            BatchSpanProcessor processor = BatchSpanProcessor.builder(counted)
-                    .setMaxQueueSize(size)
-                    .setMaxExportBatchSize(config.getInt("otel.bsp.max.export.batch.size", 512))
-                    .setScheduleDelay(config.getDuration("otel.bsp.schedule.delay", Duration.ofSeconds(5)))
-                    .setExporterTimeout(config.getDuration("otel.bsp.export.timeout", Duration.ofSeconds(30)))
-                    .build();
-            fileQueue.set(new FileQueue(processor, counted, size));
-            provider.addSpanProcessor(processor);
+            // The file's batches are written as they fill: OTEL_BSP_MAX_QUEUE_SIZE bounds them too.
+            int batch = Math.min(config.getInt("otel.bsp.max.export.batch.size", 512),
+                    config.getInt("otel.bsp.max.queue.size", MIN_QUEUE));
+            provider.addSpanProcessor(new WaitingBatchProcessor(counted, Math.max(1, batch),
+                    config.getDuration("otel.bsp.export.timeout", Duration.ofSeconds(30))));
         }
         return provider;
     }
@@ -272,20 +257,7 @@ public final class Tracing implements AutoCloseable {
 
     /** A listener that turns each run it hears into spans of this SDK, as the run goes on. */
     public RunListener listener() {
-        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get(),
-                this::awaitFileRoom);
-    }
-
-    /**
-     * Back-pressure for the trace file, which must not drop spans: when more than half its queue
-     * waits, flushes it and waits (at most {@link #FLUSH_BOUND}). Called on the trace delivery
-     * thread, never a rank's; a collector's queue is not waited for (it drops and counts).
-     */
-    void awaitFileRoom() {
-        FileQueue f = fileQueue.get();
-        if (f != null && ended.count() - f.counted().handed() > f.size() / 2) {
-            f.processor().forceFlush().join(FLUSH_BOUND.toMillis(), TimeUnit.MILLISECONDS);
-        }
+        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get());
     }
 
     /**

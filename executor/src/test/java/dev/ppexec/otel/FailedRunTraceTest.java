@@ -60,7 +60,7 @@ class FailedRunTraceTest {
              Pipeline pipeline = Pipeline.builder().model(TINY).stages(2).microBatches(4).actionHook(faultOnRank1)
                      .build()) {
             TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
-                    EpochClock.process(), "host", () -> {});
+                    EpochClock.process(), "host");
             assertThatThrownBy(() -> pipeline.generate(Workload.generated(TINY, REQUESTS, 4, 12), s -> {},
                     List.of(listener)))
                     .isInstanceOf(PipelineException.class).hasMessageContaining("injected fault");

@@ -47,7 +47,7 @@ class SpanContractTest {
             try (SdkTracerProvider provider = SdkTracerProvider.builder().setResource(Resource.create(resource))
                     .addSpanProcessor(SimpleSpanProcessor.create(memory)).build()) {
                 TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
-                        EpochClock.process(), "host", () -> {});
+                        EpochClock.process(), "host");
                 pipeline.generate(workload, s -> {}, List.of(listener));
                 spans = memory.getFinishedSpanItems();
             }

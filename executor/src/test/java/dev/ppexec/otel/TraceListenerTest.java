@@ -45,7 +45,7 @@ class TraceListenerTest {
              Pipeline pipeline = Pipeline.builder().model(model).stages(RANKS).microBatches(MICRO_BATCHES)
                      .actionHook((rank, action) -> threadIds[rank] = Thread.currentThread().threadId()).build()) {
             TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), level, EpochClock.process(),
-                    "testhost-with-a-long-name", () -> {});
+                    "testhost-with-a-long-name");
             long before = epochNanos();
             pipeline.generate(Workload.generated(model, REQUESTS, PROMPT, DECODE_STEPS), s -> {}, List.of(listener));
             long after = epochNanos();

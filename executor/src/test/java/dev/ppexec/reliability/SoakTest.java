@@ -29,7 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The long run: {@code tiny} through 20,000 micro-batch decode steps (50 runs of 4 micro-batches x
  * 100 steps on one pipeline, P=2), traced at level 4 to a file. Heap after GC, resident memory and
  * threads are read after the 5th run (warm) and after the last; they must stay flat, and the trace
- * must hold every span (the file does not drop). Spans are exported while each run goes on: at
+ * must hold every span (the file never drops). Spans are exported while each run goes on: at
  * each run's last launch the file already holds spans of that run. The figures are printed for
  * docs/RELIABILITY.md and docs/TRACING.md.
  */
@@ -72,7 +72,7 @@ class SoakTest {
         long start = System.nanoTime();
         TraceSummary summary;
         try (Pipeline pipeline = Pipeline.builder().model(tiny).stages(2).microBatches(MICRO_BATCHES).build()) {
-            // The smallest export queue (2,048 spans) for 162,800 spans: the file must be waited for, not dropped.
+            // Queues sized for the smallest run (2,048 spans), not for 162,800: the file must still hold every span.
             Tracing tracing = Tracing.start(new TraceOptions(level, trace, null, null, Map.of()),
                     RunResource.of(pipeline, workload, level), 0);
             try {
