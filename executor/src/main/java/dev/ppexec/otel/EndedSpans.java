@@ -1,11 +1,8 @@
 package dev.ppexec.otel;
 
 import dev.ppexec.otlp.SpanRecord;
-import io.opentelemetry.context.Context;
 import io.opentelemetry.sdk.resources.Resource;
-import io.opentelemetry.sdk.trace.ReadWriteSpan;
 import io.opentelemetry.sdk.trace.ReadableSpan;
-import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.SpanData;
 
 import java.util.Map;
@@ -17,7 +14,7 @@ import java.util.function.Consumer;
  * each ended span as a reader's {@link SpanRecord} to it, on the thread that ends the span (the
  * run's trace delivery thread), so the tap needs no lock. Never blocks.
  */
-final class EndedSpans implements SpanProcessor {
+final class EndedSpans implements EndProcessor {
 
     private final LongAdder ended = new LongAdder();
     private volatile Consumer<SpanRecord> tap;
@@ -33,14 +30,6 @@ final class EndedSpans implements SpanProcessor {
     }
 
     @Override
-    public void onStart(Context parentContext, ReadWriteSpan span) {}
-
-    @Override
-    public boolean isStartRequired() {
-        return false;
-    }
-
-    @Override
     public void onEnd(ReadableSpan span) {
         ended.increment();
         Consumer<SpanRecord> records = tap;
@@ -53,10 +42,5 @@ final class EndedSpans implements SpanProcessor {
             lastResourceMap = SpanRecords.attributes(lastResource.getAttributes());
         }
         records.accept(SpanRecords.of(data, lastResourceMap));
-    }
-
-    @Override
-    public boolean isEndRequired() {
-        return true;
     }
 }

@@ -1,10 +1,7 @@
 package dev.ppexec.otel;
 
-import io.opentelemetry.context.Context;
 import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.sdk.trace.ReadWriteSpan;
 import io.opentelemetry.sdk.trace.ReadableSpan;
-import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 
@@ -20,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * delivery, not the ranks, and loses nothing. A collector keeps the SDK's batch processor, which
  * drops and counts instead.
  */
-final class WaitingBatchProcessor implements SpanProcessor {
+final class WaitingBatchProcessor implements EndProcessor {
 
     private final SpanExporter exporter;
     private final int batchSize;
@@ -34,24 +31,11 @@ final class WaitingBatchProcessor implements SpanProcessor {
     }
 
     @Override
-    public void onStart(Context parentContext, ReadWriteSpan span) {}
-
-    @Override
-    public boolean isStartRequired() {
-        return false;
-    }
-
-    @Override
     public synchronized void onEnd(ReadableSpan span) {
         batch.add(span.toSpanData());
         if (batch.size() >= batchSize) {
             exportBatch();
         }
-    }
-
-    @Override
-    public boolean isEndRequired() {
-        return true;
     }
 
     private void exportBatch() {

@@ -10,11 +10,7 @@ import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import io.opentelemetry.sdk.common.CompletableResultCode;
-import io.opentelemetry.context.Context;
-import io.opentelemetry.sdk.trace.ReadWriteSpan;
-import io.opentelemetry.sdk.trace.ReadableSpan;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
-import io.opentelemetry.sdk.trace.SpanProcessor;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
@@ -24,7 +20,6 @@ import org.junit.jupiter.api.Timeout;
 import java.lang.management.ManagementFactory;
 import java.util.Collection;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -52,27 +47,7 @@ class LongTracedRunTest {
         ModelConfig model = new ModelConfig("long", 16, 8, 1, 2, 8, DECODE_STEPS + 8, 3);
         Workload workload = Workload.generated(model, MICRO_BATCHES, 4, DECODE_STEPS);
         LongAdder exported = new LongAdder();
-        LongAdder ended = new LongAdder();
         try (SdkTracerProvider provider = SdkTracerProvider.builder()
-                .addSpanProcessor(new SpanProcessor() {
-                    @Override
-                    public void onStart(Context parent, ReadWriteSpan span) {}
-
-                    @Override
-                    public boolean isStartRequired() {
-                        return false;
-                    }
-
-                    @Override
-                    public void onEnd(ReadableSpan span) {
-                        ended.increment();
-                    }
-
-                    @Override
-                    public boolean isEndRequired() {
-                        return true;
-                    }
-                })
                 // Exported on the delivery thread as each span ends, as the trace file's processor does in batches.
                 .addSpanProcessor(SimpleSpanProcessor.create(counting(exported))).build();
              Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(MICRO_BATCHES).build()) {
@@ -88,7 +63,6 @@ class LongTracedRunTest {
                     (long) MICRO_BATCHES * DECODE_STEPS, FIRST_SAMPLE, LAST_SAMPLE, untraced.heap()[0] / 1048576.0,
                     untraced.heap()[1] / 1048576.0, traced.heap()[0] / 1048576.0, traced.heap()[1] / 1048576.0,
                     traced.exported()[0], traced.exported()[1], exported.sum(), expected);
-            assertThat(ended.sum()).as("spans the listener ended").isEqualTo(expected);
             assertThat(tracedGrowth - untracedGrowth).as("heap growth that tracing adds, bytes").isLessThan(8L << 20);
             assertThat(traced.exported()[1]).as("spans exported before the run ended")
                     .isGreaterThan(traced.exported()[0]).isPositive();
