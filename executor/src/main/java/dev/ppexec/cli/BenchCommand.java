@@ -17,7 +17,7 @@ import dev.ppexec.stage.MemoryPlan;
 import dev.ppexec.sweep.Sweep;
 import dev.ppexec.sweep.SweepOutput;
 import dev.ppexec.sweep.SweepPoint;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -180,7 +180,7 @@ final class BenchCommand implements Callable<Integer> {
             TraceLevel level = new TraceLevel(TraceLevel.MAX);
             Tracing t = Tracing.start(new TraceOptions(level, file, null, null, Map.of()),
                     RunResource.of(pipeline, workload, level),
-                    RequestTrace.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));
+                    SpanContract.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));
             current = t;
             return t.listener();
         }

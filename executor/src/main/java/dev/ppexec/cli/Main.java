@@ -2,7 +2,7 @@ package dev.ppexec.cli;
 
 import dev.ppexec.failure.Failures;
 import dev.ppexec.io.OutputRefusedException;
-import dev.ppexec.perfetto.TraceInputException;
+import dev.ppexec.otlp.TraceInputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 

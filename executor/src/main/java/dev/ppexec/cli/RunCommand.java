@@ -7,7 +7,7 @@ import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
-import dev.ppexec.perfetto.OtlpJsonReader;
+import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
 import dev.ppexec.report.TraceReport;
@@ -19,7 +19,7 @@ import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -253,16 +253,27 @@ final class RunCommand implements Callable<Integer> {
                 .microBatches(plan.microBatches()).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
-                        RequestTrace.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+                        SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+                signal.traced();
             }
             Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
                     Math.min(plan.decodeSteps(), 4));
             for (int i = 0; i < warmup; i++) {
                 pipeline.generate(warm);
             }
+            TraceReport.Builder traceReport = tracing == null ? null : TraceReport.builder();
+            if (tracing != null) {
+                tracing.tap(traceReport);
+            }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
+            } catch (RuntimeException e) {
+                if (tracing != null) {
+                    signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                    printTraceSummary(out, tracing.shutdown());
+                }
+                throw e;
             }
             printSummary(out, pipeline, workload, result);
             if (report != null) {
@@ -272,15 +283,14 @@ final class RunCommand implements Callable<Integer> {
             signal.uninterruptible();
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
-                summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
-                        .forEach(out::println);
+                printTraceSummary(out, summary);
                 for (TraceSummary.Destination d : summary.destinations()) {
                     if (traceFile() != null && d.name().equals(traceFile().toString()) && d.error() != null) {
                         throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
                     }
                 }
-                if (traceFile() != null && !signal.signalled() && Files.isRegularFile(traceFile())) {
-                    reportTrace(out); // a FIFO or a device cannot be read back
+                if (traceFile() != null && !signal.signalled()) {
+                    reportTrace(out, traceReport.build());
                 }
             }
         } finally {
@@ -294,6 +304,13 @@ final class RunCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** What each destination got; the --perfetto run's hidden trace file is not named. */
+    private void printTraceSummary(PrintWriter out, TraceSummary summary) {
+        summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
+                .forEach(out::println);
+        out.flush();
     }
 
     private ModelConfig modelConfig() {
@@ -382,20 +399,19 @@ final class RunCommand implements Callable<Integer> {
         return traceFile != null ? "--trace-file " + traceFile : "--perfetto " + perfetto + " (its trace " + traceFile() + ")";
     }
 
-    /** The end of a traced run: the per-rank report from the trace file and, with --perfetto, the converted trace. */
-    private void reportTrace(PrintWriter out) throws IOException {
-        TraceReport.Builder report = TraceReport.builder();
-        PerfettoConverter converter = perfetto == null ? null : new PerfettoConverter();
-        OtlpJsonReader.read(traceFile(), false, span -> {
-            report.accept(span);
-            if (converter != null) {
-                converter.accept(span);
-            }
-        }, skipped -> {});
+    /**
+     * The end of a traced run: the per-rank report, built from the run's spans in memory as they
+     * ended; with --perfetto, the trace file converted (read back from disk).
+     */
+    private void reportTrace(PrintWriter out, TraceReport report) throws IOException {
         out.println();
         out.println("trace report:");
-        report.build().printText(out);
-        if (converter != null) {
+        report.printText(out);
+        if (perfetto != null && !Files.isRegularFile(traceFile())) {
+            out.println("perfetto: not converted: " + traceOption() + " is not a regular file (a FIFO or a device cannot be read back)");
+        } else if (perfetto != null) {
+            PerfettoConverter converter = new PerfettoConverter();
+            OtlpJsonReader.read(traceFile(), false, converter, skipped -> {});
             TraceCounts w;
             try {
                 w = converter.write(perfetto);

@@ -24,6 +24,7 @@ final class StopOnSignal implements AutoCloseable {
     private final Object lock = new Object();
     private final Thread hook;
     private volatile boolean signalled;
+    private volatile String traceNote = "";
     private boolean interruptible = true;
 
     private StopOnSignal(Thread worker, PrintWriter err, String command) {
@@ -40,7 +41,7 @@ final class StopOnSignal implements AutoCloseable {
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            err.println(command + ": error: " + (stopped ? STOPPED
+            err.println(command + ": error: " + (stopped ? STOPPED + traceNote
                     : "stopped by a signal (SIGINT or SIGTERM): the run did not stop within " + BOUND_MILLIS + " ms"));
             err.flush();
         }, "ppexec-stop-on-signal");
@@ -55,6 +56,11 @@ final class StopOnSignal implements AutoCloseable {
 
     boolean signalled() {
         return signalled;
+    }
+
+    /** The run is traced: the stop line also says what its trace holds (Note [streaming spans] in TraceListener). */
+    void traced() {
+        traceNote = "; the trace holds the spans resolved before the stop, the requests it cut short marked ERROR";
     }
 
     /**

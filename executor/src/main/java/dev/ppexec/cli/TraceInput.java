@@ -1,8 +1,8 @@
 package dev.ppexec.cli;
 
-import dev.ppexec.perfetto.OtlpJsonReader;
-import dev.ppexec.perfetto.ReadSummary;
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.OtlpJsonReader;
+import dev.ppexec.otlp.ReadSummary;
+import dev.ppexec.otlp.SpanRecord;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;

@@ -1,9 +1,9 @@
 package dev.ppexec.report;
 
 import dev.ppexec.io.PngFile;
-import dev.ppexec.perfetto.RankKey;
-import dev.ppexec.perfetto.SliceTable;
-import dev.ppexec.perfetto.SpanKind;
+import dev.ppexec.otlp.RankKey;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.otlp.SpanKind;
 
 import java.awt.BasicStroke;
 import java.awt.Color;

@@ -151,16 +151,16 @@ final class PipelineRun implements AutoCloseable {
                 }
             }));
         }
-        RunInfo info = null;
-        boolean ok = false;
+        RecordDelivery delivery = null;
+        Throwable cause = null;
         try {
             for (Rank r : rankStates) {
                 r.anchor();
             }
             long start = System.nanoTime();
-            info = runInfo(start);
-            for (RunListener l : listeners) {
-                l.runStarted(info);
+            if (!listeners.isEmpty()) {
+                delivery = new RecordDelivery(runInfo(start), listeners, logs());
+                delivery.start();
             }
             threads.forEach(Thread::start);
             awaitRanks(done);
@@ -176,20 +176,26 @@ final class PipelineRun implements AutoCloseable {
                 r.forwards.resolveAll();
                 r.receives.resolveAll();
             }
-            RunResult result = figures(wall, idealBubble);
-            publish(info);
-            ok = true;
-            return result;
-        } catch (RuntimeException e) {
+            return figures(wall, idealBubble);
+        } catch (RuntimeException | Error e) {
             PipelineException first = failure.get();
+            cause = first != null ? first : e;
             if (first != null && first != e) {
                 throw first;
             }
             throw e;
         } finally {
-            if (info != null) {
-                for (RunListener l : listeners) {
-                    l.runFinished(info, ok);
+            if (delivery != null) {
+                if (cause != null) {
+                    resolveFinished(done);
+                }
+                try {
+                    delivery.finish(cause);
+                } catch (RuntimeException e) {
+                    if (cause == null) {
+                        throw e;
+                    }
+                    cause.addSuppressed(e); // the run's own failure is the one to report
                 }
             }
         }
@@ -204,6 +210,40 @@ final class PipelineRun implements AutoCloseable {
         if (steps != stepsReported) {
             stepsReported = steps;
             progress.accept(steps);
+        }
+    }
+
+    /** [rank] {forwards, receives}: what the trace delivery reads. */
+    private ForwardLog[][] logs() {
+        ForwardLog[][] logs = new ForwardLog[ranks][];
+        for (Rank r : rankStates) {
+            logs[r.index] = new ForwardLog[] {r.forwards, r.receives};
+        }
+        return logs;
+    }
+
+    /**
+     * After a failure: once every rank stopped (within {@link #STOP_BOUND_MILLIS}), the entries
+     * whose device work finished get their times, so the trace holds them. A rank that did not stop
+     * keeps its log: what it published is all the trace gets.
+     */
+    private void resolveFinished(CountDownLatch done) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            if (!done.await(STOP_BOUND_MILLIS, TimeUnit.MILLISECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            return;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Rank r : rankStates) {
+            r.forwards.resolveFinished();
+            r.receives.resolveFinished();
         }
     }
 
@@ -284,26 +324,6 @@ final class PipelineRun implements AutoCloseable {
         long span = last - first;
         return new RunResult(tokens, wallNanos, List.copyOf(figures), Bubble.measured(busyTotal, ranks, span),
                 idealBubble, span);
-    }
-
-    private void publish(RunInfo info) {
-        if (listeners.isEmpty()) {
-            return;
-        }
-        for (Rank r : rankStates) {
-            publish(info, r.index, r.forwards, ActionRecord.Kind.FORWARD);
-            publish(info, r.index, r.receives, ActionRecord.Kind.RECV);
-        }
-    }
-
-    private void publish(RunInfo info, int rank, ForwardLog log, ActionRecord.Kind kind) {
-        for (int i = 0; i < log.count(); i++) {
-            ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
-                    log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i]);
-            for (RunListener l : listeners) {
-                l.action(info, rank, rec);
-            }
-        }
     }
 
     @Override
