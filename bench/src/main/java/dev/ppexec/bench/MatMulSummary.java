@@ -2,7 +2,7 @@ package dev.ppexec.bench;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.ppexec.host.HostCpu;
+import dev.ppexec.backend.cpu.CpuInfo;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -110,9 +110,8 @@ public final class MatMulSummary {
         return sb.toString();
     }
 
-    /** CPU model, cores, JVM: where the figures came from. */
+    /** CPU, cores, vector width, matmul tile and JVM: where the figures came from. */
     static String machine() {
-        String cpu = HostCpu.model().orElse(System.getProperty("os.arch"));
-        return cpu + ", " + HostCpu.cores() + " cores, Java " + Runtime.version();
+        return CpuInfo.current().describe() + "; Java " + Runtime.version();
     }
 }

@@ -9,7 +9,7 @@ import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 
 import java.io.IOException;
@@ -24,7 +24,8 @@ import java.util.Map;
  * What tracing at level 4 costs a run, against the same run with tracing off: the defaults of
  * {@code ppexec run} (toy, P=2, M=4, 8 requests of 32 + 32 tokens) on the CPU backend, in one JVM,
  * runs alternating off / traced (in ABBA order). Per pair it compares the run's throughput (what the summary prints)
- * and the traced run's end-to-end time (the run, building its spans, writing them to a file)
+ * and the traced run's end-to-end time (the run with its spans built and written as it goes, then the
+ * last spans and the flush)
  * against the plain run's; pairs cancel slow drifts in the machine's load, medians its spikes.
  *
  * <pre>scripts/tracing-overhead [PAIRS]</pre>
@@ -51,7 +52,7 @@ public final class TracingOverhead {
         double[] work = new double[pairs];
         try (Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(4).build()) {
             TraceOptions options = new TraceOptions(TraceLevel.ALL, file, null, null, Map.of());
-            long expected = RequestTrace.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.ALL);
+            long expected = SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.ALL);
             for (int i = 0; i < 3; i++) {
                 pipeline.generate(workload);
                 traced(pipeline, workload, options, expected);
@@ -67,7 +68,7 @@ public final class TracingOverhead {
                 }
                 throughput[p] = on.result().tokensPerSecond() / off.tokensPerSecond();
                 endToEnd[p] = (double) on.nanos() / offNanos;
-                // Outside the run's own wall time: set-up, then the spans' building and export in the traced run.
+                // Outside the run's own wall time: set-up, then the last spans and the flush in the traced run.
                 work[p] = ((on.nanos() - on.result().wallNanos()) - (offNanos - off.wallNanos())) / 1e6;
                 System.out.printf(Locale.ROOT, "%4d  %9.1f  %12.1f  %6.1f  %20.1f  %15.1f  %,d%n", p + 1,
                         off.tokensPerSecond(), on.result().tokensPerSecond(), offNanos / 1e6, on.nanos() / 1e6, work[p],
@@ -81,7 +82,7 @@ public final class TracingOverhead {
                 median(throughput), 100 * (median(throughput) - 1), quartile(throughput, 1), quartile(throughput, 3));
         System.out.printf(Locale.ROOT, "median traced end-to-end / off run time: %.3f; quartiles %.3f .. %.3f%n",
                 median(endToEnd), quartile(endToEnd, 1), quartile(endToEnd, 3));
-        System.out.printf(Locale.ROOT, "median tracing work after the run (spans built and written): %.1f ms; quartiles %.1f .. %.1f%n",
+        System.out.printf(Locale.ROOT, "median tracing work outside the run (set-up, last spans, flush): %.1f ms; quartiles %.1f .. %.1f%n",
                 median(work), quartile(work, 1), quartile(work, 3));
     }
 

@@ -22,7 +22,7 @@ public final class Partition {
     /** Balanced: sizes differ by at most one; earlier stages take the extra layers (the last one also runs the LM head). */
     public static Partition balanced(int layers, int stages) {
         if (stages < 1 || stages > layers) {
-            throw new IllegalArgumentException("--stages " + stages + " is out of range; allowed: 1.." + layers
+            throw new IllegalArgumentException("stages " + stages + " is out of range; allowed: 1.." + layers
                     + " (the model has " + layers + " layers)");
         }
         int[] sizes = new int[stages];
@@ -32,17 +32,26 @@ public final class Partition {
         return new Partition(sizes);
     }
 
-    /** An explicit split such as {@code "3,3,2"}, which must sum to the layer count with no zero. */
+    /**
+     * An explicit split such as {@code "3,3,2"}: ASCII digits and commas only, at most one stage per
+     * layer, each stage at least one layer, summing to the layer count.
+     */
     public static Partition parse(String split, int layers) {
         String[] parts = split.split(",", -1);
+        String allowed = "; allowed: comma-separated layer counts >= 1 (ASCII digits, no spaces) summing to " + layers;
+        if (parts.length > layers) {
+            throw new IllegalArgumentException("split '" + split + "' has " + parts.length + " stages, more than the "
+                    + layers + " layers" + allowed);
+        }
         int[] sizes = new int[parts.length];
         for (int r = 0; r < parts.length; r++) {
-            try {
-                sizes[r] = Integer.parseInt(parts[r].strip());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--split '" + split + "': '" + parts[r]
-                        + "' is not a whole number; allowed: comma-separated layer counts >= 1 summing to " + layers);
+            if (!parts[r].matches("[0-9]+")) {
+                throw new IllegalArgumentException("split '" + split + "': '" + parts[r] + "' is not a whole number" + allowed);
             }
+            if (parts[r].length() > 9 || Integer.parseInt(parts[r]) > layers) {
+                throw new IllegalArgumentException("split '" + split + "' has a stage of " + parts[r] + " layers" + allowed);
+            }
+            sizes[r] = Integer.parseInt(parts[r]);
         }
         return of(sizes, layers, split);
     }
@@ -52,16 +61,16 @@ public final class Partition {
     }
 
     private static Partition of(int[] sizes, int layers, String given) {
-        int sum = 0;
+        long sum = 0; // a long: user numbers never overflow
         for (int s : sizes) {
             if (s < 1) {
-                throw new IllegalArgumentException("--split '" + given + "' has a stage of " + s
+                throw new IllegalArgumentException("split '" + given + "' has a stage of " + s
                         + " layers; allowed: every stage >= 1 layer, summing to " + layers);
             }
             sum += s;
         }
         if (sum != layers) {
-            throw new IllegalArgumentException("--split '" + given + "' sums to " + sum + "; allowed: layer counts summing to "
+            throw new IllegalArgumentException("split '" + given + "' sums to " + sum + "; allowed: layer counts summing to "
                     + layers + " (the model's layers)");
         }
         return new Partition(sizes);

@@ -28,7 +28,7 @@ public record MemoryPlan(long weightBytes, long kvCacheBytes, long activationByt
         long positions = (long) promptLength + decodeSteps;
         long kv = mul(FLOAT, mul(2, c.layers(), mul(requests, positions, dim)));
 
-        long maxBatch = (requests + microBatches - 1L) / microBatches;
+        long maxBatch = ((long) requests + microBatches - 1) / microBatches; // a long before the sum: no int overflow
         long rows = mul(maxBatch, promptLength);
         long scratch = sum(mul(6, rows, dim), mul(2, rows, c.ffn()));
         long lastRank = mul(maxBatch, sum(mul(2, dim), c.vocab()));

@@ -15,7 +15,7 @@ public record ThreadInfo(String hostId, long threadId, String label, int ppRank,
     /** The scheduler thread of PP rank {@code ppRank} (no tensor or data parallelism: their ranks are 0). */
     public static ThreadInfo scheduler(int ppRank, long threadId, String hostName) {
         String hostId = hostName.length() > HOST_ID_LENGTH ? hostName.substring(0, HOST_ID_LENGTH) : hostName;
-        return new ThreadInfo(hostId, threadId, "Scheduler [PP " + ppRank + "]", ppRank, 0, 0);
+        return new ThreadInfo(hostId, threadId, SpanContract.THREAD_PREFIX + ppRank + "]", ppRank, 0, 0);
     }
 
     /** {@code "Scheduler [PP 1] (host:a1b2c3d4 | tid:42)"}. */

@@ -14,7 +14,7 @@ public record TraceLevel(int value) {
 
     public TraceLevel {
         if (value < 0 || value > MAX) {
-            throw new IllegalArgumentException("--trace-level " + value + " is out of range; allowed: 0.." + MAX
+            throw new IllegalArgumentException("trace level " + value + " is out of range; allowed: 0.." + MAX
                     + " (0 = off, 1 = forwards, 3 = + decode_loop, 4 = + per-micro-batch slices)");
         }
     }

@@ -72,6 +72,18 @@ class GeneratorsTest {
         assertThatThrownBy(() -> Partition.parse("2,1", 4)).hasMessageContaining("sums to 3");
         assertThatThrownBy(() -> Partition.parse("4,0", 4)).hasMessageContaining("has a stage of 0 layers");
         assertThatThrownBy(() -> Partition.parse("a,3", 4)).hasMessageContaining("'a' is not a whole number");
-        assertThatThrownBy(() -> Partition.balanced(4, 5)).hasMessageContaining("--stages 5 is out of range; allowed: 1..4");
+        assertThatThrownBy(() -> Partition.balanced(4, 5)).hasMessageContaining("stages 5 is out of range; allowed: 1..4");
+    }
+
+    @Test
+    void partition_userNumbersNeverOverflow_andAreAsciiDigits() {
+        assertThatThrownBy(() -> Partition.of(new int[]{Integer.MAX_VALUE, Integer.MAX_VALUE, 2}, 4))
+                .hasMessageStartingWith("split '[2147483647, 2147483647, 2]' sums to 4294967296;");
+        assertThatThrownBy(() -> Partition.parse("2147483647,2147483647,2", 4))
+                .hasMessageStartingWith("split '2147483647,2147483647,2' has a stage of 2147483647 layers;");
+        assertThatThrownBy(() -> Partition.parse("99999999999,1", 4)).hasMessageContaining("has a stage of 99999999999 layers");
+        assertThatThrownBy(() -> Partition.parse("\u0663,1", 4)).hasMessageContaining("'\u0663' is not a whole number");
+        assertThatThrownBy(() -> Partition.parse("1, 3", 4)).hasMessageContaining("' 3' is not a whole number");
+        assertThatThrownBy(() -> Partition.parse("1,1,1,1,1", 4)).hasMessageContaining("has 5 stages, more than the 4 layers");
     }
 }

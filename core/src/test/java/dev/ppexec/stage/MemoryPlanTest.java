@@ -43,4 +43,15 @@ class MemoryPlanTest {
         assertThat(plan.describe()).startsWith("more than 8 EiB");
         assertThat(MemoryPlan.gib(3L << 29)).isEqualTo("1.50 GiB");
     }
+
+    @Test
+    void mostRequests_countTheirActivationsExactly_withoutIntOverflow() {
+        ModelConfig tiny = ModelConfig.preset("tiny", 1); // dim 64, ffn 256, vocab 256
+        MemoryPlan plan = MemoryPlan.of(tiny, 2, 4, Integer.MAX_VALUE, 32, 32);
+        long maxBatch = (Integer.MAX_VALUE + 3L) / 4;
+        long rows = maxBatch * 32;
+        long scratch = 6 * rows * 64 + 2 * rows * 256;
+        long activations = 4 * (2 * scratch + maxBatch * (2 * 64 + 256) + (long) Integer.MAX_VALUE * 32 * 64);
+        assertThat(plan.activationBytes()).as("not saturated, not negative").isEqualTo(activations);
+    }
 }

@@ -94,12 +94,17 @@ class NumpyReferenceTest {
 
     /** Prefill, then greedy decode, on one CPU stage holding every layer; reads the logits after each step. */
     static Run runCpu(ModelConfig cfg, int requests, int promptLen, int steps) {
+        return runCpu(new CpuDevice(), cfg, requests, promptLen, steps);
+    }
+
+    /** {@link #runCpu(ModelConfig, int, int, int)} on {@code device}, which it closes. */
+    static Run runCpu(CpuDevice device, ModelConfig cfg, int requests, int promptLen, int steps) {
         int[][] prompts = Prompts.prompts(cfg.seed(), requests, promptLen, cfg.vocab());
         int[] rows = IntStream.range(0, requests).toArray();
         int vocab = cfg.vocab();
         int[][] tokens = new int[requests][steps + 1];
         double[][][] logits = new double[requests][steps + 1][];
-        try (CpuDevice device = new CpuDevice();
+        try (device;
              StageWeights weights = new StageWeights(device, cfg, 0, cfg.layers());
              Workspace ws = new Workspace(device, cfg, requests, promptLen, true);
              StageProgram program = new StageProgram(device, weights, ws, prompts, rows, promptLen, promptLen + steps, tokens)) {

@@ -2,32 +2,38 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.host.HostCpu;
+import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
 import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.stage.MemoryPlan;
 import dev.ppexec.sweep.Sweep;
 import dev.ppexec.sweep.SweepOutput;
 import dev.ppexec.sweep.SweepPoint;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 /** {@code ppexec bench}: the PP-overlap sweep (P, M, prefill and decode) with a table, JSON and plots. */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
@@ -36,6 +42,9 @@ final class BenchCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
+
+    @ParentCommand
+    Main main;
 
     @Option(names = "--model", defaultValue = "toy", description = "Model preset (default: ${DEFAULT-VALUE}; --quick: tiny).")
     String model;
@@ -46,17 +55,17 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--ranks", split = ",", defaultValue = "1,2,4", description = "P values (default: ${DEFAULT-VALUE}).")
     List<Integer> ranks;
 
-    @Option(names = "--requests", defaultValue = "16", description = "Requests per run; at least 4 * max P (default: ${DEFAULT-VALUE}).")
-    int requests;
+    @Option(names = "--requests", description = "Requests per run; at least 4 * max P (default: 16, or 4 * max P when more).")
+    Integer requests;
 
-    @Option(names = "--prompt-len", defaultValue = "32", description = "Prompt tokens per request (default: ${DEFAULT-VALUE}).")
-    int promptLength;
+    @Option(names = "--prompt-len", description = "Prompt tokens per request (default: 32, --quick: 8; fewer when --decode-steps leaves less of maxSeq).")
+    Integer promptLength;
 
-    @Option(names = "--decode-steps", defaultValue = "32", description = "Decode steps per run (default: ${DEFAULT-VALUE}).")
-    int decodeSteps;
+    @Option(names = "--decode-steps", description = "Decode steps per run (default: 32, --quick: 8; fewer when --prompt-len leaves less of maxSeq).")
+    Integer decodeSteps;
 
-    @Option(names = "--repeats", defaultValue = "3", description = "Runs per point, interleaved (default: ${DEFAULT-VALUE}).")
-    int repeats;
+    @Option(names = "--repeats", description = "Runs per point, interleaved (default: 3, --quick: 2).")
+    Integer repeats;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of weights and prompts (default: ${DEFAULT-VALUE}).")
     long seed;
@@ -73,35 +82,37 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
+    /** What the sweep will do, every option checked (Note [usage errors]) before a device is chosen. */
+    private record Plan(ModelConfig config, int requests, int promptLength, int decodeSteps, int repeats, MemoryPlan largest) {}
+
     @Override
     public Integer call() throws IOException {
         PrintWriter o = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (quick) {
-            model = spec.commandLine().getParseResult().hasMatchedOption("--model") ? model : "tiny";
-            promptLength = matched("--prompt-len") ? promptLength : 8;
-            decodeSteps = matched("--decode-steps") ? decodeSteps : 8;
-            repeats = matched("--repeats") ? repeats : 2;
+        Plan plan = validate();
+        new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
+                .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT)).check();
+        ModelConfig config = plan.config();
+        Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                plan.repeats(), () -> device.open(null, false).devices(),
+                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")));
+        DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
+        String deviceName = probe.devices().getFirst().name();
+        try {
+            DeviceChoice.checkFits(plan.largest(), RunCommand.workload(plan.requests(), plan.promptLength(),
+                    plan.decodeSteps(), config) + " at P = " + ranks.stream().max(Integer::compare).orElseThrow() + ", M = 1",
+                    probe.devices());
+        } finally {
+            probe.devices().forEach(Device::close);
         }
-        if (promptLength < 1) {
-            throw new IllegalArgumentException("--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
-        }
-        ModelConfig config = ModelConfig.preset(model, seed);
-        RunCommand.checkPositions(config, promptLength, decodeSteps);
-        PrintWriter quiet = new PrintWriter(Writer.nullWriter());
-        Sweep.Config c = new Sweep.Config(config, ranks, requests, promptLength, decodeSteps, repeats,
-                () -> device.open(null, false, quiet),
-                noTracingCompare ? null : new ScratchTracer(out.resolve(".bench-trace.jsonl")));
-        List<Device> probe = device.open(null, false, err); // says once which device, or why not CUDA
-        String deviceName = probe.getFirst().name();
-        probe.forEach(Device::close);
+        probe.line().ifPresent(err::println);
         Files.createDirectories(out);
         List<SweepPoint> points;
         try (Progress bar = Progress.runs(err, !noProgress)) {
             points = Sweep.run(c, bar::draw);
         }
-        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), requests, promptLength,
-                decodeSteps, repeats);
+        SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), plan.requests(),
+                plan.promptLength(), plan.decodeSteps(), plan.repeats());
         o.print(SweepOutput.markdown(header, points));
         o.flush();
         List<Path> files;
@@ -115,6 +126,40 @@ final class BenchCommand implements Callable<Integer> {
             o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
         }
         return 0;
+    }
+
+    private Plan validate() {
+        if (quick && !matched("--model")) {
+            model = "tiny";
+        }
+        ModelConfig config = RunCommand.preset(model, seed);
+        int repeatCount = repeats != null ? repeats : quick ? 2 : 3;
+        UsageException.check(repeatCount >= 1, "--repeats " + repeatCount + " is not positive; allowed: an integer >= 1");
+        UsageException.check(new HashSet<>(ranks).size() == ranks.size(), "--ranks " + ranks.stream().map(String::valueOf)
+                .collect(Collectors.joining(",")) + " repeats a value; allowed: distinct P values");
+        int maxRanks = 1;
+        for (int p : ranks) {
+            UsageException.check(p >= 1 && p <= config.layers(), "--ranks " + p + " is out of range; allowed: 1.."
+                    + config.layers() + " (model " + config.name() + " has " + config.layers() + " layers)");
+            maxRanks = Math.max(maxRanks, p);
+        }
+        int maxM = Sweep.microBatches(maxRanks).getLast();
+        int requestCount = requests != null ? requests : Math.max(16, maxM);
+        UsageException.check(requestCount >= maxM, "--requests " + requestCount + " is fewer than M = 4P = " + maxM
+                + "; allowed: at least " + maxM);
+        UsageException.check(promptLength == null || promptLength >= 1,
+                "--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
+        UsageException.check(decodeSteps == null || decodeSteps >= 1,
+                "--decode-steps " + decodeSteps + " is not positive; allowed: an integer >= 1 (the decode phase needs a step)");
+        int[] positions = RunCommand.positions(config, promptLength, decodeSteps, quick ? 8 : RunCommand.DEFAULT_POSITIONS);
+        UsageException.check(positions[1] >= 1, "--prompt-len " + positions[0] + " leaves no decode step in maxSeq "
+                + config.maxSeq() + " of model " + config.name() + "; allowed: 1.." + (config.maxSeq() - 1));
+        if (!noTracingCompare) {
+            OtelSettings.problem(main.env, main.system).ifPresent(p -> UsageException.check(false, p));
+        }
+        // The largest run: the most ranks, the whole workload in one micro-batch.
+        MemoryPlan largest = MemoryPlan.of(config, maxRanks, 1, requestCount, positions[0], positions[1]);
+        return new Plan(config, requestCount, positions[0], positions[1], repeatCount, largest);
     }
 
     private boolean matched(String option) {
@@ -135,7 +180,7 @@ final class BenchCommand implements Callable<Integer> {
             TraceLevel level = new TraceLevel(TraceLevel.MAX);
             Tracing t = Tracing.start(new TraceOptions(level, file, null, null, Map.of()),
                     RunResource.of(pipeline, workload, level),
-                    RequestTrace.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));
+                    SpanContract.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));
             current = t;
             return t.listener();
         }

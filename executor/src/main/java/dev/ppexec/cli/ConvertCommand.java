@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
@@ -10,6 +11,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -33,8 +35,13 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
-        input.checkOutput("--output", output);
-        ConvertResult r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        new OutputCheck().input("--input", input.path).output("--output", output).check();
+        ConvertResult r;
+        try {
+            r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+        } catch (UncheckedIOException e) {
+            throw new UncheckedIOException("--output " + e.getMessage(), e.getCause()); // "OUT: cannot write: why"
+        }
         input.printSkipped(err, "convert", r.read());
         TraceCounts w = r.written();
         out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "

@@ -6,7 +6,6 @@ import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.stage.MemoryPlan;
 
-import java.io.PrintWriter;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
@@ -20,49 +19,63 @@ import java.util.stream.Collectors;
 enum DeviceChoice {
     cpu, cuda, auto;
 
-    /** The opened devices (the caller closes them); prints one line on {@code err} saying what was chosen. */
-    List<Device> open(List<Integer> ordinals, boolean tf32, PrintWriter err) {
+    /** Opened devices (the caller closes them) and the line that says what was chosen, if there is one to say. */
+    record Opened(List<Device> devices, Optional<String> line) {}
+
+    /** The checks of --devices and --tf32 that need no device (Note [usage errors]). */
+    static void check(DeviceChoice choice, List<Integer> ordinals, boolean tf32) {
+        if (choice == cpu) {
+            UsageException.check(ordinals == null, "--devices " + (ordinals == null ? "" : join(ordinals))
+                    + " applies to CUDA devices; allowed with --device cuda or auto");
+            UsageException.check(!tf32, "--tf32 applies to CUDA matmul; allowed with --device cuda or auto");
+        }
+        if (ordinals != null) {
+            UsageException.check(ordinals.stream().allMatch(o -> o >= 0), "--devices " + join(ordinals)
+                    + " has a negative ordinal; allowed: ordinals >= 0");
+            UsageException.check(new HashSet<>(ordinals).size() == ordinals.size(), "--devices " + join(ordinals)
+                    + " repeats a device; allowed: distinct ordinals");
+        }
+    }
+
+    /**
+     * The devices of this choice, opened; {@link Opened#line()} says which (or, for auto, why the
+     * CPU), to be printed once the run is known to start.
+     */
+    Opened open(List<Integer> ordinals, boolean tf32) {
+        check(this, ordinals, tf32);
         if (this == cpu) {
-            if (ordinals != null) {
-                throw new IllegalArgumentException("--devices " + join(ordinals)
-                        + " applies to CUDA devices; allowed with --device cuda or auto");
-            }
-            if (tf32) {
-                throw new IllegalArgumentException("--tf32 applies to CUDA matmul; allowed with --device cuda or auto");
-            }
-            return List.of(new CpuDevice());
+            return new Opened(List.of(new CpuDevice()), Optional.empty());
         }
         CudaPlatform platform = CudaPlatform.detect();
         Optional<String> reason = platform.unavailableReason();
         if (reason.isPresent()) {
-            if (this == cuda) {
-                throw new IllegalArgumentException("--device cuda: " + reason.get() + "; allowed here: cpu, auto");
-            }
-            err.println("device auto: using cpu: " + reason.get());
-            return List.of(new CpuDevice());
+            UsageException.check(this != cuda, "--device cuda: " + reason.get() + "; allowed here: cpu, auto");
+            return new Opened(List.of(new CpuDevice()), Optional.of("device auto: using cpu: " + reason.get()));
         }
-        if (ordinals != null && new HashSet<>(ordinals).size() != ordinals.size()) {
-            throw new IllegalArgumentException("--devices " + join(ordinals) + " repeats a device; allowed: distinct "
-                    + "ordinals 0.." + (platform.devices().size() - 1));
+        List<Device> devices;
+        try {
+            devices = ordinals == null ? platform.openAll(tf32) : platform.open(ordinals, tf32);
+        } catch (IllegalArgumentException e) {
+            throw UsageException.asOption(e, "device ordinal", "--devices");
         }
-        List<Device> devices = ordinals == null ? platform.openAll(tf32) : platform.open(ordinals, tf32);
-        err.println("device " + this + ": using " + devices.stream().map(d -> ((CudaDevice) d).info().describe())
-                .collect(Collectors.joining(", ")) + "; matmul: " + ((CudaDevice) devices.getFirst()).matmul());
-        return devices;
+        return new Opened(devices, Optional.of("device " + this + ": using " + devices.stream()
+                .map(d -> ((CudaDevice) d).info().describe()).collect(Collectors.joining(", ")) + "; matmul: "
+                + ((CudaDevice) devices.getFirst()).matmul()));
     }
 
     /**
      * Refuses, before any weight is made, a run that does not fit: in this JVM's heap on the CPU, in
-     * the devices' free memory on CUDA.
+     * the devices' free memory on CUDA. {@code workload} says with the user's options what needs it
+     * ({@code --requests 8 x (--prompt-len 32 + --decode-steps 32) positions of model toy}).
      */
-    static void checkFits(MemoryPlan plan, List<Device> devices) {
+    static void checkFits(MemoryPlan plan, String workload, List<Device> devices) {
         if (devices.getFirst() instanceof CudaDevice) {
             long free = 0;
             for (Device d : devices) {
                 free += ((CudaDevice) d).memoryInfo()[0];
             }
             if (plan.total() > free) {
-                throw new IllegalArgumentException("model and workload need " + plan.describe() + "; the CUDA device(s) "
+                throw new UsageException(workload + " need " + plan.describe() + "; the CUDA device(s) "
                         + "have " + MemoryPlan.gib(free) + " free; allowed: fewer requests or positions, a smaller "
                         + "model, or more devices (--devices)");
             }
@@ -71,7 +84,7 @@ enum DeviceChoice {
         Runtime rt = Runtime.getRuntime();
         long available = rt.maxMemory() - (rt.totalMemory() - rt.freeMemory());
         if (plan.total() > available) {
-            throw new IllegalArgumentException("model and workload need " + plan.describe() + "; this JVM has "
+            throw new UsageException(workload + " need " + plan.describe() + "; this JVM has "
                     + MemoryPlan.gib(available) + " free of its -Xmx " + MemoryPlan.gib(rt.maxMemory())
                     + "; allowed: fewer requests or positions, a smaller model, or a larger -Xmx (PPEXEC_JAVA_OPTS)");
         }

@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.backend.cpu.CpuInfo;
 import dev.ppexec.cuda.CudaPlatform;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Spec;
@@ -8,7 +9,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 
-/** {@code ppexec devices}: the CUDA devices this machine offers, or why there are none. */
+/** {@code ppexec devices}: the CUDA devices this machine offers, or why there are none; then the CPU and its matmul tile. */
 @Command(name = "devices", mixinStandardHelpOptions = true,
         description = "List CUDA devices (name, memory, compute capability), or say why there are none.")
 final class DevicesCommand implements Callable<Integer> {
@@ -27,7 +28,7 @@ final class DevicesCommand implements Callable<Integer> {
         platform.driver().ifPresent(driver -> out.println(driver + "; matmul: " + platform.matmul()));
         platform.unavailableReason().filter(r -> !platform.devices().isEmpty())
                 .ifPresent(r -> out.println("CUDA backend unavailable: " + r));
-        out.println("cpu: always available (--device cpu, and --device auto's fallback)");
+        out.println("cpu: always available (--device cpu, and --device auto's fallback): " + CpuInfo.current().describe());
         return 0;
     }
 }

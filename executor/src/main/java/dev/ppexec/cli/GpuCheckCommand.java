@@ -7,6 +7,7 @@ import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.check.BackendComparison;
 import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.cuda.CudaPlatform;
+import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
@@ -67,7 +68,7 @@ final class GpuCheckCommand implements Runnable {
         try {
             return body.run();
         } catch (Exception | OutOfMemoryError | StackOverflowError e) {
-            summary(check, "FAIL", Main.describe(e));
+            summary(check, "FAIL", Failures.describe(e));
             return false;
         }
     }
@@ -215,7 +216,7 @@ final class GpuCheckCommand implements Runnable {
         int eq = spec.indexOf('=');
         String[] f = spec.substring(eq + 1).split(":", 5);
         if (eq < 0 || f.length != 5) {
-            throw new IllegalArgumentException("--case '" + spec
+            throw new UsageException("--case '" + spec
                     + "' is malformed; allowed: LABEL=MODEL:REQUESTS:PROMPT_LEN:DECODE_STEPS:FILE.json");
         }
         String label = "pytorch " + spec.substring(0, eq);

@@ -5,6 +5,7 @@ import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
 import dev.ppexec.dist.World;
 import dev.ppexec.dist.WorldToken;
+import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otel.TraceOptions;
@@ -30,44 +31,67 @@ final class InWorld {
     private InWorld() {
     }
 
-    static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract, ModelConfig config,
-                   int stageCount, Workload workload, TraceOptions trace) throws IOException {
+    static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract, RunCommand.Plan plan,
+                   Map<String, String> env) throws IOException {
         int world = contract.worldSize();
+        ModelConfig config = plan.config();
+        TraceOptions trace = plan.traceOptions();
         if (!trace.level().isOff()) {
-            throw new IllegalArgumentException("tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_"
+            throw new UsageException("tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_"
                     + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them in a world of " + world
                     + " ranks");
         }
         if (cmd.device == DeviceChoice.cuda) {
-            throw new IllegalArgumentException("--device cuda with ranks as processes: the GPU data plane between "
+            throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "
                     + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
         }
-        Partition partition = cmd.split != null ? Partition.parse(cmd.split, config.layers())
-                : Partition.balanced(config.layers(), stageCount);
-        if (partition.stages() != world) {
-            throw new IllegalArgumentException((cmd.split != null ? "--split '" + cmd.split + "'" : "--stages " + stageCount)
-                    + " makes " + partition.stages() + " stages in a world of " + world + " ranks (from "
+        boolean stagesGiven = cmd.stagesGiven != null;
+        int stageCount = stagesGiven ? plan.stages() : world;
+        if (!stagesGiven && world > config.layers()) {
+            throw new UsageException("a world of " + world + " ranks (from " + contract.source() + ") for model "
+                    + config.name() + "'s " + config.layers() + " layers; allowed: at most " + config.layers()
+                    + " ranks, one stage each");
+        }
+        if (stageCount != world) {
+            throw new UsageException((plan.split() != null ? "--split '" + plan.split() + "'" : "--stages " + stageCount)
+                    + " makes " + stageCount + " stages in a world of " + world + " ranks (from "
                     + contract.source() + "); allowed: one stage per rank, " + world + " stages");
         }
         if (!(cmd.rendezvousTimeoutSeconds > 0) || cmd.rendezvousTimeoutSeconds > 86_400) {
-            throw new IllegalArgumentException("--rendezvous-timeout " + cmd.rendezvousTimeoutSeconds
+            throw new UsageException("--rendezvous-timeout " + cmd.rendezvousTimeoutSeconds
                     + " is out of range; allowed: seconds in (0, 86400]");
         }
-        WorldToken token = WorldToken.fromEnvironment(System.getenv());
+        Partition partition = plan.split() != null ? Partition.parse(plan.split(), config.layers())
+                : Partition.balanced(config.layers(), stageCount);
+        WorldToken token;
+        long launcher;
+        try {
+            token = WorldToken.fromEnvironment(env);
+            launcher = Launcher.launcherPid(env);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
         Launcher.requireGrpc();
+        Workload workload = Workload.generated(config, plan.requests(), plan.promptLength(), plan.decodeSteps());
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
-        try (World w = World.join(contract, token, timeoutMillis, cmd.microBatches,
-                configuration(config, partition, workload, cmd, trace))) {
-            Launcher.followLauncher(w, System.getenv());
+        World w;
+        try {
+            w = World.join(contract, token, timeoutMillis, plan.microBatches(),
+                    configuration(config, partition, plan, cmd.warmup, trace));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage()); // a configuration that differs from rank 0's
+        }
+        try (w) {
+            Launcher.followLauncher(w, launcher);
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
                     contract.master(), contract.source());
             err.flush();
             RunResult result;
-            try (Pipeline pipeline = Pipeline.builder().model(config).split(cmd.split).stages(stageCount)
-                    .microBatches(cmd.microBatches).process(contract.rank(), w.transports()).build()) {
+            try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
+                    .microBatches(plan.microBatches()).process(contract.rank(), w.transports()).build()) {
                 try {
-                    Workload warm = Workload.generated(config, workload.requests(), workload.promptLength(),
-                            Math.min(workload.decodeSteps(), 4));
+                    Workload warm = Workload.generated(config, plan.requests(), plan.promptLength(),
+                            Math.min(plan.decodeSteps(), 4));
                     for (int i = 0; i < cmd.warmup; i++) {
                         pipeline.generate(warm);
                     }
@@ -99,12 +123,12 @@ final class InWorld {
             // The first cause is the other rank's; this rank's own failure (a RECV woken by the abort) adds nothing.
             return new IllegalStateException("rank " + contract.rank() + " stopped: the world was aborted: " + heard);
         }
-        w.abort("rank " + contract.rank() + " failed: " + Main.describe(e));
+        w.abort("rank " + contract.rank() + " failed: " + Failures.describe(e));
         return e;
     }
 
     /** What every rank must agree on, in the order differences are named. */
-    private static Map<String, String> configuration(ModelConfig m, Partition partition, Workload w, RunCommand cmd,
+    private static Map<String, String> configuration(ModelConfig m, Partition partition, RunCommand.Plan plan, int warmup,
                                                      TraceOptions trace) {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("version", VERSION);
@@ -112,11 +136,11 @@ final class InWorld {
         c.put("--model", m.name() + " (vocab " + m.vocab() + ", dim " + m.dim() + ", heads " + m.heads() + ", layers "
                 + m.layers() + ", ffn " + m.ffn() + ", max_seq " + m.maxSeq() + ")");
         c.put("--split", partition.toString());
-        c.put("--micro-batches", Integer.toString(cmd.microBatches));
-        c.put("--requests", Integer.toString(w.requests()));
-        c.put("--prompt-len", Integer.toString(w.promptLength()));
-        c.put("--decode-steps", Integer.toString(w.decodeSteps()));
-        c.put("--warmup", Integer.toString(cmd.warmup));
+        c.put("--micro-batches", Integer.toString(plan.microBatches()));
+        c.put("--requests", Integer.toString(plan.requests()));
+        c.put("--prompt-len", Integer.toString(plan.promptLength()));
+        c.put("--decode-steps", Integer.toString(plan.decodeSteps()));
+        c.put("--warmup", Integer.toString(warmup));
         c.put("--trace-level", Integer.toString(trace.level().value()));
         return c;
     }

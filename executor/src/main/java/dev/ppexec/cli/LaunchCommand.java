@@ -32,14 +32,14 @@ final class LaunchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         if (nproc < 2 || nproc > 64) {
-            throw new IllegalArgumentException("--nproc " + nproc + " is out of range; allowed: 2..64");
+            throw new UsageException("--nproc " + nproc + " is out of range; allowed: 2..64");
         }
         if (masterPort < 0 || masterPort > 65535) {
-            throw new IllegalArgumentException("--master-port " + masterPort + " is out of range; allowed: 1..65535, "
+            throw new UsageException("--master-port " + masterPort + " is out of range; allowed: 1..65535, "
                     + "or 0 for a free port");
         }
         if (command.isEmpty() || !command.getFirst().equals("run")) {
-            throw new IllegalArgumentException("launch: command '" + String.join(" ", command) + "'; allowed: -- run "
+            throw new UsageException("launch: command '" + String.join(" ", command) + "'; allowed: -- run "
                     + "[run's options] (each rank runs it)");
         }
         Launcher.requireGrpc();

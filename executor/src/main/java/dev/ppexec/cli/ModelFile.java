@@ -44,19 +44,24 @@ final class ModelFile {
         return m;
     }
 
-    /** Reads {@code file}; any problem is an {@link IllegalArgumentException} of one line naming the file, line and key. */
+    /** Reads {@code file}; any problem is a {@link UsageException} of one line naming the file, line and key. */
     static ModelConfig read(Path file, long seed) {
         String where = "--model-file " + file;
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            // A FIFO would block the read forever, a device never ends: only a regular file is read.
+            throw new UsageException(where + ": not a regular file (a folder, a FIFO or a device); allowed: a JSON file "
+                    + "of the model's shape");
+        }
         long size;
         try {
             size = Files.size(file);
         } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException(where + ": no such file; allowed: a JSON file of the model's shape");
+            throw new UsageException(where + ": no such file; allowed: a JSON file of the model's shape");
         } catch (IOException e) {
-            throw new IllegalArgumentException(where + ": cannot read it (" + e.getMessage() + ")");
+            throw new UsageException(where + ": cannot read it (" + e.getMessage() + ")");
         }
         if (size > MAX_FILE_BYTES) {
-            throw new IllegalArgumentException(where + ": " + size + " bytes; allowed: at most " + MAX_FILE_BYTES
+            throw new UsageException(where + ": " + size + " bytes; allowed: at most " + MAX_FILE_BYTES
                     + " bytes (a model file holds seven keys)");
         }
         JsonFactory json = JsonFactory.builder()
@@ -81,6 +86,10 @@ final class ModelFile {
                     if (value != JsonToken.VALUE_STRING || p.getText().isBlank() || p.getText().length() > 64) {
                         throw bad(where, p, "name " + p.getText() + " is not a string of 1..64 characters");
                     }
+                    if (p.getText().codePoints().anyMatch(Character::isISOControl)) {
+                        throw bad(where, p, "name '" + p.getText() + "' has a control character; allowed: printable "
+                                + "characters (the name is printed in every summary)");
+                    }
                     name = p.getText();
                     continue;
                 }
@@ -97,23 +106,27 @@ final class ModelFile {
                 throw bad(where, p, "has more after the object; allowed: one JSON object");
             }
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException(where + " line " + e.getLocation().getLineNr() + ": not valid JSON ("
+            throw new UsageException(where + " line " + e.getLocation().getLineNr() + ": not valid JSON ("
                     + e.getOriginalMessage() + ")");
         } catch (IOException e) {
-            throw new IllegalArgumentException(where + ": cannot read it (" + e.getMessage() + ")");
+            throw new UsageException(where + ": cannot read it (" + e.getMessage() + ")");
         }
         for (String key : LIMITS.keySet()) {
             if (!values.containsKey(key)) {
-                throw new IllegalArgumentException(where + ": key '" + key + "' is missing; allowed: a file with name, "
+                throw new UsageException(where + ": key '" + key + "' is missing; allowed: a file with name, "
                         + String.join(", ", LIMITS.keySet()));
             }
+        }
+        if (name == null && file.getFileName().toString().codePoints().anyMatch(Character::isISOControl)) {
+            throw new UsageException(where + ": no 'name' key, and the file's name has a control character; allowed: "
+                    + "a 'name' key, or a file name of printable characters");
         }
         try {
             return new ModelConfig(name == null ? file.getFileName().toString() : name, values.get("vocab"),
                     values.get("dim"), values.get("heads"), values.get("layers"), values.get("ffn"),
                     values.get("max_seq"), seed);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(where + ": " + e.getMessage());
+            throw new UsageException(where + ": " + e.getMessage());
         }
     }
 
@@ -121,7 +134,7 @@ final class ModelFile {
         return value == JsonToken.VALUE_STRING ? "\"" + p.getText() + "\"" : p.getText();
     }
 
-    private static IllegalArgumentException bad(String where, JsonParser p, String what) {
-        return new IllegalArgumentException(where + " line " + p.currentLocation().getLineNr() + ": " + what);
+    private static UsageException bad(String where, JsonParser p, String what) {
+        return new UsageException(where + " line " + p.currentLocation().getLineNr() + ": " + what);
     }
 }

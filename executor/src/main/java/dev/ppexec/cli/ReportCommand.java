@@ -3,6 +3,7 @@ package dev.ppexec.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.Desktop;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
 import picocli.CommandLine.Command;
@@ -42,10 +43,10 @@ final class ReportCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
+        new OutputCheck().input("--input", input.path).output("--timeline", timeline).check();
         if (timeline != null) {
-            input.checkOutput("--timeline", timeline);
             if (!Desktop.available()) {
-                throw new IllegalArgumentException("--timeline " + timeline + ": this Java runtime has no java.desktop "
+                throw new UsageException("--timeline " + timeline + ": this Java runtime has no java.desktop "
                         + "module to draw with; allowed: a full JDK or JRE (the GPU bundle's runtime has none)");
             }
         }
@@ -53,7 +54,7 @@ final class ReportCommand implements Callable<Integer> {
         input.read(builder, err, "report");
         TraceReport report = builder.build();
         if (timeline != null && report.ranks().isEmpty()) {
-            throw new IllegalArgumentException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
+            throw new UsageException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
                     + "run_batch_device, pp_send or pp_recv spans in " + input.path + " (traced below level 4?)");
         }
         if (format == Format.json) {

@@ -2,9 +2,13 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.dist.LaunchContract;
+import dev.ppexec.io.AtomicFile;
+import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
-import dev.ppexec.perfetto.OtlpJsonReader;
+import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
 import dev.ppexec.report.TraceReport;
@@ -16,24 +20,28 @@ import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.net.URI;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+
+import static dev.ppexec.cli.UsageException.check;
 
 /** {@code ppexec run}: generate tokens through the PP ranks and print a summary. */
 @Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
@@ -43,12 +51,21 @@ final class RunCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", defaultValue = "toy", description = "Model preset: tiny, toy, small (default: ${DEFAULT-VALUE}).")
-    String model;
+    @ParentCommand
+    Main main;
 
-    @Option(names = "--model-file", paramLabel = "FILE.json",
-            description = "Model shape from a JSON file (name, vocab, dim, heads, layers, ffn, max_seq) instead of a preset.")
-    Path modelFile;
+    @ArgGroup(exclusive = true)
+    ModelSource modelSource;
+
+    /** {@code --model} or {@code --model-file}, not both (Note [usage errors]). */
+    static final class ModelSource {
+        @Option(names = "--model", paramLabel = "NAME", description = "Model preset: tiny, toy, small (default: toy).")
+        String preset;
+
+        @Option(names = "--model-file", paramLabel = "FILE.json",
+                description = "Model shape from a JSON file (name, vocab, dim, heads, layers, ffn, max_seq) instead of a preset.")
+        Path file;
+    }
 
     @Option(names = "--device", defaultValue = "auto", description = "cpu, cuda or auto (default: ${DEFAULT-VALUE}).")
     DeviceChoice device;
@@ -60,28 +77,35 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--tf32", description = "Let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error; default fp32).")
     boolean tf32;
 
-    @Option(names = "--stages", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
-    Integer stages;
+    @ArgGroup(exclusive = true)
+    Stages stagesGiven;
 
-    @Option(names = "--split", description = "Explicit layers per stage, e.g. 3,3,2 (not with --stages).")
-    String split;
+    /** {@code --stages} or {@code --split}, not both. */
+    static final class Stages {
+        @Option(names = "--stages", paramLabel = "P", description = "PP ranks, layers split evenly (default: 2, or 1 for a 1-layer model).")
+        Integer count;
 
-    @Option(names = "--micro-batches", defaultValue = "4", description = "Micro-batches in flight (default: ${DEFAULT-VALUE}).")
-    int microBatches;
+        @Option(names = "--split", paramLabel = "a,b,c", description = "Explicit layers per stage, e.g. 3,3,2 (not with --stages).")
+        String split;
+    }
+
+    @Option(names = "--micro-batches", description = "Micro-batches in flight (default: min(4, --requests)).")
+    Integer microBatches;
 
     @Option(names = "--requests", defaultValue = "8", description = "Requests (default: ${DEFAULT-VALUE}).")
     int requests;
 
-    @Option(names = "--prompt-len", defaultValue = "32", description = "Prompt tokens per request (default: ${DEFAULT-VALUE}).")
-    int promptLength;
+    @Option(names = "--prompt-len", description = "Prompt tokens per request (default: 32, fewer when --decode-steps leaves less of maxSeq).")
+    Integer promptLength;
 
-    @Option(names = "--decode-steps", defaultValue = "32", description = "Greedy decode steps (default: ${DEFAULT-VALUE}).")
-    int decodeSteps;
+    @Option(names = "--decode-steps", description = "Greedy decode steps (default: 32, fewer when --prompt-len leaves less of maxSeq).")
+    Integer decodeSteps;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of weights and prompts (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs first, so the JIT has compiled the kernels (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", defaultValue = "1", description = "Untimed warm-up runs first, so the JIT has compiled the kernels: 0.."
+            + MAX_WARMUP + " (default: ${DEFAULT-VALUE}).")
     int warmup;
 
     @Option(names = "--report", paramLabel = "FILE.json", description = "Write tokens and figures as JSON.")
@@ -109,8 +133,23 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--trace-level", paramLabel = "N", description = "0 (off) .. 4 (per micro-batch slices); default 4 with a trace destination, else 0.")
     Integer traceLevel;
 
-    @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable.")
-    Map<String, String> attributes = new LinkedHashMap<>();
+    @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable, each key once; needs a trace destination.")
+    List<String> attributes = new ArrayList<>();
+
+    /** Warm-up runs a user may ask for: each is a whole run, so more only makes a run slow without a word. */
+    static final int MAX_WARMUP = 100;
+    static final int DEFAULT_MICRO_BATCHES = 4;
+    static final int DEFAULT_POSITIONS = 32;
+
+    /**
+     * What one run will do, every option checked against the others, the model and the {@code OTEL_*}
+     * settings, and its memory computed from shapes alone: made before a device is chosen or anything
+     * proportional to a size is built.
+     */
+    record Plan(ModelConfig config, int stages, String split, int microBatches, int requests, int promptLength,
+                int decodeSteps, MemoryPlan memory, TraceOptions traceOptions) {}
+
+    private Path perfettoScratch;
 
     @Option(names = "--rank", description = "This process's rank in a world of rank processes (default: RANK, SLURM_PROCID or JOB_COMPLETION_INDEX).")
     Integer rank;
@@ -129,76 +168,137 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (stages != null && split != null) {
-            throw new IllegalArgumentException("--stages " + stages + " and --split '" + split
-                    + "' both given; allowed: one of them");
-        }
-        if (printTokens < 0) {
-            throw new IllegalArgumentException("--print-tokens " + printTokens + " is negative; allowed: an integer >= 0");
-        }
-        ModelConfig config = modelConfig();
-        LaunchContract contract = LaunchContract.resolve(System.getenv(), new LaunchContract.Overrides(rank, worldSize, master));
-        int stageCount = stages != null ? stages : contract != null ? contract.worldSize() : Math.min(2, config.layers());
-        if (stages != null && (stages < 1 || stages > config.layers())) {
-            throw new IllegalArgumentException("--stages " + stages + " is out of range; allowed: 1.." + config.layers()
-                    + " (model " + config.name() + " has " + config.layers() + " layers)");
-        }
-        Workload workload = Workload.generated(config, requests, promptLength, decodeSteps);
-        if (microBatches < 1 || microBatches > requests) {
-            throw new IllegalArgumentException("--micro-batches " + microBatches + " is out of range; allowed: 1.."
-                    + Math.max(1, requests) + " (at most --requests)");
-        }
-        if (warmup < 0) {
-            throw new IllegalArgumentException("--warmup " + warmup + " is negative; allowed: an integer >= 0");
-        }
-        checkPositions(config, promptLength, decodeSteps);
-        MemoryPlan plan = MemoryPlan.of(config, stageCount, microBatches, requests, promptLength, decodeSteps);
-        TraceOptions traceOptions = traceOptions();
+        Plan plan = validate();
+        new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file).output("--trace-file", traceFile).output("--report", report)
+                .output("--perfetto", perfetto).check();
+        LaunchContract contract = world();
         if (contract != null) {
-            return InWorld.run(this, out, err, contract, config, stageCount, workload, traceOptions);
+            return InWorld.run(this, out, err, contract, plan, main.env);
         }
-        List<Device> devices = device.open(deviceOrdinals, tf32, err);
-        try {
-            DeviceChoice.checkFits(plan, devices);
-        } catch (RuntimeException e) {
-            devices.forEach(Device::close);
-            throw e;
-        }
-        try (StopOnSignal signal = StopOnSignal.watch()) {
+        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) {
             try {
-                return traced(out, err, config, stageCount, workload, traceOptions, devices, signal);
-            } catch (RuntimeException e) {
+                DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
+                List<Device> devices = opened.devices();
+                try {
+                    DeviceChoice.checkFits(plan.memory(), workload(plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                            plan.config()), devices);
+                } catch (RuntimeException e) {
+                    devices.forEach(Device::close);
+                    throw e;
+                }
+                opened.line().ifPresent(err::println);
+                Workload workload = Workload.generated(plan.config(), plan.requests(), plan.promptLength(), plan.decodeSteps());
+                return traced(out, err, plan, workload, devices, signal);
+            } catch (RuntimeException | IOException e) {
                 if (!signal.signalled()) {
                     throw e;
                 }
-                // Said here, before the shutdown hook is released and the JVM exits (130 or 143).
-                err.println("run: error: " + e.getMessage());
-                err.flush();
-                return 1;
+                return 1; // the stop line is the signal hook's, whatever the phase
             }
         }
     }
 
-    private int traced(PrintWriter out, PrintWriter err, ModelConfig config, int stageCount, Workload workload,
-                       TraceOptions traceOptions, List<Device> devices, StopOnSignal signal) throws IOException {
+    /** This process's place in a world of rank processes, or null for a run in one process (Note [launch contract]). */
+    private LaunchContract world() {
+        try {
+            return LaunchContract.resolve(main.env, new LaunchContract.Overrides(rank, worldSize, master));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    /** The validation pass (Note [usage errors]): every bad option, value or OTEL_* setting is a {@link UsageException} here. */
+    Plan validate() {
+        check(requests >= 1, "--requests " + requests + " is not positive; allowed: an integer >= 1");
+        check(printTokens >= 0, "--print-tokens " + printTokens + " is negative; allowed: an integer >= 0");
+        check(warmup >= 0 && warmup <= MAX_WARMUP, "--warmup " + warmup + " is out of range; allowed: 0.." + MAX_WARMUP);
+        check(promptLength == null || promptLength >= 1,
+                "--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
+        check(decodeSteps == null || decodeSteps >= 0,
+                "--decode-steps " + decodeSteps + " is negative; allowed: an integer >= 0");
+        check(microBatches == null || (microBatches >= 1 && microBatches <= requests), "--micro-batches " + microBatches
+                + " is out of range; allowed: 1.." + requests + " (at most --requests)");
+        DeviceChoice.check(device, deviceOrdinals, tf32);
+        ModelConfig config = modelConfig();
+        int stageCount = Math.min(2, config.layers());
+        String split = stagesGiven == null ? null : stagesGiven.split;
+        if (stagesGiven != null && stagesGiven.count != null) {
+            stageCount = stagesGiven.count;
+            check(stageCount >= 1 && stageCount <= config.layers(), "--stages " + stageCount + " is out of range; allowed: 1.."
+                    + config.layers() + " (model " + config.name() + " has " + config.layers() + " layers)");
+        }
+        if (split != null) {
+            try {
+                stageCount = Partition.parse(split, config.layers()).stages();
+            } catch (IllegalArgumentException e) {
+                throw UsageException.asOption(e, "split", "--split");
+            }
+        }
+        int micro = microBatches != null ? microBatches : Math.min(DEFAULT_MICRO_BATCHES, requests);
+        int[] positions = positions(config, promptLength, decodeSteps, DEFAULT_POSITIONS);
+        MemoryPlan memory = MemoryPlan.of(config, stageCount, micro, requests, positions[0], positions[1]);
+        return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions());
+    }
+
+    /**
+     * Prompt length and decode steps ({@code [prompt, decode]}): given ones must fit maxSeq together;
+     * a default ({@code defaultPositions}) takes what a given one leaves, so that only an option the
+     * user gave is ever refused.
+     */
+    static int[] positions(ModelConfig config, Integer promptLength, Integer decodeSteps, int defaultPositions) {
+        int maxSeq = config.maxSeq();
+        String model = " (maxSeq of model " + config.name() + ")";
+        if (promptLength != null && decodeSteps != null) {
+            checkPositions(config, promptLength, decodeSteps);
+            return new int[]{promptLength, decodeSteps};
+        }
+        if (promptLength != null) {
+            check(promptLength <= maxSeq, "--prompt-len " + promptLength + " is more than " + maxSeq + model
+                    + "; allowed: 1.." + maxSeq);
+            return new int[]{promptLength, Math.min(defaultPositions, maxSeq - promptLength)};
+        }
+        if (decodeSteps != null) {
+            check(decodeSteps < maxSeq, "--decode-steps " + decodeSteps + " leaves no position of " + maxSeq + model
+                    + " for a prompt; allowed: 0.." + (maxSeq - 1));
+            return new int[]{Math.min(defaultPositions, maxSeq - decodeSteps), decodeSteps};
+        }
+        int prompt = Math.min(defaultPositions, maxSeq);
+        return new int[]{prompt, Math.min(defaultPositions, maxSeq - prompt)};
+    }
+
+    /** What a memory plan is for, in the user's options. */
+    static String workload(int requests, int promptLength, int decodeSteps, ModelConfig config) {
+        return "--requests " + requests + " x (--prompt-len " + promptLength + " + --decode-steps " + decodeSteps
+                + ") positions of model " + config.name();
+    }
+
+    private int traced(PrintWriter out, PrintWriter err, Plan plan, Workload workload, List<Device> devices,
+                       StopOnSignal signal) throws IOException {
         Tracing tracing = null;
-        try (Pipeline pipeline = Pipeline.builder().model(config).stages(stageCount).split(split)
-                .microBatches(microBatches).devices(devices).build()) {
+        TraceOptions traceOptions = plan.traceOptions();
+        try (Pipeline pipeline = Pipeline.builder().model(plan.config()).stages(plan.stages()).split(plan.split())
+                .microBatches(plan.microBatches()).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
-                        RequestTrace.spanCount(requests, pipeline.ranks(), decodeSteps, traceOptions.level()));
+                        SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+                signal.traced();
             }
-            Workload warm = Workload.generated(config, requests, promptLength, Math.min(decodeSteps, 4));
+            Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
+                    Math.min(plan.decodeSteps(), 4));
             for (int i = 0; i < warmup; i++) {
                 pipeline.generate(warm);
+            }
+            TraceReport.Builder traceReport = tracing == null ? null : TraceReport.builder();
+            if (tracing != null) {
+                tracing.tap(traceReport);
             }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
                 result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
             } catch (RuntimeException e) {
-                if (signal.signalled()) {
-                    throw new IllegalStateException("stopped by a signal (SIGINT or SIGTERM): every rank stopped"
-                            + (tracing == null ? "" : "; the trace is flushed, without this run's spans"), e);
+                if (tracing != null) {
+                    signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                    printTraceSummary(out, tracing.shutdown());
                 }
                 throw e;
             }
@@ -207,22 +307,22 @@ final class RunCommand implements Callable<Integer> {
                 RunReport.write(report, pipeline, workload, result);
                 out.println("report: " + report);
             }
+            signal.uninterruptible();
             if (tracing != null) {
                 TraceSummary summary = tracing.shutdown();
-                summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
-                        .forEach(out::println);
+                printTraceSummary(out, summary);
                 for (TraceSummary.Destination d : summary.destinations()) {
                     if (traceFile() != null && d.name().equals(traceFile().toString()) && d.error() != null) {
                         throw new IllegalStateException(traceOption() + ": cannot write: " + d.error());
                     }
                 }
-                if (traceFile() != null) {
-                    reportTrace(out);
+                if (traceFile() != null && !signal.signalled()) {
+                    reportTrace(out, traceReport.build());
                 }
             }
         } finally {
+            signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
             if (tracing != null) {
-                Thread.interrupted(); // a signal's interrupt must not cut the bounded flush short
                 tracing.close();
             }
             devices.forEach(Device::close);
@@ -233,69 +333,112 @@ final class RunCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** What each destination got; the --perfetto run's hidden trace file is not named. */
+    private void printTraceSummary(PrintWriter out, TraceSummary summary) {
+        summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
+                .forEach(out::println);
+        out.flush();
+    }
+
     private ModelConfig modelConfig() {
-        if (modelFile == null) {
-            return ModelConfig.preset(model, seed);
+        if (modelSource != null && modelSource.file != null) {
+            return ModelFile.read(modelSource.file, seed);
         }
-        if (spec.commandLine().getParseResult().hasMatchedOption("--model")) {
-            throw new IllegalArgumentException("--model " + model + " and --model-file " + modelFile
-                    + " both given; allowed: one of them");
-        }
-        return ModelFile.read(modelFile, seed);
+        return preset(modelSource == null ? "toy" : modelSource.preset, seed);
+    }
+
+    /** The {@code --model} preset {@code name}, shared by run and bench. */
+    static ModelConfig preset(String name, long seed) {
+        check(ModelConfig.PRESETS.contains(name.toLowerCase(Locale.ROOT)),
+                "--model '" + name + "' is not a preset; allowed: " + String.join(", ", ModelConfig.PRESETS));
+        return ModelConfig.preset(name, seed);
     }
 
     /**
-     * Tracing is on when the run has a destination: --trace-file, --otlp-endpoint, or a collector
-     * named by OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; then the level defaults to 4.
+     * Tracing is on when the run has a destination: --trace-file, --perfetto, --otlp-endpoint, or a
+     * collector named by OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT; then the level defaults to 4, and
+     * every OTEL_* setting the SDK will read is checked here.
      */
     private TraceOptions traceOptions() {
-        boolean collector = otlpEndpoint != null || Tracing.environmentNamesCollector(System.getenv(), System.getProperties());
+        boolean collector = otlpEndpoint != null || Tracing.environmentNamesCollector(main.env, main.system);
         boolean destination = traceFile() != null || collector;
-        TraceLevel level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
-        if (!level.isOff() && !destination) {
-            throw new IllegalArgumentException("--trace-level " + traceLevel + " without a trace destination; allowed: with "
-                    + "--trace-file FILE.jsonl or --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)");
+        String destinations = "--trace-file FILE.jsonl, --perfetto OUT.json or --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)";
+        TraceLevel level;
+        try {
+            level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
+        } catch (IllegalArgumentException e) {
+            throw UsageException.asOption(e, "trace level", "--trace-level");
         }
-        if (otlpProtocol != null && !collector) {
-            throw new IllegalArgumentException("--otlp-protocol '" + otlpProtocol + "' without a collector; allowed: with "
+        check(level.isOff() || destination, "--trace-level " + traceLevel + " without a trace destination; allowed: with "
+                + destinations);
+        if (otlpEndpoint != null) {
+            OtelSettings.endpointProblem(otlpEndpoint).ifPresent(p -> check(false, "--otlp-endpoint '" + otlpEndpoint + "' " + p));
+        }
+        if (otlpProtocol != null) {
+            OtelSettings.protocolProblem(otlpProtocol).ifPresent(p -> check(false, "--otlp-protocol '" + otlpProtocol + "' " + p));
+            check(collector, "--otlp-protocol '" + otlpProtocol + "' without a collector; allowed: with "
                     + "--otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)");
         }
-        for (String key : attributes.keySet()) {
-            if (key.isBlank() || key.startsWith("ppexec.")) {
-                throw new IllegalArgumentException("--attr '" + key + "=" + attributes.get(key) + "': key '" + key
-                        + "' is " + (key.isBlank() ? "empty" : "set by the run") + "; allowed: a non-empty key outside ppexec.*");
-            }
+        Map<String, String> attrs = attributes(level, destination, destinations);
+        if (!level.isOff()) {
+            OtelSettings.problem(main.env, main.system).ifPresent(p -> check(false, p));
         }
-        return new TraceOptions(level, traceFile(), endpoint(), otlpProtocol, attributes);
+        return new TraceOptions(level, traceFile(), otlpEndpoint == null ? null : URI.create(otlpEndpoint), otlpProtocol, attrs);
     }
 
-    /** Where the spans go as a file: --trace-file, or beside the --perfetto output while converting. */
+    /** The {@code --attr} pairs: each KEY=VALUE, each key once and outside ppexec.*, and only for a traced run. */
+    private Map<String, String> attributes(TraceLevel level, boolean destination, String destinations) {
+        Map<String, String> attrs = new LinkedHashMap<>();
+        for (String a : attributes) {
+            int eq = a.indexOf('=');
+            String key = eq < 0 ? a : a.substring(0, eq);
+            String allowed = "; allowed: a non-empty key outside ppexec.*";
+            check(eq >= 0, "--attr '" + a + "' is not KEY=VALUE; allowed: KEY=VALUE with a non-empty key outside ppexec.*");
+            check(!key.isBlank(), "--attr '" + a + "': key '" + key + "' is empty" + allowed);
+            check(!key.startsWith("ppexec."), "--attr '" + a + "': key '" + key + "' is set by the run" + allowed);
+            check(!attrs.containsKey(key), "--attr '" + a + "' repeats key '" + key + "' (given before as '" + key + "="
+                    + attrs.get(key) + "'); allowed: each key once");
+            attrs.put(key, a.substring(eq + 1));
+            check(destination, "--attr '" + a + "' without a trace destination; allowed: with " + destinations);
+            check(!level.isOff(), "--attr '" + a + "' with --trace-level 0 (tracing off); allowed: with --trace-level 1..4");
+        }
+        return attrs;
+    }
+
+    /**
+     * Where the spans go as a file: --trace-file, or a scratch file beside the --perfetto output while
+     * converting (in the system's temp folder when the output is a FIFO or a device), named so that a
+     * later run writing there removes it if a kill leaves it (Note [output policy]).
+     */
     private Path traceFile() {
         if (traceFile != null || perfetto == null) {
             return traceFile;
         }
-        Path p = perfetto.toAbsolutePath();
-        return p.resolveSibling("." + p.getFileName() + ".trace.jsonl");
+        if (perfettoScratch == null) {
+            boolean device = Files.exists(perfetto) && !Files.isRegularFile(perfetto); // a FIFO or /dev/stdout: not beside it
+            perfettoScratch = AtomicFile.tempBeside(device ? Path.of(System.getProperty("java.io.tmpdir"), "ppexec-perfetto")
+                    : perfetto, "trace");
+        }
+        return perfettoScratch;
     }
 
     private String traceOption() {
         return traceFile != null ? "--trace-file " + traceFile : "--perfetto " + perfetto + " (its trace " + traceFile() + ")";
     }
 
-    /** The end of a traced run: the per-rank report from the trace file and, with --perfetto, the converted trace. */
-    private void reportTrace(PrintWriter out) throws IOException {
-        TraceReport.Builder report = TraceReport.builder();
-        PerfettoConverter converter = perfetto == null ? null : new PerfettoConverter();
-        OtlpJsonReader.read(traceFile(), false, span -> {
-            report.accept(span);
-            if (converter != null) {
-                converter.accept(span);
-            }
-        }, skipped -> {});
+    /**
+     * The end of a traced run: the per-rank report, built from the run's spans in memory as they
+     * ended; with --perfetto, the trace file converted (read back from disk).
+     */
+    private void reportTrace(PrintWriter out, TraceReport report) throws IOException {
         out.println();
         out.println("trace report:");
-        report.build().printText(out);
-        if (converter != null) {
+        report.printText(out);
+        if (perfetto != null && !Files.isRegularFile(traceFile())) {
+            out.println("perfetto: not converted: " + traceOption() + " is not a regular file (a FIFO or a device cannot be read back)");
+        } else if (perfetto != null) {
+            PerfettoConverter converter = new PerfettoConverter();
+            OtlpJsonReader.read(traceFile(), false, converter, skipped -> {});
             TraceCounts w;
             try {
                 w = converter.write(perfetto);
@@ -307,27 +450,11 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private URI endpoint() {
-        if (otlpEndpoint == null) {
-            return null;
-        }
-        try {
-            URI uri = new URI(otlpEndpoint);
-            if (("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) && uri.getHost() != null) {
-                return uri;
-            }
-        } catch (URISyntaxException e) {
-            // Reported below, with what is allowed.
-        }
-        throw new IllegalArgumentException("--otlp-endpoint '" + otlpEndpoint + "' is not a URL; allowed: "
-                + "http://HOST:PORT or https://HOST:PORT (e.g. http://127.0.0.1:4318)");
-    }
-
-    /** Prompt and decode positions fit the model's maxSeq; shared by run and bench. */
-    static void checkPositions(ModelConfig config, int promptLength, int decodeSteps) {
+    /** Given prompt and decode positions fit the model's maxSeq. */
+    private static void checkPositions(ModelConfig config, int promptLength, int decodeSteps) {
         long positions = (long) promptLength + decodeSteps;
         if (positions > config.maxSeq()) {
-            throw new IllegalArgumentException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
+            throw new UsageException("--prompt-len " + promptLength + " + --decode-steps " + decodeSteps + " = "
                     + positions + "; allowed: at most " + config.maxSeq() + " (maxSeq of model " + config.name() + ")");
         }
     }

@@ -1,44 +1,77 @@
 package dev.ppexec.cli;
 
+import java.io.PrintWriter;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Ctrl-C (SIGINT) or SIGTERM during a run: the JVM's shutdown hook interrupts the thread running
- * it, which stops every rank (the pipeline's failure path), flushes the trace and prints what it
- * has; the hook waits for that at most {@link #BOUND_MILLIS}, then lets the JVM exit (status 130 or
- * 143, never 0).
+ * Ctrl-C (SIGINT) or SIGTERM during a command: the JVM's shutdown hook interrupts the thread
+ * running it (while it is {@linkplain #uninterruptible() interruptible}), which stops every rank
+ * (the pipeline's failure path) and aborts outputs not yet committed; the hook waits for that at
+ * most {@link #BOUND_MILLIS}, then prints the one stop line (the same in every phase: start-up,
+ * warm-up, measured run, report writing, trace flush) and lets the JVM exit (status 130 or 143,
+ * never 0). The command itself prints nothing more once {@link #signalled()}.
  */
 final class StopOnSignal implements AutoCloseable {
 
     /** Ranks' stop bound (5 s) plus the trace flush bound (10 s), and a margin. */
     static final long BOUND_MILLIS = 17_000;
 
+    static final String STOPPED = "stopped by a signal (SIGINT or SIGTERM): every rank stopped; finished outputs are "
+            + "whole, unfinished ones are left as they were";
+
     private final CountDownLatch finished = new CountDownLatch(1);
+    private final Object lock = new Object();
     private final Thread hook;
     private volatile boolean signalled;
+    private volatile String traceNote = "";
+    private boolean interruptible = true;
 
-    private StopOnSignal(Thread worker) {
+    private StopOnSignal(Thread worker, PrintWriter err, String command) {
         this.hook = new Thread(() -> {
-            signalled = true;
-            worker.interrupt();
+            synchronized (lock) {
+                signalled = true;
+                if (interruptible) {
+                    worker.interrupt();
+                }
+            }
+            boolean stopped = false;
             try {
-                finished.await(BOUND_MILLIS, TimeUnit.MILLISECONDS);
+                stopped = finished.await(BOUND_MILLIS, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
+            err.println(command + ": error: " + (stopped ? STOPPED + traceNote
+                    : "stopped by a signal (SIGINT or SIGTERM): the run did not stop within " + BOUND_MILLIS + " ms"));
+            err.flush();
         }, "ppexec-stop-on-signal");
     }
 
     /** Watches for a signal while the calling thread runs; close when done. */
-    static StopOnSignal watch() {
-        StopOnSignal s = new StopOnSignal(Thread.currentThread());
+    static StopOnSignal watch(PrintWriter err, String command) {
+        StopOnSignal s = new StopOnSignal(Thread.currentThread(), err, command);
         Runtime.getRuntime().addShutdownHook(s.hook);
         return s;
     }
 
     boolean signalled() {
         return signalled;
+    }
+
+    /** The run is traced: the stop line also says what its trace holds (Note [streaming spans] in TraceListener). */
+    void traced() {
+        traceNote = "; the trace holds the spans resolved before the stop, the requests it cut short marked ERROR";
+    }
+
+    /**
+     * From here on a signal no longer interrupts the calling thread (whose interrupt flag this
+     * clears): what is left (the trace's bounded flush) finishes, then the hook says the stop line.
+     */
+    void uninterruptible() {
+        synchronized (lock) {
+            interruptible = false;
+            Thread.interrupted();
+        }
     }
 
     @Override

@@ -1,8 +1,8 @@
 package dev.ppexec.cli;
 
-import dev.ppexec.perfetto.OtlpJsonReader;
-import dev.ppexec.perfetto.ReadSummary;
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.OtlpJsonReader;
+import dev.ppexec.otlp.ReadSummary;
+import dev.ppexec.otlp.SpanRecord;
 import picocli.CommandLine.Option;
 
 import java.io.PrintWriter;
@@ -26,24 +26,10 @@ final class TraceInput {
 
     void check() {
         if (!Files.exists(path)) {
-            throw new IllegalArgumentException("--input " + path + ": no such file; allowed: an OTLP-JSON trace file");
+            throw new UsageException("--input " + path + ": no such file; allowed: an OTLP-JSON trace file");
         }
         if (!Files.isRegularFile(path)) {
-            throw new IllegalArgumentException("--input " + path + ": not a file; allowed: an OTLP-JSON trace file");
-        }
-    }
-
-    /** Checks an output option: its folder exists, it is not a folder, and it is not the input. */
-    void checkOutput(String option, Path output) {
-        Path dir = output.toAbsolutePath().getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new IllegalArgumentException(option + " " + output + ": folder " + dir + " does not exist; allowed: a file in an existing folder");
-        }
-        if (Files.isDirectory(output)) {
-            throw new IllegalArgumentException(option + " " + output + ": is a folder; allowed: a file name");
-        }
-        if (output.toAbsolutePath().normalize().equals(path.toAbsolutePath().normalize())) {
-            throw new IllegalArgumentException(option + " " + output + ": is the --input file; allowed: another file");
+            throw new UsageException("--input " + path + ": not a file; allowed: an OTLP-JSON trace file");
         }
     }
 

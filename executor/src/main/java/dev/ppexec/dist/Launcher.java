@@ -104,20 +104,33 @@ public final class Launcher {
     }
 
     /**
-     * In a rank that {@code launch} started: aborts the world when the launcher's process ends, so that even a
-     * launcher killed with SIGKILL (which can stop nobody) leaves no rank running for long.
+     * The pid of the {@code launch} that started this rank ({@link #LAUNCHER_PID}), or -1 when none did; a value that
+     * is not a pid is one line naming the variable.
      */
-    public static void followLauncher(World world, Map<String, String> env) {
+    public static long launcherPid(Map<String, String> env) {
         String v = env.get(LAUNCHER_PID);
         if (v == null) {
-            return;
+            return -1;
         }
-        long pid;
         try {
-            pid = Long.parseLong(v.trim());
+            long pid = Long.parseLong(v.trim());
+            if (pid > 0) {
+                return pid;
+            }
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(LAUNCHER_PID + " '" + v + "' is not a process id; allowed: the pid of "
-                    + "the ppexec launch that started this rank (unset it when running ranks by hand)");
+            // Reported below.
+        }
+        throw new IllegalArgumentException(LAUNCHER_PID + " '" + v + "' is not a process id; allowed: the pid of the "
+                + "ppexec launch that started this rank (unset it when running ranks by hand)");
+    }
+
+    /**
+     * In a rank that {@code launch} started ({@code pid} > 0): aborts the world when the launcher's process ends, so
+     * that even a launcher killed with SIGKILL (which can stop nobody) leaves no rank running for long.
+     */
+    public static void followLauncher(World world, long pid) {
+        if (pid <= 0) {
+            return;
         }
         String reason = "rank " + world.contract().rank() + ": its launcher (pid " + pid + ") went away";
         ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(() -> world.abort(reason)),

@@ -72,6 +72,7 @@ final class Store {
             }
             if (key.startsWith("left/")) {
                 left.add(Integer.parseInt(key.substring("left/".length())));
+                notifyAll();
             }
             values.putIfAbsent(key, value);
             answered = waiters.remove(key);
@@ -194,7 +195,30 @@ final class Store {
         }
     }
 
-    synchronized Set<Integer> leftRanks() {
-        return Set.copyOf(left);
+    /** Ranks other than 0 that sent their configuration. */
+    synchronized Set<Integer> arrivedRanks() {
+        Set<Integer> out = new HashSet<>();
+        for (String key : values.keySet()) {
+            if (key.startsWith("config/") && !key.equals("config/0")) {
+                out.add(Integer.parseInt(key.substring("config/".length())));
+            }
+        }
+        return out;
+    }
+
+    /** Waits up to {@code millis} until every rank of {@code ranks} said "left/{r}". */
+    synchronized void awaitLeft(Set<Integer> ranks, long millis) {
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        try {
+            while (!left.containsAll(ranks)) {
+                long leftNanos = deadline - System.nanoTime();
+                if (leftNanos <= 0) {
+                    return;
+                }
+                wait(Math.max(1, leftNanos / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 }

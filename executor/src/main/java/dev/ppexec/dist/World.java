@@ -214,6 +214,10 @@ public final class World implements AutoCloseable {
         if (store != null) {
             verdict = verdict(configuration, deadline);
             store.put("verdict", verdict.getBytes(StandardCharsets.UTF_8));
+            if (!verdict.equals("ok")) {
+                // The ranks that came read the verdict and say "left" before rank 0's store goes.
+                store.awaitLeft(store.arrivedRanks(), VERDICT_SLACK_MILLIS);
+            }
         } else {
             long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()) + VERDICT_SLACK_MILLIS;
             verdict = new String(get("verdict", Math.max(left, 1)), StandardCharsets.UTF_8);

@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.failure.Failures;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
@@ -67,18 +68,7 @@ final class CountingExporter implements SpanExporter {
     }
 
     private void noteFailure(Throwable cause) {
-        firstError.compareAndSet(null, cause == null ? "export failed" : describe(cause));
-    }
-
-    private static String describe(Throwable t) {
-        StringBuilder sb = new StringBuilder();
-        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            String m = c.getMessage() == null ? c.getClass().getSimpleName() : c.getMessage();
-            if (!sb.toString().contains(m)) {
-                sb.append(sb.isEmpty() ? "" : ": ").append(m);
-            }
-        }
-        return sb.toString();
+        firstError.compareAndSet(null, cause == null ? "export failed" : Failures.describe(cause));
     }
 
     @Override

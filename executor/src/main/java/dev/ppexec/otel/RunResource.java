@@ -2,11 +2,16 @@ package dev.ppexec.otel;
 
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import io.opentelemetry.api.common.Attributes;
 
+import static dev.ppexec.otel.ContractKeys.doubleKey;
+import static dev.ppexec.otel.ContractKeys.longKey;
+import static dev.ppexec.otel.ContractKeys.string;
+
 /**
- * The run's configuration as resource attributes (docs/TRACING.md): every span of the run carries
+ * The run's configuration as resource attributes (docs/TRACING.md; keys and types from {@link SpanContract#RESOURCE_KEYS}): every span of the run carries
  * them, so a trace says which experiment it came from.
  */
 public final class RunResource {
@@ -17,19 +22,19 @@ public final class RunResource {
         String device = pipeline.device(0).name();
         int colon = device.indexOf(':');
         return Attributes.builder()
-                .put("host.name", HostName.get())
-                .put("process.pid", ProcessHandle.current().pid())
-                .put("ppexec.model", pipeline.model().name())
-                .put("ppexec.split", pipeline.partition().toString())
-                .put("ppexec.stages", pipeline.ranks())
-                .put("ppexec.micro_batches", pipeline.microBatches())
-                .put("ppexec.requests", workload.requests())
-                .put("ppexec.prompt_len", workload.promptLength())
-                .put("ppexec.decode_steps", workload.decodeSteps())
-                .put("ppexec.device", colon < 0 ? device : device.substring(0, colon))
-                .put("ppexec.seed", pipeline.model().seed())
-                .put("ppexec.trace_level", level.value())
-                .put("ppexec.ideal_bubble", pipeline.idealBubble(workload.decodeSteps()))
+                .put(string(SpanContract.HOST_NAME), HostName.get())
+                .put(longKey(SpanContract.PROCESS_PID), ProcessHandle.current().pid())
+                .put(string(SpanContract.RUN_MODEL), pipeline.model().name())
+                .put(string(SpanContract.RUN_SPLIT), pipeline.partition().toString())
+                .put(longKey(SpanContract.RUN_STAGES), pipeline.ranks())
+                .put(longKey(SpanContract.RUN_MICRO_BATCHES), pipeline.microBatches())
+                .put(longKey(SpanContract.RUN_REQUESTS), workload.requests())
+                .put(longKey(SpanContract.RUN_PROMPT_LEN), workload.promptLength())
+                .put(longKey(SpanContract.RUN_DECODE_STEPS), workload.decodeSteps())
+                .put(string(SpanContract.RUN_DEVICE), colon < 0 ? device : device.substring(0, colon))
+                .put(longKey(SpanContract.RUN_SEED), pipeline.model().seed())
+                .put(longKey(SpanContract.RUN_TRACE_LEVEL), level.value())
+                .put(doubleKey(SpanContract.RUN_IDEAL_BUBBLE), pipeline.idealBubble(workload.decodeSteps()))
                 .build();
     }
 }

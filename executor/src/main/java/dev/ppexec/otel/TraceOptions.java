@@ -26,7 +26,7 @@ public record TraceOptions(TraceLevel level, Path file, URI otlpEndpoint, String
         Objects.requireNonNull(level, "level");
         attributes = Map.copyOf(attributes);
         if (otlpProtocol != null && !otlpProtocol.equals(HTTP_PROTOBUF) && !otlpProtocol.equals(GRPC)) {
-            throw new IllegalArgumentException("--otlp-protocol '" + otlpProtocol + "' is not supported; allowed: "
+            throw new IllegalArgumentException("otlpProtocol '" + otlpProtocol + "' is not supported; allowed: "
                     + HTTP_PROTOBUF + ", " + GRPC);
         }
     }

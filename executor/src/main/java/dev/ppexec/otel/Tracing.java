@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.TraceLevel;
@@ -15,7 +16,6 @@ import io.opentelemetry.sdk.trace.SdkTracerProviderBuilder;
 import io.opentelemetry.exporter.otlp.http.trace.OtlpHttpSpanExporter;
 import io.opentelemetry.exporter.otlp.trace.OtlpGrpcSpanExporter;
 import io.opentelemetry.sdk.common.export.RetryPolicy;
-import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 
 import java.io.IOException;
@@ -31,6 +31,7 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.logging.Handler;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
@@ -39,10 +40,11 @@ import java.util.logging.Logger;
 /**
  * The OpenTelemetry SDK of one {@code ppexec run}: configured from the run's options and the
  * standard {@code OTEL_*} variables (through the SDK's autoconfigure), with a batch span processor
- * per destination (an OTLP collector, an OTLP-JSON lines file). A processor's queue that is full
- * drops and counts; nothing here ever blocks a rank, since spans are built after the run (see
- * {@link TraceListener}). {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what
- * every destination got.
+ * per destination (an OTLP collector, an OTLP-JSON lines file). Spans are built while the run
+ * goes on, on its trace delivery thread (see {@link TraceListener}), never on a rank's thread.
+ * A collector's queue that is full drops and counts. The file does not drop: its batches are
+ * written on the delivery thread, which waits for them ({@link WaitingBatchProcessor}).
+ * {@link #shutdown()} flushes within {@link #FLUSH_BOUND} and says what every destination got.
  */
 public final class Tracing implements AutoCloseable {
 
@@ -80,10 +82,14 @@ public final class Tracing implements AutoCloseable {
 
     /**
      * Whether the environment names an OTLP collector ({@code OTEL_EXPORTER_OTLP_ENDPOINT} or
-     * {@code OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}, or their system properties): then a run sends
-     * spans there even without {@code --otlp-endpoint}.
+     * {@code OTEL_EXPORTER_OTLP_TRACES_ENDPOINT}, or their system properties) and
+     * {@code OTEL_TRACES_EXPORTER} is not {@code none}: then a run sends spans there even without
+     * {@code --otlp-endpoint}.
      */
     public static boolean environmentNamesCollector(Map<String, String> env, Properties system) {
+        if ("none".equals(OtelSettings.effective(OtelSettings.TRACES_EXPORTER, env, system))) {
+            return false;
+        }
         for (String key : List.of(ENDPOINT, TRACES_ENDPOINT)) {
             String envName = key.toUpperCase(Locale.ROOT).replace('.', '_');
             if (!system.getProperty(key, "").isBlank() || !env.getOrDefault(envName, "").isBlank()) {
@@ -96,7 +102,7 @@ public final class Tracing implements AutoCloseable {
     /**
      * Starts the SDK. {@code run} are the run's resource attributes; {@code expectedSpans} sizes the
      * export queues (unless OTEL_BSP_MAX_QUEUE_SIZE does). Bad OTEL_* values throw
-     * {@link IllegalArgumentException}; a trace file that cannot be created throws {@link UncheckedIOException}.
+     * {@link IllegalStateException} (OtelSettings refuses them before); a trace file that cannot be created throws {@link UncheckedIOException}.
      */
     public static Tracing start(TraceOptions options, Attributes run, long expectedSpans) {
         if (options.level().isOff()) {
@@ -137,12 +143,13 @@ public final class Tracing implements AutoCloseable {
             if (fileExporter != null) {
                 fileExporter.discard();
             }
-            throw new IllegalArgumentException("OpenTelemetry configuration: " + e.getMessage(), e);
+            // OtelSettings refuses, before the run, every value the SDK would refuse here.
+            throw new IllegalStateException("OpenTelemetry configuration: " + e.getMessage(), e);
         }
     }
 
     /**
-     * A run exports once, at its end, so the SDK's default retries (5 attempts, backoff up to 5 s)
+     * A run's exports are short batches, and the SDK's default retries (5 attempts, backoff up to 5 s)
      * would mostly make a down collector slow to report; 3 quick attempts per batch instead, unless
      * OTEL_JAVA_EXPORTER_OTLP_RETRY_DISABLED turned retries off.
      */
@@ -164,8 +171,6 @@ public final class Tracing implements AutoCloseable {
     private static Map<String, String> defaults(long expectedSpans) {
         Map<String, String> d = new HashMap<>();
         d.put("otel.service.name", "ppexec");
-        d.put("otel.metrics.exporter", "none");
-        d.put("otel.logs.exporter", "none");
         d.put("otel.bsp.max.queue.size", Long.toString(Math.clamp(expectedSpans, MIN_QUEUE, MAX_QUEUE)));
         return d;
     }
@@ -179,9 +184,11 @@ public final class Tracing implements AutoCloseable {
         if (options.otlpEndpoint() != null) {
             o.put(TRACES_ENDPOINT, tracesEndpoint(options.otlpEndpoint(), protocol));
         }
-        boolean collector = options.otlpEndpoint() != null || config.getString(ENDPOINT) != null
-                || config.getString(TRACES_ENDPOINT) != null;
-        o.put("otel.traces.exporter", collector ? "otlp" : "none");
+        boolean collector = options.otlpEndpoint() != null || (!"none".equals(config.getString(OtelSettings.TRACES_EXPORTER))
+                && (config.getString(ENDPOINT) != null || config.getString(TRACES_ENDPOINT) != null));
+        o.put(OtelSettings.TRACES_EXPORTER, collector ? "otlp" : "none");
+        o.put("otel.metrics.exporter", "none"); // ppexec records no metrics and no logs
+        o.put("otel.logs.exporter", "none");
         return o;
     }
 
@@ -238,12 +245,11 @@ public final class Tracing implements AutoCloseable {
         if (file != null) {
             CountingExporter counted = new CountingExporter(file.target().toString(), file);
             destinations.add(counted);
-            provider.addSpanProcessor(BatchSpanProcessor.builder(counted)
-                    .setMaxQueueSize(config.getInt("otel.bsp.max.queue.size", MIN_QUEUE))
-                    .setMaxExportBatchSize(config.getInt("otel.bsp.max.export.batch.size", 512))
-                    .setScheduleDelay(config.getDuration("otel.bsp.schedule.delay", Duration.ofSeconds(5)))
-                    .setExporterTimeout(config.getDuration("otel.bsp.export.timeout", Duration.ofSeconds(30)))
-                    .build());
+            // The file's batches are written as they fill: OTEL_BSP_MAX_QUEUE_SIZE bounds them too.
+            int batch = Math.min(config.getInt("otel.bsp.max.export.batch.size", 512),
+                    config.getInt("otel.bsp.max.queue.size", MIN_QUEUE));
+            provider.addSpanProcessor(new WaitingBatchProcessor(counted, Math.max(1, batch),
+                    config.getDuration("otel.bsp.export.timeout", Duration.ofSeconds(30))));
         }
         return provider;
     }
@@ -254,9 +260,27 @@ public final class Tracing implements AutoCloseable {
         return b.build();
     }
 
-    /** A listener that turns each run it hears into spans of this SDK. */
+    /** A listener that turns each run it hears into spans of this SDK, as the run goes on. */
     public RunListener listener() {
         return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get());
+    }
+
+    /**
+     * Hands every span ended from now on to {@code records}, as a reader's record, on the thread
+     * that ends it (the run's trace delivery thread): e.g. the run's report, built from the same
+     * spans the destinations get, without reading them back.
+     */
+    public void tap(Consumer<SpanRecord> records) {
+        ended.tap(records);
+    }
+
+    /** Spans the destinations accepted so far, all together: they grow while a run goes on. */
+    public long exportedSoFar() {
+        long n = 0;
+        for (CountingExporter d : destinations) {
+            n += d.exported();
+        }
+        return n;
     }
 
     /** Flushes and stops the SDK, waiting at most {@link #FLUSH_BOUND}; says what each destination got. Idempotent. */

@@ -1,11 +1,15 @@
 package dev.ppexec.perfetto;
 
+import dev.ppexec.otlp.Flows;
+import dev.ppexec.otlp.LanePacker;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.trace.SpanContract;
 import com.fasterxml.jackson.core.JsonEncoding;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.ppexec.perfetto.SliceTable.Process;
-import dev.ppexec.perfetto.SliceTable.Role;
-import dev.ppexec.perfetto.SliceTable.Track;
+import dev.ppexec.otlp.SliceTable.Process;
+import dev.ppexec.otlp.SliceTable.Role;
+import dev.ppexec.otlp.SliceTable.Track;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -164,8 +168,8 @@ final class ChromeTraceWriter {
         micros("dur", table.end(i) - table.start(i));
         g.writeObjectFieldStart("args");
         if (table.kind(i).batch()) {
-            g.writeNumberField("pp_mb_id", table.microBatch(i));
-            g.writeNumberField("step", table.step(i));
+            g.writeNumberField(SpanContract.PP_MB_ID.name(), table.microBatch(i));
+            g.writeNumberField(SpanContract.STEP.name(), table.step(i));
             g.writeArrayFieldStart("rids");
             for (String rid : table.rids(i)) {
                 g.writeString(rid);

@@ -1,5 +1,10 @@
 package dev.ppexec.perfetto;
 
+import dev.ppexec.otlp.OtlpJsonReader;
+import dev.ppexec.otlp.ReadSummary;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.otlp.TraceInputException;
 import dev.ppexec.io.AtomicFile;
 
 import java.io.IOException;

@@ -1,11 +1,10 @@
 package dev.ppexec.report;
 
-import dev.ppexec.io.AtomicFile;
-import dev.ppexec.perfetto.RankKey;
-import dev.ppexec.perfetto.SliceTable;
-import dev.ppexec.perfetto.SpanKind;
+import dev.ppexec.io.PngFile;
+import dev.ppexec.otlp.RankKey;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.otlp.SpanKind;
 
-import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -48,17 +47,13 @@ public final class TimelinePainter {
 
     private TimelinePainter() {}
 
-    /** Writes the picture to {@code output} (a temporary file beside it, then renamed). */
+    /** Writes the picture to {@code output} (see Note [output policy] in AtomicFile). */
     public static void write(TraceReport report, String title, Path output) throws IOException {
         if (System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
         BufferedImage image = paint(report, title);
-        AtomicFile.write(output, out -> {
-            if (!ImageIO.write(image, "png", out)) {
-                throw new IOException("no PNG writer in this Java runtime");
-            }
-        });
+        PngFile.write(output, image);
     }
 
     static BufferedImage paint(TraceReport report, String title) {

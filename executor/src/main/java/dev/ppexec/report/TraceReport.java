@@ -1,11 +1,12 @@
 package dev.ppexec.report;
 
-import dev.ppexec.perfetto.Flows;
-import dev.ppexec.perfetto.RankKey;
-import dev.ppexec.perfetto.SliceTable;
-import dev.ppexec.perfetto.SpanKind;
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.Flows;
+import dev.ppexec.otlp.RankKey;
+import dev.ppexec.otlp.SliceTable;
+import dev.ppexec.otlp.SpanKind;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.schedule.Bubble;
+import dev.ppexec.trace.SpanContract;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -92,8 +93,10 @@ public final class TraceReport {
     private final List<RankStats> ranks;
     private final RunStats run;
     private final SliceTable slices;
+    private final List<String> warnings;
 
-    private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices) {
+    private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices, List<String> warnings) {
+        this.warnings = warnings;
         this.ranks = ranks;
         this.run = run;
         this.slices = slices;
@@ -118,6 +121,11 @@ public final class TraceReport {
         return run;
     }
 
+    /** What the trace lacks of its run (ranks, requests), one sentence each; empty when it is whole. */
+    public List<String> warnings() {
+        return warnings;
+    }
+
     /** The level-4 slices, for the timeline. */
     SliceTable slices() {
         return slices;
@@ -125,6 +133,9 @@ public final class TraceReport {
 
     /** The figures as a table, for people ("-" where a figure has nothing to stand on). */
     public void printText(PrintWriter out) {
+        for (String w : warnings) {
+            out.println("warning: " + w);
+        }
         if (ranks.isEmpty()) {
             out.println("no run_batch_cpu or run_batch_device spans: was the run traced at level 4?");
         } else {
@@ -181,6 +192,7 @@ public final class TraceReport {
         Map<String, Object> root = new LinkedHashMap<>();
         root.put("ranks", rows);
         root.put("run", runRow);
+        root.put("warnings", warnings);
         return root;
     }
 
@@ -200,6 +212,9 @@ public final class TraceReport {
         return Double.isFinite(v) ? v : null;
     }
 
+    /** Missing ranks or requests named in a warning, at most. */
+    private static final int MAX_LISTED = 8;
+
     /** Takes spans one at a time; holds the level-4 slices compactly and a few sums. */
     public static final class Builder implements Consumer<SpanRecord> {
 
@@ -213,32 +228,43 @@ public final class TraceReport {
         private Double idealBubble;
         private Integer decodeSteps;
         private long maxOutputTokens;
+        private Integer runRequests;
+        private final Set<Integer> ppRanks = new HashSet<>();
+        private final Set<String> requestIds = new HashSet<>();
 
         private Builder() {}
 
         @Override
         public void accept(SpanRecord span) {
             SpanKind kind = SpanKind.of(span);
+            Integer pp = span.intAttribute(SpanContract.PP_RANK.name());
+            if (pp != null) {
+                ppRanks.add(pp);
+            }
             if (kind.batch()) {
                 slices.add(span);
             } else if (kind == SpanKind.REQUEST) {
                 requests++;
-                Integer tokens = span.intAttribute("output_tokens");
+                requestIds.add(span.stringAttribute(SpanContract.RID.name()));
+                Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
                 outputTokens += tokens == null ? 0 : tokens;
                 maxOutputTokens = Math.max(maxOutputTokens, tokens == null ? 0 : tokens);
                 firstRequestStart = Math.min(firstRequestStart, span.startNanos());
                 lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
             }
             if (stages == null) {
-                stages = asInt(span.resource().get("ppexec.stages"));
+                stages = asInt(span.resource().get(SpanContract.RUN_STAGES.name()));
             }
             if (microBatches == null) {
-                microBatches = asInt(span.resource().get("ppexec.micro_batches"));
+                microBatches = asInt(span.resource().get(SpanContract.RUN_MICRO_BATCHES.name()));
             }
             if (decodeSteps == null) {
-                decodeSteps = asInt(span.resource().get("ppexec.decode_steps"));
+                decodeSteps = asInt(span.resource().get(SpanContract.RUN_DECODE_STEPS.name()));
             }
-            if (idealBubble == null && span.resource().get("ppexec.ideal_bubble") instanceof Number n) {
+            if (runRequests == null) {
+                runRequests = asInt(span.resource().get(SpanContract.RUN_REQUESTS.name()));
+            }
+            if (idealBubble == null && span.resource().get(SpanContract.RUN_IDEAL_BUBBLE.name()) instanceof Number n) {
                 idealBubble = n.doubleValue();
             }
         }
@@ -283,7 +309,46 @@ public final class TraceReport {
                     s.deviceSlices == 0 ? 0 : s.deviceLast, s.launches, s.latencyTotal)));
             ranks.sort(Comparator.comparingInt((RankStats r) -> r.rank().dp()).thenComparingInt(r -> r.rank().tp())
                     .thenComparingInt(r -> r.rank().pp()).thenComparing(r -> r.rank().host()));
-            return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices);
+            return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices, warnings());
+        }
+
+        /**
+         * What the trace lacks of its run, by the run's own resource attributes (ppexec.stages,
+         * ppexec.requests): ranks without a span, requests without a root.
+         */
+        private List<String> warnings() {
+            List<String> out = new ArrayList<>();
+            if (stages != null && ppRanks.size() < stages) {
+                List<Integer> missing = new ArrayList<>();
+                for (int r = 0; r < stages && missing.size() < MAX_LISTED; r++) {
+                    if (!ppRanks.contains(r)) {
+                        missing.add(r);
+                    }
+                }
+                out.add(String.format(Locale.ROOT, "the trace holds spans of %d of the run's %d ranks (ppexec.stages); "
+                        + "missing: PP%s", ppRanks.size(), stages, joined(missing, stages - ppRanks.size(), ", PP")));
+            }
+            if (runRequests != null && requestIds.size() < runRequests) {
+                List<Integer> missing = new ArrayList<>();
+                for (int r = 0; r < runRequests && missing.size() < MAX_LISTED; r++) {
+                    if (!requestIds.contains(Integer.toString(r))) {
+                        missing.add(r);
+                    }
+                }
+                out.add(String.format(Locale.ROOT, "the trace holds %d of the run's %d requests (ppexec.requests); "
+                        + "missing: Req %s", requestIds.size(), runRequests, joined(missing,
+                        runRequests - requestIds.size(), ", Req ")));
+            }
+            return List.copyOf(out);
+        }
+
+        private static String joined(List<Integer> listed, int total, String separator) {
+            StringBuilder sb = new StringBuilder();
+            for (int i = 0; i < listed.size(); i++) {
+                sb.append(i == 0 ? "" : separator).append(listed.get(i));
+            }
+            return total > listed.size() ? sb + String.format(Locale.ROOT, " and %,d more", total - listed.size())
+                    : sb.toString();
         }
 
         private RunStats runStats(List<RankStats> ranks, int microBatchesSeen) {

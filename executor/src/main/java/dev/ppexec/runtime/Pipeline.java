@@ -50,13 +50,13 @@ public final class Pipeline implements AutoCloseable {
         this.partition = b.split != null ? Partition.parse(b.split, model.layers())
                 : Partition.balanced(model.layers(), b.stages);
         if (b.microBatches < 1) {
-            throw new IllegalArgumentException("--micro-batches " + b.microBatches + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("microBatches " + b.microBatches + " is not positive; allowed: an integer >= 1");
         }
         this.microBatches = b.microBatches;
         this.hook = b.hook;
         this.listeners = List.copyOf(b.listeners);
         if (b.localRank < -1 || b.localRank >= partition.stages()) {
-            throw new IllegalArgumentException("--rank " + b.localRank + " is out of range; allowed: 0.."
+            throw new IllegalArgumentException("localRank " + b.localRank + " is out of range; allowed: 0.."
                     + (partition.stages() - 1) + " (one rank per stage)");
         }
         this.localRank = b.localRank;
@@ -159,7 +159,7 @@ public final class Pipeline implements AutoCloseable {
     private void check(Workload workload) {
         workload.check(model);
         if (microBatches > workload.requests()) {
-            throw new IllegalArgumentException("--micro-batches " + microBatches + " is more than --requests "
+            throw new IllegalArgumentException("microBatches " + microBatches + " is more than the workload's requests "
                     + workload.requests() + "; allowed: 1.." + workload.requests());
         }
     }

@@ -6,6 +6,7 @@ import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.StreamFailure;
+import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.schedule.Action;
 import dev.ppexec.schedule.ActionKind;
@@ -169,16 +170,16 @@ final class PipelineRun implements AutoCloseable {
                 }
             }));
         }
-        RunInfo info = null;
-        boolean ok = false;
+        RecordDelivery delivery = null;
+        Throwable cause = null;
         try {
             for (Rank r : locals) {
                 r.anchor();
             }
             long start = System.nanoTime();
-            info = runInfo(start);
-            for (RunListener l : listeners) {
-                l.runStarted(info);
+            if (!listeners.isEmpty()) {
+                delivery = new RecordDelivery(runInfo(start), listeners, logs());
+                delivery.start();
             }
             threads.forEach(Thread::start);
             awaitRanks(done);
@@ -194,20 +195,26 @@ final class PipelineRun implements AutoCloseable {
                 r.forwards.resolveAll();
                 r.receives.resolveAll();
             }
-            RunResult result = figures(wall, idealBubble);
-            publish(info);
-            ok = true;
-            return result;
-        } catch (RuntimeException e) {
+            return figures(wall, idealBubble);
+        } catch (RuntimeException | Error e) {
             PipelineException first = failure.get();
+            cause = first != null ? first : e;
             if (first != null && first != e) {
                 throw first;
             }
             throw e;
         } finally {
-            if (info != null) {
-                for (RunListener l : listeners) {
-                    l.runFinished(info, ok);
+            if (delivery != null) {
+                if (cause != null) {
+                    resolveFinished(done);
+                }
+                try {
+                    delivery.finish(cause);
+                } catch (RuntimeException e) {
+                    if (cause == null) {
+                        throw e;
+                    }
+                    cause.addSuppressed(e); // the run's own failure is the one to report
                 }
             }
         }
@@ -222,6 +229,40 @@ final class PipelineRun implements AutoCloseable {
         if (steps != stepsReported) {
             stepsReported = steps;
             progress.accept(steps);
+        }
+    }
+
+    /** [rank] {forwards, receives}: what the trace delivery reads; null for a rank in another process. */
+    private ForwardLog[][] logs() {
+        ForwardLog[][] logs = new ForwardLog[ranks][];
+        for (Rank r : locals) {
+            logs[r.index] = new ForwardLog[] {r.forwards, r.receives};
+        }
+        return logs;
+    }
+
+    /**
+     * After a failure: once every rank stopped (within {@link #STOP_BOUND_MILLIS}), the entries
+     * whose device work finished get their times, so the trace holds them. A rank that did not stop
+     * keeps its log: what it published is all the trace gets.
+     */
+    private void resolveFinished(CountDownLatch done) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            if (!done.await(STOP_BOUND_MILLIS, TimeUnit.MILLISECONDS)) {
+                return;
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            return;
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        for (Rank r : locals) {
+            r.forwards.resolveFinished();
+            r.receives.resolveFinished();
         }
     }
 
@@ -252,7 +293,7 @@ final class PipelineRun implements AutoCloseable {
     /** Records the first failure and stops every rank. */
     private void fail(int rank, String where, Throwable cause) {
         String message = (rank >= 0 ? "rank " + rank + ": " : "") + where + " failed: "
-                + (cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
+                + Failures.describe(cause);
         if (failure.compareAndSet(null, new PipelineException(rank, message, cause))) {
             for (Thread t : threads) {
                 if (t != Thread.currentThread()) {
@@ -302,26 +343,6 @@ final class PipelineRun implements AutoCloseable {
         long span = last - first;
         return new RunResult(tokens, wallNanos, List.copyOf(figures), Bubble.measured(busyTotal, locals.size(), span),
                 idealBubble, span);
-    }
-
-    private void publish(RunInfo info) {
-        if (listeners.isEmpty()) {
-            return;
-        }
-        for (Rank r : locals) {
-            publish(info, r.index, r.forwards, ActionRecord.Kind.FORWARD);
-            publish(info, r.index, r.receives, ActionRecord.Kind.RECV);
-        }
-    }
-
-    private void publish(RunInfo info, int rank, ForwardLog log, ActionRecord.Kind kind) {
-        for (int i = 0; i < log.count(); i++) {
-            ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
-                    log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i]);
-            for (RunListener l : listeners) {
-                l.action(info, rank, rec);
-            }
-        }
     }
 
     @Override

@@ -11,11 +11,11 @@ public record Workload(int[][] prompts, int decodeSteps) {
 
     public Workload {
         if (prompts.length < 1) {
-            throw new IllegalArgumentException("--requests " + prompts.length + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("requests " + prompts.length + " is not positive; allowed: an integer >= 1");
         }
         int length = prompts[0].length;
         if (length < 1) {
-            throw new IllegalArgumentException("--prompt-len " + length + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("promptLength " + length + " is not positive; allowed: an integer >= 1");
         }
         for (int[] p : prompts) {
             if (p.length != length) {
@@ -24,17 +24,17 @@ public record Workload(int[][] prompts, int decodeSteps) {
             }
         }
         if (decodeSteps < 0) {
-            throw new IllegalArgumentException("--decode-steps " + decodeSteps + " is negative; allowed: an integer >= 0");
+            throw new IllegalArgumentException("decodeSteps " + decodeSteps + " is negative; allowed: an integer >= 0");
         }
     }
 
     /** R prompts of length T drawn from the model's seed (DESIGN.md, "Prompts"). */
     public static Workload generated(ModelConfig model, int requests, int promptLength, int decodeSteps) {
         if (requests < 1) {
-            throw new IllegalArgumentException("--requests " + requests + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("requests " + requests + " is not positive; allowed: an integer >= 1");
         }
         if (promptLength < 1) {
-            throw new IllegalArgumentException("--prompt-len " + promptLength + " is not positive; allowed: an integer >= 1");
+            throw new IllegalArgumentException("promptLength " + promptLength + " is not positive; allowed: an integer >= 1");
         }
         return new Workload(Prompts.prompts(model.seed(), requests, promptLength, model.vocab()), decodeSteps);
     }
@@ -51,7 +51,7 @@ public record Workload(int[][] prompts, int decodeSteps) {
     void check(ModelConfig model) {
         long positions = (long) promptLength() + decodeSteps;
         if (positions > model.maxSeq()) {
-            throw new IllegalArgumentException("--prompt-len " + promptLength() + " + --decode-steps " + decodeSteps + " = "
+            throw new IllegalArgumentException("promptLength " + promptLength() + " + decodeSteps " + decodeSteps + " = "
                     + positions + " positions; allowed: at most maxSeq " + model.maxSeq() + " of model " + model.name());
         }
         for (int r = 0; r < prompts.length; r++) {

@@ -1,8 +1,7 @@
 package dev.ppexec.sweep;
 
-import dev.ppexec.io.AtomicFile;
+import dev.ppexec.io.PngFile;
 
-import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
 import java.awt.Font;
@@ -57,7 +56,7 @@ final class LinePlot {
         } finally {
             g.dispose();
         }
-        AtomicFile.write(png, out -> ImageIO.write(img, "png", out));
+        PngFile.write(png, img);
     }
 
     private void draw(Graphics2D g) {

@@ -36,20 +36,20 @@ public final class Sweep {
             ranks = List.copyOf(ranks);
             Objects.requireNonNull(devices, "devices");
             if (repeats < 1) {
-                throw new IllegalArgumentException("--repeats " + repeats + " is not positive; allowed: an integer >= 1");
+                throw new IllegalArgumentException("repeats " + repeats + " is not positive; allowed: an integer >= 1");
             }
             if (decodeSteps < 1) {
-                throw new IllegalArgumentException("--decode-steps " + decodeSteps
+                throw new IllegalArgumentException("decodeSteps " + decodeSteps
                         + " is not positive; allowed: an integer >= 1 (the decode phase needs a step)");
             }
             for (int p : ranks) {
                 if (p < 1 || p > model.layers()) {
-                    throw new IllegalArgumentException("--ranks " + p + " is out of range; allowed: 1.." + model.layers()
+                    throw new IllegalArgumentException("ranks " + p + " is out of range; allowed: 1.." + model.layers()
                             + " (model " + model.name() + " has " + model.layers() + " layers)");
                 }
                 int maxM = microBatches(p).getLast();
                 if (requests < maxM) {
-                    throw new IllegalArgumentException("--requests " + requests + " is fewer than M = 4P = " + maxM
+                    throw new IllegalArgumentException("requests " + requests + " is fewer than M = 4P = " + maxM
                             + "; allowed: at least " + maxM);
                 }
             }

@@ -24,6 +24,12 @@ public final class SweepOutput {
     public record Header(String model, String device, String machine, int requests, int promptLength, int decodeSteps,
                          int repeats) {}
 
+    /** The files {@link #write} makes in its folder. */
+    public static final String MARKDOWN = "bench.md";
+    public static final String JSON = "bench.json";
+    public static final String RATE_PLOT = "tokens_per_s.png";
+    public static final String BUBBLE_PLOT = "bubble.png";
+
     private SweepOutput() {}
 
     /**
@@ -32,10 +38,10 @@ public final class SweepOutput {
      */
     public static List<Path> write(Path dir, Header h, List<SweepPoint> points) throws IOException {
         Files.createDirectories(dir);
-        Path md = dir.resolve("bench.md");
-        Path json = dir.resolve("bench.json");
-        Path rate = dir.resolve("tokens_per_s.png");
-        Path bubble = dir.resolve("bubble.png");
+        Path md = dir.resolve(MARKDOWN);
+        Path json = dir.resolve(JSON);
+        Path rate = dir.resolve(RATE_PLOT);
+        Path bubble = dir.resolve(BUBBLE_PLOT);
         AtomicFile.write(md, out -> out.write(markdown(h, points).getBytes(StandardCharsets.UTF_8)));
         AtomicFile.write(json, out -> new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                 .disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET).writeValue(out, json(h, points)));

@@ -57,19 +57,19 @@ class ConvertReportCommandTest {
             "convert --input MISSING --output OUT   | convert: --input MISSING: no such file; allowed: an OTLP-JSON trace file",
             "convert --input DIR --output OUT       | convert: --input DIR: not a file",
             "convert --input P2                     | convert: Missing required option: '--output=OUT.json'",
-            "convert --input P2 --output NOFOLDER   | convert: --output NOFOLDER: folder",
-            "convert --input P2 --output P2         | convert: --output P2: is the --input file",
+            "convert --input P2 --output UNDERFILE  | convert: --output UNDERFILE: cannot write: P2: Not a directory",
+            "convert --input P2 --output P2         | convert: --input P2 and --output P2 name one file",
             "report --input P2 --format xml         | report: Invalid value for option '--format': expected one of [text, json]",
-            "report --input P2 --timeline NOFOLDER  | report: --timeline NOFOLDER: folder",
+            "report --input P2 --timeline UNDERFILE | report: --timeline UNDERFILE: cannot write: P2: Not a directory",
     })
     void badOptions_exit2_withOneLine(String args, String message, @TempDir Path dir) {
         String p2 = resource("p2-m2.jsonl").toString();
         String[] argv = args.replace("MISSING", dir.resolve("nosuch.jsonl").toString()).replace("DIR", dir.toString())
-                .replace("NOFOLDER", dir.resolve("no/such/out.json").toString()).replace("OUT", dir.resolve("o.json").toString())
+                .replace("UNDERFILE", p2 + "/out.json").replace("OUT", dir.resolve("o.json").toString())
                 .replace("P2", p2).split("\\s+");
         CliRun o = cli(argv);
         String expected = message.replace("MISSING", dir.resolve("nosuch.jsonl").toString()).replace("DIR", dir.toString())
-                .replace("NOFOLDER", dir.resolve("no/such/out.json").toString()).replace("P2", p2);
+                .replace("UNDERFILE", p2 + "/out.json").replace("P2", p2);
         assertThat(o.status()).as(o.err()).isEqualTo(2);
         assertThat(o.err()).startsWith(expected);
         assertThat(o.err().strip().lines()).as("one line").hasSize(1);

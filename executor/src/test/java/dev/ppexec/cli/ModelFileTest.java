@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import static dev.ppexec.cli.RunCommandTest.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class ModelFileTest {
 
@@ -52,7 +53,7 @@ class ModelFileTest {
     void badFiles_areOneLineNamingFileLineKeyAndWhatIsAllowed(String text, String message) throws IOException {
         Path f = write(text.replace("\\n", "\n"));
         assertThatThrownBy(() -> ModelFile.read(f, 1))
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(UsageException.class)
                 .hasMessageStartingWith("--model-file " + f)
                 .hasMessageContaining(message)
                 .hasMessageNotContaining("\n");
@@ -62,6 +63,19 @@ class ModelFileTest {
     void missingFile_isNamed() {
         Path f = dir.resolve("absent.json");
         assertThatThrownBy(() -> ModelFile.read(f, 1)).hasMessage("--model-file " + f + ": no such file; allowed: a JSON file of the model's shape");
+    }
+
+    @Test
+    void fifoOrFolder_isRefusedWithoutReadingIt() throws IOException, InterruptedException {
+        assertThatThrownBy(() -> ModelFile.read(dir, 1)).isInstanceOf(UsageException.class)
+                .hasMessage("--model-file " + dir + ": not a regular file (a folder, a FIFO or a device); allowed: a JSON "
+                        + "file of the model's shape");
+        Path fifo = dir.resolve("model.fifo");
+        assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "needs mkfifo(1)");
+        CliRun o = cli("run", "--model-file", fifo.toString(), "--no-progress");
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.err().strip()).isEqualTo("run: --model-file " + fifo + ": not a regular file (a folder, a FIFO or a "
+                + "device); allowed: a JSON file of the model's shape");
     }
 
     @Test
@@ -87,7 +101,7 @@ class ModelFileTest {
         CliRun o = cli("run", "--model-file", f.toString(), "--device", "cpu", "--requests", "1",
                 "--micro-batches", "1", "--prompt-len", "4", "--decode-steps", "1");
         assertThat(o.status()).isEqualTo(2);
-        assertThat(o.err().strip()).matches("run: model and workload need \\d+\\.\\d\\d GiB \\(weights \\d+\\.\\d\\d GiB, "
+        assertThat(o.err().strip()).matches("run: --requests 1 x \\(--prompt-len 4 \\+ --decode-steps 1\\) positions of model big need \\d+\\.\\d\\d GiB \\(weights \\d+\\.\\d\\d GiB, "
                 + "KV cache .*\\); this JVM has .* free of its -Xmx .*; allowed: .*");
         assertThat(o.err().lines()).hasSize(1);
         long heapAfter = Runtime.getRuntime().totalMemory() - Runtime.getRuntime().freeMemory();

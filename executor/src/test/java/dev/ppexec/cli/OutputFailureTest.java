@@ -10,7 +10,11 @@ import java.nio.file.Path;
 import static dev.ppexec.cli.RunCommandTest.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** An output that cannot be written: the run says which file and why, still prints its results, and exits non-zero. */
+/**
+ * An output that cannot be written: a place nothing can be written is refused before the run (exit 2,
+ * one line with the option, the path and the OS's reason); a write that fails at the end says which
+ * file and why, after the results, and exits 1.
+ */
 class OutputFailureTest {
 
     static final String[] RUN = {"run", "--model", "tiny", "--device", "cpu", "--requests", "2", "--micro-batches", "1",
@@ -32,23 +36,23 @@ class OutputFailureTest {
     }
 
     @Test
-    void missingFolder(@TempDir Path dir) {
-        Path target = dir.resolve("absent/r.json");
+    void folderThatCannotBeMade_failsBeforeTheRun(@TempDir Path dir) throws IOException {
+        Path file = Files.writeString(dir.resolve("plain"), "x");
+        Path target = file.resolve("sub/r.json");
         CliRun o = runWithReport(target.toString());
-        assertThat(o.status()).isEqualTo(1);
-        assertThat(o.out()).contains("tokens/s");
-        assertThat(o.err().strip()).startsWith("run: error: --report " + target + ": cannot write: ")
-                .contains(dir.resolve("absent").toString());
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.out()).doesNotContain("tokens/s");
+        assertThat(o.err().strip()).isEqualTo("run: --report " + target + ": cannot write: " + file.resolve("sub") + ": Not a directory");
     }
 
     @Test
-    void readOnlyFileSystem() throws IOException {
+    void readOnlyFileSystem_failsBeforeTheRun() {
         // /proc refuses new files even to root, for whom a chmod 555 folder would still be writable.
         Path target = Path.of("/proc/ppexec-report.json");
         CliRun o = runWithReport(target.toString());
-        assertThat(o.status()).isEqualTo(1);
-        assertThat(o.out()).contains("tokens/s");
-        assertThat(o.err().strip()).startsWith("run: error: --report /proc/ppexec-report.json: cannot write: ");
+        assertThat(o.status()).isEqualTo(2);
+        assertThat(o.out()).doesNotContain("tokens/s");
+        assertThat(o.err().strip()).startsWith("run: --report /proc/ppexec-report.json: cannot write: /proc: ");
         assertThat(Files.exists(target)).isFalse();
     }
 }

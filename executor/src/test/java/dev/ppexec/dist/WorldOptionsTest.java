@@ -8,9 +8,9 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** A world's bad options exit 2 with one line naming the option, the value and what is allowed, before any socket. */
 class WorldOptionsTest {
@@ -56,12 +56,21 @@ class WorldOptionsTest {
 
     @Test
     void missingWorldToken_exits2_namingTheVariable() {
-        assumeTrue(System.getenv(WorldToken.VARIABLE) == null, "the test's environment sets " + WorldToken.VARIABLE);
-        CliRun r = run();
+        CliRun r = CliRun.withEnv(Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "1"),
+                "run", "--model", "tiny", "--requests", "4");
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("run: PPEXEC_WORLD_TOKEN is not set; "
                 + "allowed: the same secret of at least 16 printable ASCII characters in every rank's environment "
                 + "(ppexec launch makes one)");
+    }
+
+    @Test
+    void worldLargerThanTheModel_exits2() {
+        CliRun r = CliRun.withEnv(Map.of("RANK", "0", "WORLD_SIZE", "5", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "1"),
+                "run", "--model", "tiny", "--requests", "5");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("run: a world of 5 ranks (from "
+                + "torchrun) for model tiny's 4 layers; allowed: at most 4 ranks, one stage each");
     }
 
     @ParameterizedTest

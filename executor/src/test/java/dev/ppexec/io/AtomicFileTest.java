@@ -7,6 +7,9 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -45,5 +48,15 @@ class AtomicFileTest {
             out.flush();
         })).isInstanceOf(IOException.class).hasMessageContaining("No space left on device");
         assertThat(Files.isRegularFile(full)).as("/dev/full must still be a device").isFalse();
+    }
+
+    @Test
+    void aReplacedFile_keepsItsPermissions() throws IOException {
+        Path f = Files.writeString(dir.resolve("r.json"), "old");
+        Set<PosixFilePermission> readOnly = PosixFilePermissions.fromString("r--r-----");
+        Files.setPosixFilePermissions(f, readOnly);
+        AtomicFile.write(f, out -> out.write("new".getBytes(StandardCharsets.UTF_8)));
+        assertThat(f).hasContent("new");
+        assertThat(Files.getPosixFilePermissions(f)).isEqualTo(readOnly);
     }
 }

@@ -4,7 +4,7 @@ import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;
-import dev.ppexec.trace.RequestTrace;
+import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
@@ -103,7 +103,7 @@ class TraceListenerTest {
             assertThat(spans.stream().filter(s -> r.equals(str(s, "rid")) && !isRoot(s) && !isThread(s)).count())
                     .as("slices of request %d (as request 0's above)", rid).isEqualTo(14 + 13);
         }
-        assertThat(spans).hasSize((int) RequestTrace.spanCount(REQUESTS, RANKS, DECODE_STEPS, TraceLevel.ALL));
+        assertThat(spans).hasSize((int) SpanContract.spanCount(REQUESTS, RANKS, DECODE_STEPS, TraceLevel.ALL));
         assertThat(byId).hasSameSizeAs(spans);
     }
 

@@ -1,5 +1,6 @@
 package dev.ppexec.perfetto;
 
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.perfetto.ChromeTrace.Flow;
 import dev.ppexec.perfetto.ChromeTrace.Slice;
 import dev.ppexec.perfetto.ChromeTrace.Thread;

@@ -1,6 +1,6 @@
 package dev.ppexec.report;
 
-import dev.ppexec.perfetto.SpanRecord;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.report.TraceReport.RankStats;
 import dev.ppexec.report.TraceReport.RunStats;
 import org.junit.jupiter.api.Test;

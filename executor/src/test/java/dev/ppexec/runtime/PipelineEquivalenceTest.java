@@ -102,11 +102,11 @@ class PipelineEquivalenceTest {
     void badWorkloads_areRejectedWithTheOptionAndAllowedRange() {
         try (Pipeline p = Pipeline.builder().model(TINY).stages(2).microBatches(4).build()) {
             assertThatThrownBy(() -> p.generate(Workload.generated(TINY, 3, 4, 1)))
-                    .hasMessage("--micro-batches 4 is more than --requests 3; allowed: 1..3");
+                    .hasMessage("microBatches 4 is more than the workload's requests 3; allowed: 1..3");
             assertThatThrownBy(() -> p.generate(Workload.generated(TINY, 4, 100, 29)))
                     .hasMessageContaining("= 129 positions; allowed: at most maxSeq 128");
         }
         assertThatThrownBy(() -> Pipeline.builder().model(TINY).stages(5).build())
-                .hasMessageContaining("--stages 5 is out of range; allowed: 1..4");
+                .hasMessageContaining("stages 5 is out of range; allowed: 1..4");
     }
 }

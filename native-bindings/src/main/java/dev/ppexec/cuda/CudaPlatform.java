@@ -178,11 +178,11 @@ public final class CudaPlatform {
             throw new IllegalStateException(unavailable);
         }
         if (ordinals.isEmpty()) {
-            throw new IllegalArgumentException("--devices is empty; allowed: ordinals 0.." + (devices.size() - 1));
+            throw new IllegalArgumentException("device ordinal list is empty; allowed: ordinals 0.." + (devices.size() - 1));
         }
         for (int ordinal : ordinals) {
             if (ordinal < 0 || ordinal >= devices.size()) {
-                throw new IllegalArgumentException("--devices " + ordinal + " names no device; allowed: 0.."
+                throw new IllegalArgumentException("device ordinal " + ordinal + " names no device; allowed: 0.."
                         + (devices.size() - 1) + " (" + devices.size() + " CUDA device(s))");
             }
         }

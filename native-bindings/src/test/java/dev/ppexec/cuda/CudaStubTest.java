@@ -84,7 +84,7 @@ class CudaStubTest {
         assertThat(noKernels.devices()).hasSize(1);
         assertThatThrownBy(() -> noKernels.open(List.of(0), false)).hasMessage(CudaPlatform.NO_KERNELS);
         assertThatThrownBy(() -> StubDriver.platform().open(List.of(1), false))
-                .hasMessage("--devices 1 names no device; allowed: 0..0 (1 CUDA device(s))");
+                .hasMessage("device ordinal 1 names no device; allowed: 0..0 (1 CUDA device(s))");
     }
 
     @Test

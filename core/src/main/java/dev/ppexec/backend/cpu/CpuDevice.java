@@ -10,6 +10,7 @@ import dev.ppexec.backend.StreamFailure;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.function.Consumer;
 
 /**
@@ -19,18 +20,30 @@ import java.util.function.Consumer;
 public final class CpuDevice implements Device {
 
     private final CpuKernels kernels;
+    private final MatMulTile tile;
     private final List<CpuStream> streams = new ArrayList<>();
     private volatile Consumer<StreamFailure> failureListener = f -> {};
     private int nextStreamId = 1;
     private boolean closed;
 
+    /** With this machine's matmul tile ({@link MatMulTile#selected()}). */
     public CpuDevice() {
         this(CpuKernels.Hooks.NONE);
     }
 
     /** With test hooks that can inject faults or delays into kernels. */
     public CpuDevice(CpuKernels.Hooks hooks) {
+        this(hooks, MatMulTile.selected());
+    }
+
+    /** With the given matmul register tile for every matrix it uploads (tests run each tile this way). */
+    public CpuDevice(MatMulTile tile) {
+        this(CpuKernels.Hooks.NONE, tile);
+    }
+
+    private CpuDevice(CpuKernels.Hooks hooks, MatMulTile tile) {
         this.kernels = new CpuKernels(hooks);
+        this.tile = Objects.requireNonNull(tile, "tile");
     }
 
     @Override
@@ -80,7 +93,7 @@ public final class CpuDevice implements Device {
 
     @Override
     public Matrix uploadMatrix(float[] values, int in, int out) {
-        return new CpuMatrix(PackedMatrix.pack(values, in, out));
+        return new CpuMatrix(PackedMatrix.pack(values, in, out, tile));
     }
 
     /** Waits for every stream of this device, then copies. */

@@ -57,6 +57,14 @@ public final class CpuKernels implements Kernels {
         abstract void compute(int tokens, int startPos);
     }
 
+    /**
+     * Runs a CPU launch's kernel on the calling thread, outside any stream: for benchmarks that time one kernel
+     * without a stream's hand-off. The launch must come from a {@link CpuDevice}'s kernels.
+     */
+    public static void runOnCallingThread(Launch launch, int tokens, int startPos) {
+        ((CpuLaunch) launch).run(tokens, startPos);
+    }
+
     /** Names a launch for errors and traces: callers pass e.g. "layers.3.wq". */
     public static String named(String kernel, String what) {
         return what == null || what.isEmpty() ? kernel : kernel + " " + what;
@@ -96,9 +104,7 @@ public final class CpuKernels implements Kernels {
                     int o = r * dim;
                     float meanSquare = VectorMath.dot(x, o, x, o, dim) / dim;
                     float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
-                    for (int i = 0; i < dim; i++) {
-                        out[o + i] = x[o + i] * scale * w[i];
-                    }
+                    VectorMath.scaleMul(x, o, scale, w, out, o, dim);
                 }
             }
         };
@@ -243,6 +249,7 @@ public final class CpuKernels implements Kernels {
         };
     }
 
+    /** Vectorised with VectorMath's own exp (Note [deterministic exp]): the same bits however it runs. */
     @Override
     public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
         float[] a = floats(aBuf, "a");
@@ -250,11 +257,7 @@ public final class CpuKernels implements Kernels {
         return new Kernel(named("silu_mul", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                int count = batch * tokens * n;
-                for (int i = 0; i < count; i++) {
-                    float v = a[i];
-                    a[i] = v / (1f + (float) Math.exp(-v)) * b[i];
-                }
+                VectorMath.siluMul(a, b, batch * tokens * n);
             }
         };
     }
@@ -266,10 +269,7 @@ public final class CpuKernels implements Kernels {
         return new Kernel(named("add", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                int count = batch * tokens * dim;
-                for (int i = 0; i < count; i++) {
-                    x[i] += d[i];
-                }
+                VectorMath.addInPlace(x, d, batch * tokens * dim);
             }
         };
     }

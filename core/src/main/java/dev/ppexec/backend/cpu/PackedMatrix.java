@@ -6,10 +6,11 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * An immutable weight matrix {@code W} of shape {@code [k, n]} (used as {@code y = x·W}), repacked
- * once, at load time, into the column-panel layout that {@link MatMul} reads.
+ * once, at load time, into the column-panel layout that {@link MatMul} reads, for one {@link MatMulTile}.
  *
- * <p>Layout: the columns are cut into panels of {@link #PANEL} columns ({@code 4 ×} the lane count of
- * {@link FloatVector#SPECIES_PREFERRED}; 64 floats with AVX-512). Panel {@code p} holds columns
+ * <p>Layout: the columns are cut into panels of {@code PANEL} columns, the tile's width: its
+ * {@link MatMulTile#vectors()} times the lane count of {@link FloatVector#SPECIES_PREFERRED} (64 floats for
+ * the 4×4 tile with AVX-512, 16 for the 6×2 tile with AVX2). Panel {@code p} holds columns
  * {@code [p·PANEL, (p+1)·PANEL)} as {@code k} contiguous rows of {@code PANEL} floats, so the kernel
  * walks one panel front to back with unit stride while it steps through {@code kk}. The last panel is
  * padded with zero columns up to {@code PANEL}; the kernel computes those lanes and never stores
@@ -20,30 +21,39 @@ public final class PackedMatrix {
     static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
     /** Lanes per vector of {@link #SPECIES}. */
     static final int LANES = SPECIES.length();
-    /** Columns per panel: four vectors, the width of the kernel's register tile. */
-    static final int PANEL = 4 * LANES;
 
+    private final MatMulTile tile;
+    /** Columns per panel: the width of the tile, {@code tile.vectors()} vectors. */
+    private final int panel;
     private final int k;
     private final int n;
     private final int panels;
-    /** Panel-major data: {@code data[(p·k + kk)·PANEL + c] = W[kk][p·PANEL + c]}, zero past {@code n}. */
+    /** Panel-major data: {@code data[(p·k + kk)·panel + c] = W[kk][p·panel + c]}, zero past {@code n}. */
     private final float[] data;
 
-    private PackedMatrix(int k, int n, int panels, float[] data) {
+    private PackedMatrix(MatMulTile tile, int k, int n, int panels, float[] data) {
+        this.tile = tile;
+        this.panel = tile.vectors() * LANES;
         this.k = k;
         this.n = n;
         this.panels = panels;
         this.data = data;
     }
 
+    /** {@link #pack(float[], int, int, MatMulTile)} for {@link MatMulTile#selected()}, this machine's tile. */
+    public static PackedMatrix pack(float[] w, int k, int n) {
+        return pack(w, k, n, MatMulTile.selected());
+    }
+
     /**
-     * Packs a row-major {@code [k, n]} matrix ({@code w[kk·n + j] = W[kk][j]}). The input is copied; later
-     * changes to {@code w} do not show through.
+     * Packs a row-major {@code [k, n]} matrix ({@code w[kk·n + j] = W[kk][j]}) for {@code tile}. The input is
+     * copied; later changes to {@code w} do not show through.
      *
      * @throws IllegalArgumentException if {@code k < 1}, {@code n < 1} or {@code w.length != k·n}
      */
-    public static PackedMatrix pack(float[] w, int k, int n) {
+    public static PackedMatrix pack(float[] w, int k, int n, MatMulTile tile) {
         Objects.requireNonNull(w, "w");
+        Objects.requireNonNull(tile, "tile");
         if (k < 1) {
             throw new IllegalArgumentException("k = " + k + " out of range: must be >= 1");
         }
@@ -55,21 +65,22 @@ public final class PackedMatrix {
             throw new IllegalArgumentException("w.length = " + w.length + " does not match the shape [k = " + k
                     + ", n = " + n + "]: must be k*n = " + expected);
         }
-        int panels = (n + PANEL - 1) / PANEL;
-        long size = (long) panels * k * PANEL;
+        final int panel = tile.vectors() * LANES;
+        int panels = (n + panel - 1) / panel;
+        long size = (long) panels * k * panel;
         if (size > Integer.MAX_VALUE - 16) {
             throw new IllegalArgumentException("packed size " + size + " floats for [k = " + k + ", n = " + n
                     + "] exceeds the largest Java array: must be <= " + (Integer.MAX_VALUE - 16));
         }
         float[] data = new float[(int) size];
         for (int p = 0; p < panels; p++) {
-            int col0 = p * PANEL;
-            int width = Math.min(PANEL, n - col0);
+            int col0 = p * panel;
+            int width = Math.min(panel, n - col0);
             for (int kk = 0; kk < k; kk++) {
-                System.arraycopy(w, kk * n + col0, data, (p * k + kk) * PANEL, width);
+                System.arraycopy(w, kk * n + col0, data, (p * k + kk) * panel, width);
             }
         }
-        return new PackedMatrix(k, n, panels, data);
+        return new PackedMatrix(tile, k, n, panels, data);
     }
 
     /** Rows of {@code W}: the inner (reduction) dimension. */
@@ -86,7 +97,17 @@ public final class PackedMatrix {
     public float get(int row, int col) {
         Objects.checkIndex(row, k);
         Objects.checkIndex(col, n);
-        return data[((col / PANEL) * k + row) * PANEL + col % PANEL];
+        return data[((col / panel) * k + row) * panel + col % panel];
+    }
+
+    /** The register tile this matrix is packed for. */
+    public MatMulTile tile() {
+        return tile;
+    }
+
+    /** Columns per panel. */
+    int panel() {
+        return panel;
     }
 
     int panels() {
@@ -100,6 +121,6 @@ public final class PackedMatrix {
 
     @Override
     public String toString() {
-        return "PackedMatrix[k=" + k + ", n=" + n + ", panel=" + PANEL + "]";
+        return "PackedMatrix[k=" + k + ", n=" + n + ", tile=" + tile + ", panel=" + panel + "]";
     }
 }

@@ -7,11 +7,16 @@ import static org.assertj.core.api.Assertions.fail;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
+/** Every test that multiplies runs once per {@link MatMulTile}, forced, whatever this machine would choose. */
 class MatMulTest {
 
     private static final int[] KS = {1, 3, 17, 64, 100};
+    /** Widths with and without tails for 2- and 4-vector panels of 4, 8 and 16 lanes. */
     private static final int[] NS = {1, 5, 16, 63, 64, 65, 130, 256};
+    private static final int MAX_ROWS = 13;
 
     /** Uniform in [-1, 1). */
     private static float[] random(Random rnd, int size) {
@@ -52,37 +57,49 @@ class MatMulTest {
         }
     }
 
-    @Test
-    void matchesScalarFmaReferenceBitForBit() {
+    @ParameterizedTest
+    @EnumSource(MatMulTile.class)
+    void anyTile_matchesScalarFmaReferenceBitForBit(MatMulTile tile) {
         Random rnd = new Random(0x5EED_0001L);
         int cases = 0;
         for (int k : KS) {
             for (int n : NS) {
                 float[] w = random(rnd, k * n);
-                PackedMatrix packed = PackedMatrix.pack(w, k, n);
-                for (int rows = 1; rows <= 9; rows++) {
+                PackedMatrix packed = PackedMatrix.pack(w, k, n, tile);
+                for (int rows = 1; rows <= MAX_ROWS; rows++) {
                     float[] x = random(rnd, rows * k);
                     float[] y = new float[rows * n];
                     Arrays.fill(y, Float.NaN);
                     MatMul.matmul(x, 0, packed, y, 0, rows);
-                    assertBitExact("rows=" + rows + " k=" + k + " n=" + n, reference(x, w, rows, k, n), 0, y, 0,
-                            rows, n);
+                    assertBitExact(tile + " rows=" + rows + " k=" + k + " n=" + n, reference(x, w, rows, k, n), 0, y,
+                            0, rows, n);
                     cases++;
                 }
             }
         }
-        assertThat(cases).isEqualTo(9 * KS.length * NS.length);
+        assertThat(cases).isEqualTo(MAX_ROWS * KS.length * NS.length);
     }
 
     @Test
-    void rowResultDoesNotDependOnHowManyRowsAreComputedTogether() {
+    void tilesPackTheirOwnPanelWidth() {
+        float[] w = new float[3 * 100];
+        for (MatMulTile tile : MatMulTile.values()) {
+            PackedMatrix packed = PackedMatrix.pack(w, 3, 100, tile);
+            assertThat(packed.tile()).isEqualTo(tile);
+            assertThat(packed.panel()).as("panel of %s", tile).isEqualTo(tile.vectors() * PackedMatrix.LANES);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(MatMulTile.class)
+    void anyTile_rowResultDoesNotDependOnHowManyRowsAreComputedTogether(MatMulTile tile) {
         Random rnd = new Random(0x5EED_0002L);
         int[][] shapes = {{100, 130}, {17, 65}, {64, 256}, {3, 5}};
         for (int[] shape : shapes) {
             int k = shape[0];
             int n = shape[1];
-            PackedMatrix packed = PackedMatrix.pack(random(rnd, k * n), k, n);
-            for (int rowCount = 1; rowCount <= 13; rowCount++) {
+            PackedMatrix packed = PackedMatrix.pack(random(rnd, k * n), k, n, tile);
+            for (int rowCount = 1; rowCount <= MAX_ROWS; rowCount++) {
                 float[] x = random(rnd, rowCount * k);
                 float[] together = new float[rowCount * n];
                 MatMul.matmul(x, 0, packed, together, 0, rowCount);
@@ -91,20 +108,21 @@ class MatMulTest {
                     // Row i alone: offsets select it inside the same arrays.
                     MatMul.matmul(x, i * k, packed, alone, i * n, 1);
                 }
-                assertBitExact("R=" + rowCount + " k=" + k + " n=" + n + " (all rows at once vs each row alone)",
+                assertBitExact(tile + " R=" + rowCount + " k=" + k + " n=" + n + " (all rows at once vs each row alone)",
                         alone, 0, together, 0, rowCount, n);
             }
         }
     }
 
-    @Test
-    void honoursOffsetsAndLeavesTheRestOfTheOutputUntouched() {
+    @ParameterizedTest
+    @EnumSource(MatMulTile.class)
+    void anyTile_honoursOffsetsAndLeavesTheRestOfTheOutputUntouched(MatMulTile tile) {
         Random rnd = new Random(0x5EED_0003L);
         int k = 37;
         int n = 70;
         float[] w = random(rnd, k * n);
-        PackedMatrix packed = PackedMatrix.pack(w, k, n);
-        for (int rows : new int[] {1, 3, 4, 6}) {
+        PackedMatrix packed = PackedMatrix.pack(w, k, n, tile);
+        for (int rows : new int[] {1, 3, 4, 5, 6, 7, 8, 9, 13}) {
             int xOffset = 11;
             int yOffset = 23;
             int yTail = 19;
@@ -118,7 +136,7 @@ class MatMulTest {
 
             MatMul.matmul(x, xOffset, packed, y, yOffset, rows);
 
-            assertBitExact("rows=" + rows + " with xOffset=" + xOffset + " yOffset=" + yOffset,
+            assertBitExact(tile + " rows=" + rows + " with xOffset=" + xOffset + " yOffset=" + yOffset,
                     reference(xRows, w, rows, k, n), 0, y, yOffset, rows, n);
             for (int i = 0; i < yOffset; i++) {
                 assertThat(y[i]).as("y[%d] before yOffset=%d", i, yOffset).isEqualTo(sentinel);
@@ -130,23 +148,24 @@ class MatMulTest {
         }
     }
 
-    @Test
-    void staysBitExactOnceTheJitHasCompiledTheKernel() {
+    @ParameterizedTest
+    @EnumSource(MatMulTile.class)
+    void anyTile_staysBitExactOnceTheJitHasCompiledTheKernel(MatMulTile tile) {
         // The other tests mostly run the interpreter/C1 fallback; repeat until C2 has had a chance to
         // intrinsify the tiles, checking every call so a compiled-code difference cannot hide.
         Random rnd = new Random(0x5EED_0006L);
         int k = 100;
         int n = 130;
         float[] w = random(rnd, k * n);
-        PackedMatrix packed = PackedMatrix.pack(w, k, n);
-        float[] x = random(rnd, 7 * k);
-        float[] expected = reference(x, w, 7, k, n);
-        float[] y = new float[7 * n];
+        PackedMatrix packed = PackedMatrix.pack(w, k, n, tile);
+        float[] x = random(rnd, MAX_ROWS * k);
+        float[] expected = reference(x, w, MAX_ROWS, k, n);
+        float[] y = new float[MAX_ROWS * n];
         for (int iter = 0; iter < 4000; iter++) {
-            int rows = 1 + iter % 7;
+            int rows = 1 + iter % MAX_ROWS;
             MatMul.matmul(x, 0, packed, y, 0, rows);
             if (!Arrays.equals(expected, 0, rows * n, y, 0, rows * n)) {
-                assertBitExact("iteration " + iter + ", rows=" + rows, expected, 0, y, 0, rows, n);
+                assertBitExact(tile + " iteration " + iter + ", rows=" + rows, expected, 0, y, 0, rows, n);
             }
         }
     }
@@ -187,14 +206,15 @@ class MatMulTest {
                 .hasMessageContaining(">= 1");
     }
 
-    @Test
-    void packKeepsEveryElement() {
+    @ParameterizedTest
+    @EnumSource(MatMulTile.class)
+    void anyTile_packKeepsEveryElement(MatMulTile tile) {
         Random rnd = new Random(0x5EED_0004L);
         for (int[] shape : new int[][] {{1, 1}, {3, 65}, {17, 130}, {5, 16}}) {
             int k = shape[0];
             int n = shape[1];
             float[] w = random(rnd, k * n);
-            PackedMatrix packed = PackedMatrix.pack(w, k, n);
+            PackedMatrix packed = PackedMatrix.pack(w, k, n, tile);
             assertThat(packed.k()).isEqualTo(k);
             assertThat(packed.n()).isEqualTo(n);
             for (int r = 0; r < k; r++) {

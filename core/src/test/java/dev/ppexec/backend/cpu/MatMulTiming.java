@@ -2,12 +2,12 @@ package dev.ppexec.backend.cpu;
 
 import java.lang.management.ManagementFactory;
 import java.util.Random;
-import jdk.incubator.vector.FloatVector;
 
 /**
- * Standalone throughput harness for {@link MatMul} (not a test; the suite does not run it). For each shape
- * it warms up, then times 5 windows of at least 0.2 s and prints the best window's GFLOP/s (2·M·K·N flops
- * per call), plus the bytes the calling thread allocated per call over all windows.
+ * Standalone throughput harness for {@link MatMul} (not a test; the suite does not run it). For each shape it
+ * warms up every {@link MatMulTile}, then times 10 windows of at least 0.1 s per tile, the tiles alternating,
+ * and prints each tile's best window in GFLOP/s (2·M·K·N flops per call), the bytes the calling thread
+ * allocated per call, and whether the compiled result is bit-exact. Add {@code -XX:UseAVX=2} to see AVX2.
  *
  * <pre>
  * mvn -B -q -pl core test-compile
@@ -17,17 +17,19 @@ import jdk.incubator.vector.FloatVector;
  */
 public final class MatMulTiming {
 
-    private static final int WINDOWS = 5;
-    private static final long WINDOW_NANOS = 200_000_000L;
+    private static final int WINDOWS = 10;
+    private static final long WINDOW_NANOS = 100_000_000L;
 
     private MatMulTiming() {}
 
+    /** Arguments: shapes {@code MxKxN}; none: the benchmark's four and toy's decode-step matmuls (16 rows). */
     public static void main(String[] args) {
-        System.out.println("preferred species: " + FloatVector.SPECIES_PREFERRED + " (panel "
-                + PackedMatrix.PANEL + " floats), java " + Runtime.version());
-        int[][] shapes = {{256, 256, 256}, {512, 512, 512}, {1024, 1024, 1024}, {8, 1024, 1024}};
-        for (int[] s : shapes) {
-            run(s[0], s[1], s[2]);
+        System.out.println(CpuInfo.current().describe() + ", java " + Runtime.version());
+        String[] shapes = args.length > 0 ? args : new String[] {"256x256x256", "512x512x512", "1024x1024x1024",
+                "8x1024x1024", "16x512x512", "16x512x2048", "16x2048x512", "16x512x4096"};
+        for (String s : shapes) {
+            String[] mkn = s.split("x");
+            run(Integer.parseInt(mkn[0]), Integer.parseInt(mkn[1]), Integer.parseInt(mkn[2]));
         }
     }
 
@@ -47,6 +49,7 @@ public final class MatMulTiming {
         return "bit-exact vs scalar fma";
     }
 
+    /** Every tile on one shape, their windows alternating so that they meet the same disturbances. */
     private static void run(int m, int k, int n) {
         Random rnd = new Random(42);
         float[] x = new float[m * k];
@@ -57,44 +60,50 @@ public final class MatMulTiming {
         for (int i = 0; i < w.length; i++) {
             w[i] = rnd.nextFloat() * 2f - 1f;
         }
-        PackedMatrix packed = PackedMatrix.pack(w, k, n);
+        MatMulTile[] tiles = MatMulTile.values();
+        PackedMatrix[] packed = new PackedMatrix[tiles.length];
+        for (int t = 0; t < tiles.length; t++) {
+            packed[t] = PackedMatrix.pack(w, k, n, tiles[t]);
+        }
         float[] y = new float[m * n];
         double flopsPerCall = 2.0 * m * k * n;
 
-        // Warm-up: about 1 s, enough for C2 to compile the tiles.
-        long warmEnd = System.nanoTime() + 1_000_000_000L;
-        while (System.nanoTime() < warmEnd) {
-            MatMul.matmul(x, 0, packed, y, 0, m);
+        // Warm-up: about 1 s per tile, enough for C2 to compile its kernels.
+        for (PackedMatrix p : packed) {
+            long warmEnd = System.nanoTime() + 1_000_000_000L;
+            while (System.nanoTime() < warmEnd) {
+                MatMul.matmul(x, 0, p, y, 0, m);
+            }
         }
 
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
         long tid = Thread.currentThread().threadId();
-        double[] rates = new double[WINDOWS];
+        double[] best = new double[tiles.length];
+        long[] calls = new long[tiles.length];
+        long[] allocated = new long[tiles.length];
         long probe = threads.getThreadAllocatedBytes(tid);
         long probeCost = threads.getThreadAllocatedBytes(tid) - probe; // what the reading itself allocates
-        long allocBefore = threads.getThreadAllocatedBytes(tid);
-        long totalCalls = 0;
         for (int win = 0; win < WINDOWS; win++) {
-            long calls = 0;
-            long start = System.nanoTime();
-            long elapsed;
-            do {
-                MatMul.matmul(x, 0, packed, y, 0, m);
-                calls++;
-                elapsed = System.nanoTime() - start;
-            } while (elapsed < WINDOW_NANOS);
-            rates[win] = flopsPerCall * calls / elapsed;
-            totalCalls += calls;
+            for (int t = 0; t < tiles.length; t++) {
+                long allocBefore = threads.getThreadAllocatedBytes(tid);
+                long c = 0;
+                long start = System.nanoTime();
+                long elapsed;
+                do {
+                    MatMul.matmul(x, 0, packed[t], y, 0, m);
+                    c++;
+                    elapsed = System.nanoTime() - start;
+                } while (elapsed < WINDOW_NANOS);
+                allocated[t] += threads.getThreadAllocatedBytes(tid) - allocBefore - probeCost;
+                calls[t] += c;
+                best[t] = Math.max(best[t], flopsPerCall * c / elapsed);
+            }
         }
-        long allocated = threads.getThreadAllocatedBytes(tid) - allocBefore - probeCost;
-        double best = 0;
-        StringBuilder all = new StringBuilder();
-        for (double r : rates) {
-            best = Math.max(best, r);
-            all.append(all.isEmpty() ? "" : " ").append(String.format("%.1f", r));
+        for (int t = 0; t < tiles.length; t++) {
+            MatMul.matmul(x, 0, packed[t], y, 0, m);
+            System.out.printf("M=%d K=%d N=%d tile %s: best %.1f GFLOP/s  alloc %.1f B/call  %s%n", m, k, n, tiles[t],
+                    best[t], (double) allocated[t] / calls[t], checkJitted(x, w, y, m, k, n));
         }
-        System.out.printf("M=%d K=%d N=%d: best %.1f GFLOP/s  [windows: %s]  alloc %.1f B/call  %s%n",
-                m, k, n, best, all, (double) allocated / totalCalls, checkJitted(x, w, y, m, k, n));
     }
 }

@@ -1,4 +1,7 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
+
+import dev.ppexec.trace.SpanContract;
+import dev.ppexec.trace.TraceStage;
 
 /**
  * What a span is to the converter and the report, from its name and attributes (the span
@@ -31,20 +34,21 @@ public enum SpanKind {
     }
 
     public static SpanKind of(SpanRecord span) {
-        boolean ranked = span.intAttribute("pp_rank") != null;
-        boolean request = span.attributes().containsKey("rid");
+        boolean ranked = span.intAttribute(SpanContract.PP_RANK.name()) != null;
+        boolean request = span.attributes().containsKey(SpanContract.RID.name());
         if (!ranked) {
-            return request && span.name().startsWith("Req") ? REQUEST : OTHER;
+            return request && span.name().startsWith(SpanContract.REQUEST_PREFIX.strip()) ? REQUEST : OTHER;
         }
-        if (span.attributes().containsKey("thread_label")) {
+        if (span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
             return THREAD;
         }
-        if (span.intAttribute("pp_mb_id") != null && span.intAttribute("step") != null) {
-            SpanKind batch = switch (span.name()) {
-                case "run_batch_cpu" -> BATCH_CPU;
-                case "run_batch_device" -> BATCH_DEVICE;
-                case "pp_send" -> PP_SEND;
-                case "pp_recv" -> PP_RECV;
+        if (span.intAttribute(SpanContract.PP_MB_ID.name()) != null && span.intAttribute(SpanContract.STEP.name()) != null) {
+            TraceStage stage = SpanContract.stage(span.name());
+            SpanKind batch = stage == null ? null : switch (stage) {
+                case RUN_BATCH_CPU -> BATCH_CPU;
+                case RUN_BATCH_DEVICE -> BATCH_DEVICE;
+                case PP_SEND -> PP_SEND;
+                case PP_RECV -> PP_RECV;
                 default -> null;
             };
             if (batch != null) {

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 /**
  * A trace file that cannot be read as OTLP-JSON: the message names the file, the line and what is

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 /**
  * The causal pairs among level-4 slices: each {@code run_batch_cpu} with the

@@ -1,4 +1,6 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
+
+import dev.ppexec.trace.SpanContract;
 
 /**
  * One scheduler rank of a run: the host it ran on (first 8 characters, as sglang names it) and
@@ -18,20 +20,20 @@ public record RankKey(String host, int pp, int dp, int tp) {
 
     /** The rank of a span that carries {@code pp_rank}; {@code null} for one that does not. */
     static RankKey of(SpanRecord span) {
-        Integer pp = span.intAttribute("pp_rank");
+        Integer pp = span.intAttribute(SpanContract.PP_RANK.name());
         if (pp == null) {
             return null;
         }
-        Integer dp = span.intAttribute("dp_rank");
-        Integer tp = span.intAttribute("tp_rank");
+        Integer dp = span.intAttribute(SpanContract.DP_RANK.name());
+        Integer tp = span.intAttribute(SpanContract.TP_RANK.name());
         return new RankKey(host8(span), pp, dp == null ? 0 : dp, tp == null ? 0 : tp);
     }
 
     /** The resource's host.name, else the span's host_id, cut to 8 characters; "unknown" without either. */
     static String host8(SpanRecord span) {
-        Object host = span.resource().get("host.name");
+        Object host = span.resource().get(SpanContract.HOST_NAME.name());
         if (host == null) {
-            host = span.attributes().get("host_id");
+            host = span.attributes().get(SpanContract.HOST_ID.name());
         }
         String h = host == null ? "unknown" : host.toString();
         return h.length() > 8 ? h.substring(0, 8) : h;

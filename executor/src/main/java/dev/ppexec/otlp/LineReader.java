@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
@@ -8,6 +8,7 @@ import com.fasterxml.jackson.core.exc.InputCoercionException;
 import com.fasterxml.jackson.core.exc.StreamConstraintsException;
 import com.fasterxml.jackson.core.exc.StreamReadException;
 import com.fasterxml.jackson.core.io.JsonEOFException;
+import dev.ppexec.trace.SpanContract;
 
 import java.io.BufferedInputStream;
 import java.io.IOException;
@@ -394,10 +395,18 @@ public final class OtlpJsonReader {
                     case "startTimeUnixNano" -> start = readNanos(value, field, problems);
                     case "endTimeUnixNano" -> end = readNanos(value, field, problems);
                     case "attributes" -> attributes = readAttributes(value, problems);
+                    case "traceId" -> checkId(value, field, 32, false, problems);
+                    case "spanId" -> checkId(value, field, 16, false, problems);
+                    case "parentSpanId" -> checkId(value, field, 16, true, problems);
                     default -> p.skipChildren();
                 }
             }
             String what = name == null ? "a span without a \"name\"" : "span '" + name + "'";
+            for (SpanContract.Key key : SpanContract.SPAN_KEYS) {
+                if (key.type() == SpanContract.Type.LONG && attributes.get(key.name()) instanceof Long n && n < 0) {
+                    problems.add("attribute '" + key.name() + "' " + n + " is negative; allowed: an integer >= 0");
+                }
+            }
             if (!problems.isEmpty()) {
                 throw new BadUnit(at, what + ": " + problems.getFirst());
             }
@@ -419,8 +428,30 @@ public final class OtlpJsonReader {
                 p.skipChildren();
                 problems.add(field + " " + (token == JsonToken.VALUE_STRING ? "'" + text + "'" : describe(token))
                         + " is not an integer; allowed: nanoseconds since the epoch, as a decimal string");
+            } else if (nanos < 0) {
+                problems.add(field + " " + nanos + " is negative; allowed: nanoseconds since the epoch (>= 0)");
             }
             return nanos;
+        }
+
+        /**
+         * A trace or span id: {@code hexDigits} hex digits, as OTLP/JSON writes ids ({@code
+         * parentSpanId} may be empty: a root).
+         */
+        private void checkId(JsonToken token, String field, int hexDigits, boolean emptyAllowed, List<String> problems)
+                throws IOException {
+            if (token == JsonToken.VALUE_NULL) {
+                return;
+            }
+            String text = token == JsonToken.VALUE_STRING ? p.getText() : null;
+            if (text == null) {
+                p.skipChildren();
+            } else if ((emptyAllowed && text.isEmpty()) || isHex(text, hexDigits)) {
+                return;
+            }
+            problems.add(field + " " + (text == null ? describe(token) : "'" + abbreviate(text) + "'") + " is not "
+                    + hexDigits + " hex digits; allowed: a " + hexDigits + "-digit hex string"
+                    + (emptyAllowed ? " or \"\"" : ""));
         }
 
         /** {@code [{"key": k, "value": AnyValue}, ...]} as a map; bad values go to {@code problems}. */
@@ -599,5 +630,31 @@ public final class OtlpJsonReader {
                 throw new BadUnit(line.getAsLong(), "not OTLP-JSON: " + what + " is " + describe(t) + "; allowed: an object");
             }
         }
+    }
+
+    static boolean isHex(String text, int digits) {
+        if (text.length() != digits) {
+            return false;
+        }
+        for (int i = 0; i < digits; i++) {
+            char c = text.charAt(i);
+            if (!(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F')) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** At most 40 characters of {@code text}, control characters escaped, for a one-line message. */
+    private static String abbreviate(String text) {
+        StringBuilder sb = new StringBuilder();
+        text.codePoints().limit(40).forEach(c -> {
+            if (Character.isISOControl(c)) {
+                sb.append(String.format("\\u%04x", c));
+            } else {
+                sb.appendCodePoint(c);
+            }
+        });
+        return text.codePointCount(0, text.length()) > 40 ? sb + "..." : sb.toString();
     }
 }

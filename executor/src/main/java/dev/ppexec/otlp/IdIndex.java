@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 /**
  * An open-addressing hash set of int ids whose keys live elsewhere (in table columns): 4 bytes

@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -16,7 +16,7 @@ import java.util.Map;
  * one. With owners (request slots), a lane that is busy holds one request only, and a request
  * goes back to its previous lane when it can: sglang's greedy packing.
  */
-final class LanePacker {
+public final class LanePacker {
 
     private final boolean byOwner;
     private final List<long[]> stacks = new ArrayList<>();
@@ -24,12 +24,12 @@ final class LanePacker {
     private final List<Integer> owners = new ArrayList<>();
     private final Map<Integer, Integer> lastLane = new HashMap<>();
 
-    LanePacker(boolean byOwner) {
+    public LanePacker(boolean byOwner) {
         this.byOwner = byOwner;
     }
 
     /** The lane (0, 1, ...) of the next slice; a new lane when none fits. */
-    int place(long start, long end, int owner) {
+    public int place(long start, long end, int owner) {
         Integer preferred = byOwner ? lastLane.get(owner) : null;
         int lane = preferred != null && fits(preferred, start, end, owner) ? preferred : -1;
         for (int l = 0; lane < 0 && l < stacks.size(); l++) {
@@ -52,7 +52,7 @@ final class LanePacker {
     }
 
     /** Lanes opened so far. */
-    int lanes() {
+    public int lanes() {
         return stacks.size();
     }
 

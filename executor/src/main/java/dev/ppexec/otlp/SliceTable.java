@@ -1,5 +1,6 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
+import dev.ppexec.trace.SpanContract;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -35,8 +36,10 @@ public final class SliceTable {
     /** A group of lanes in one process: e.g. PP0's CPU lanes, or those of {@code cuda:0 stream 1}. */
     public record Track(Process process, Role role, String label) {}
 
-    private static final Set<String> RANK_KEYS = Set.of("pp_rank", "tp_rank", "dp_rank");
-    private static final Set<String> BATCH_KEYS = Set.of("pp_rank", "tp_rank", "dp_rank", "rid", "pp_mb_id", "step");
+    private static final Set<String> RANK_KEYS = Set.of(SpanContract.PP_RANK.name(), SpanContract.TP_RANK.name(), SpanContract.DP_RANK.name());
+    private static final Set<String> BATCH_KEYS = Set.of(SpanContract.PP_RANK.name(),
+            SpanContract.TP_RANK.name(), SpanContract.DP_RANK.name(), SpanContract.RID.name(), SpanContract.PP_MB_ID.name(),
+            SpanContract.STEP.name());
     private static final SpanKind[] KINDS = SpanKind.values();
     private static final Comparator<String> RID_ORDER = Comparator.comparingInt(String::length)
             .thenComparing(Comparator.naturalOrder());
@@ -84,10 +87,10 @@ public final class SliceTable {
         name[i] = names.id(span.name());
         kind[i] = (byte) k.ordinal();
         ridHead[i] = -1;
-        String rid = span.stringAttribute("rid");
+        String rid = span.stringAttribute(SpanContract.RID.name());
         if (k.batch()) {
-            microBatch[i] = span.intAttribute("pp_mb_id");
-            step[i] = span.intAttribute("step");
+            microBatch[i] = span.intAttribute(SpanContract.PP_MB_ID.name());
+            step[i] = span.intAttribute(SpanContract.STEP.name());
             owner[i] = -1;
             args[i] = argSets.id(without(span.attributes(), BATCH_KEYS));
             int present = batchIndex.putIfAbsent(i);
@@ -121,7 +124,7 @@ public final class SliceTable {
         }
         RankKey rank = RankKey.of(span);
         Process p = new Process(rank, rank.processName());
-        String stream = span.stringAttribute("stream");
+        String stream = span.stringAttribute(SpanContract.STREAM.name());
         return switch (k) {
             case BATCH_CPU -> new Track(p, Role.CPU, "CPU");
             case BATCH_DEVICE, PP_SEND, PP_RECV -> new Track(p, Role.STREAM, stream == null ? "device" : stream);
@@ -131,13 +134,13 @@ public final class SliceTable {
     }
 
     private static Process resourceProcess(SpanRecord span) {
-        Object service = span.resource().getOrDefault("service.name", "unknown_service");
-        Object pid = span.resource().get("process.pid");
+        Object service = span.resource().getOrDefault(SpanContract.SERVICE_NAME.name(), "unknown_service");
+        Object pid = span.resource().get(SpanContract.PROCESS_PID.name());
         return new Process(null, RankKey.host8(span) + ":" + service + (pid == null ? "" : " pid " + pid));
     }
 
     private static String threadLabel(SpanRecord span) {
-        for (String key : List.of("thread.name", "thread_label", "thread.id", "thread_id")) {
+        for (String key : List.of("thread.name", SpanContract.THREAD_LABEL.name(), "thread.id", SpanContract.THREAD_ID.name())) {
             Object v = span.attributes().get(key);
             if (v != null) {
                 return key.endsWith("id") ? "thread " + v : v.toString();

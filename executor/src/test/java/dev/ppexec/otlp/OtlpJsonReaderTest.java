@@ -1,5 +1,6 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
+import dev.ppexec.perfetto.TraceFixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

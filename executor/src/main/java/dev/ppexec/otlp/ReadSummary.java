@@ -1,4 +1,4 @@
-package dev.ppexec.perfetto;
+package dev.ppexec.otlp;
 
 /**
  * What a read of an OTLP-JSON file saw.

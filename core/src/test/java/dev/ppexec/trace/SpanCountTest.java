@@ -1,0 +1,34 @@
+package dev.ppexec.trace;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class SpanCountTest {
+
+    @Test
+    void spanCount_oneRequestOneRankPrefillOnly_isEnumerated() {
+        // Req, thread span, prefill_waiting, prefill_forward, run_batch_cpu, run_batch_device.
+        assertThat(SpanContract.spanCount(1, 1, 0, TraceLevel.ALL)).isEqualTo(6);
+        // Req, thread span, prefill_waiting, prefill_forward, decode_forward.
+        assertThat(SpanContract.spanCount(1, 1, 1, new TraceLevel(1))).isEqualTo(5);
+        assertThat(SpanContract.spanCount(7, 3, 9, TraceLevel.OFF)).isZero();
+    }
+
+    @Test
+    void spanCount_ofHugeRuns_saturatesInsteadOfWrapping() {
+        assertThat(SpanContract.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.ALL)).isEqualTo(Long.MAX_VALUE);
+        long perRequest = SpanContract.spanCount(1, 4, 1 << 20, TraceLevel.ALL);
+        assertThat(SpanContract.spanCount(1000, 4, 1 << 20, TraceLevel.ALL)).isEqualTo(1000 * perRequest);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {-1, 5})
+    void levelOutOfRange_isRejectedWithTheAllowedRange(int level) {
+        assertThatThrownBy(() -> new TraceLevel(level)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..4");
+    }
+}
