@@ -281,7 +281,6 @@ final class RunCommand implements Callable<Integer> {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
-                signal.traced();
             }
             Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
                     Math.min(plan.decodeSteps(), 4));
@@ -291,6 +290,9 @@ final class RunCommand implements Callable<Integer> {
             TraceReport.Builder traceReport = tracing == null ? null : TraceReport.builder();
             if (tracing != null) {
                 tracing.tap(traceReport);
+            }
+            if (tracing != null) {
+                signal.traced(); // from here on the trace holds this run's spans (warm-up runs are not traced)
             }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
