@@ -6,6 +6,7 @@ import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
+import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -199,7 +200,7 @@ public final class Launcher {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("--add-modules");
         cmd.add("jdk.incubator.vector");
-        for (String a : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
+        for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (a.startsWith("-Xmx") || a.startsWith("-Xms") || a.startsWith("-Xss")) {
                 cmd.add(a);
             }

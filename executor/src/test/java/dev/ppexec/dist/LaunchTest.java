@@ -17,6 +17,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -146,7 +147,7 @@ class LaunchTest {
     }
 
     /** Two rank processes of one world (the same token), each with its own extra arguments. */
-    private List<Process> startRanks(String[] run, java.util.function.IntFunction<String[]> extra) throws IOException {
+    private List<Process> startRanks(String[] run, IntFunction<String[]> extra) throws IOException {
         int port = Launcher.freePort();
         String token = WorldToken.generate();
         List<Process> ranks = new ArrayList<>();

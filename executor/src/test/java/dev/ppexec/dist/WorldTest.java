@@ -5,6 +5,8 @@ import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptors;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -18,9 +20,12 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,7 +35,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.IntFunction;
+import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -89,7 +96,7 @@ class WorldTest {
             return null;
         } catch (ExecutionException e) {
             return e.getCause();
-        } catch (java.util.concurrent.TimeoutException e) {
+        } catch (TimeoutException e) {
             return e;
         }
     }
@@ -141,13 +148,13 @@ class WorldTest {
         for (String presented : new String[] {null, "another-world-token-0000"}) {
             ManagedChannel intruder = NettyChannelBuilder.forAddress("127.0.0.1", port).usePlaintext().build();
             try {
-                io.grpc.Channel ch = intruder;
+                Channel ch = intruder;
                 if (presented != null) {
                     Metadata m = new Metadata();
                     m.put(Wire.TOKEN, presented);
-                    ch = io.grpc.ClientInterceptors.intercept(intruder, MetadataUtils.newAttachHeadersInterceptor(m));
+                    ch = ClientInterceptors.intercept(intruder, MetadataUtils.newAttachHeadersInterceptor(m));
                 }
-                io.grpc.Channel call = ch;
+                Channel call = ch;
                 assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(call, Wire.GET,
                         CallOptions.DEFAULT.withWaitForReady().withDeadlineAfter(5, TimeUnit.SECONDS),
                         Wire.encode("config/0")))
@@ -174,14 +181,15 @@ class WorldTest {
     }
 
     /** Local addresses (as /proc/net/tcp{,6} write them) that listen on {@code port}. */
-    private static List<String> listeners(int port) throws java.io.IOException {
+    private static List<String> listeners(int port) throws IOException {
         List<String> out = new ArrayList<>();
         for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            java.nio.file.Path p = java.nio.file.Path.of(table);
-            if (!java.nio.file.Files.exists(p)) {
+            Path p = Path.of(table);
+            if (!Files.exists(p)) {
                 continue;
             }
-            for (String line : java.nio.file.Files.readAllLines(p).subList(1, java.nio.file.Files.readAllLines(p).size())) {
+            List<String> lines = Files.readAllLines(p);
+            for (String line : lines.subList(1, lines.size())) {
                 String[] f = line.trim().split("\\s+");
                 if (f[3].equals("0A") && f[1].endsWith(String.format(":%04X", port))) {
                     out.add(f[1]);
@@ -239,7 +247,7 @@ class WorldTest {
         RunResult world = results.getFirst().get(30, TimeUnit.SECONDS);
         assertThat(world.tokens()).isDeepEqualTo(expected);
         assertThat(world.ranks()).extracting(f -> f.rank()).containsExactlyElementsOf(
-                java.util.stream.IntStream.range(0, worldSize).boxed().toList());
+                IntStream.range(0, worldSize).boxed().toList());
         for (int r = 1; r < worldSize; r++) {
             assertThat(results.get(r).get(30, TimeUnit.SECONDS)).as("rank %d hands its results to rank 0", r).isNull();
         }
