@@ -38,8 +38,8 @@ final class InWorld {
         TraceOptions trace = plan.traceOptions();
         if (!trace.level().isOff()) {
             throw new UsageException("tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_"
-                    + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them in a world of " + world
-                    + " ranks");
+                    + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them (or --trace-level 0) in a world "
+                    + "of " + world + " ranks");
         }
         if (cmd.device == DeviceChoice.cuda) {
             throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "

@@ -66,6 +66,18 @@ class WorldOptionsTest {
     }
 
     @Test
+    void collectorInTheEnvironment_isRefusedInAWorld_unlessTracingIsOff() {
+        Map<String, String> env = Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "1",
+                "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
+        CliRun traced = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4");
+        assertThat(traced.status()).isEqualTo(2);
+        assertThat(traced.err()).startsWith("run: tracing (").contains("allowed: none of them (or --trace-level 0)");
+        CliRun off = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
+        assertThat(off.status()).isEqualTo(2);
+        assertThat(off.err()).as("past the tracing check, on to the token").startsWith("run: PPEXEC_WORLD_TOKEN is not set");
+    }
+
+    @Test
     void worldLargerThanTheModel_exits2() {
         CliRun r = CliRun.withEnv(Map.of("RANK", "0", "WORLD_SIZE", "5", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "1"),
                 "run", "--model", "tiny", "--requests", "5");
