@@ -168,15 +168,18 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Plan plan = validate();
-        new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file).output("--trace-file", traceFile).output("--report", report)
-                .output("--perfetto", perfetto).check();
-        LaunchContract contract = world();
-        if (contract != null) {
-            return InWorld.run(this, out, err, contract, plan, main.env);
-        }
-        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) {
+        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) { // from the start: the stop line in every phase
             try {
+                Plan plan = validate();
+                new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file)
+                        .output("--trace-file", traceFile).output("--report", report).output("--perfetto", perfetto).check();
+                if (signal.signalled()) {
+                    return 1;
+                }
+                LaunchContract contract = world();
+                if (contract != null) {
+                    return InWorld.run(this, out, err, contract, plan, main.env);
+                }
                 DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
                 List<Device> devices = opened.devices();
                 try {
