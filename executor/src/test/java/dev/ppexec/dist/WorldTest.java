@@ -4,6 +4,7 @@ import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.security.ListeningSockets;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptors;
@@ -24,8 +25,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -182,21 +181,8 @@ class WorldTest {
 
     /** Local addresses (as /proc/net/tcp{,6} write them) that listen on {@code port}. */
     private static List<String> listeners(int port) throws IOException {
-        List<String> out = new ArrayList<>();
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            Path p = Path.of(table);
-            if (!Files.exists(p)) {
-                continue;
-            }
-            List<String> lines = Files.readAllLines(p);
-            for (String line : lines.subList(1, lines.size())) {
-                String[] f = line.trim().split("\\s+");
-                if (f[3].equals("0A") && f[1].endsWith(String.format(":%04X", port))) {
-                    out.add(f[1]);
-                }
-            }
-        }
-        return out;
+        return ListeningSockets.rows().stream().map(f -> f[1])
+                .filter(a -> a.endsWith(String.format(":%04X", port))).toList();
     }
 
     @Test
