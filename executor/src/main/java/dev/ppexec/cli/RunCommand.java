@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
@@ -150,6 +151,19 @@ final class RunCommand implements Callable<Integer> {
 
     private Path perfettoScratch;
 
+    @Option(names = "--rank", description = "This process's rank in a world of rank processes (default: RANK, SLURM_PROCID or JOB_COMPLETION_INDEX).")
+    Integer rank;
+
+    @Option(names = "--world-size", description = "Rank processes in the world (default: WORLD_SIZE or SLURM_NTASKS).")
+    Integer worldSize;
+
+    @Option(names = "--master", paramLabel = "HOST:PORT", description = "Where rank 0 serves the rendezvous store (default: MASTER_ADDR:MASTER_PORT).")
+    String master;
+
+    @Option(names = "--rendezvous-timeout", paramLabel = "SECONDS", defaultValue = "60",
+            description = "How long ranks wait for each other at rendezvous (default: ${DEFAULT-VALUE}).")
+    double rendezvousTimeoutSeconds;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -161,6 +175,10 @@ final class RunCommand implements Callable<Integer> {
                         .output("--trace-file", traceFile).output("--report", report).output("--perfetto", perfetto).check();
                 if (signal.signalled()) {
                     return 1;
+                }
+                LaunchContract contract = world();
+                if (contract != null) {
+                    return InWorld.run(this, out, err, contract, plan, main.env);
                 }
                 DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
                 List<Device> devices = opened.devices();
@@ -180,6 +198,15 @@ final class RunCommand implements Callable<Integer> {
                 }
                 return 1; // the stop line is the signal hook's, whatever the phase
             }
+        }
+    }
+
+    /** This process's place in a world of rank processes, or null for a run in one process (Note [launch contract]). */
+    private LaunchContract world() {
+        try {
+            return LaunchContract.resolve(main.env, new LaunchContract.Overrides(rank, worldSize, master));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
     }
 
@@ -437,7 +464,7 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {
+    void printSummary(PrintWriter out, Pipeline p, Workload w, RunResult r) {
         ModelConfig m = p.model();
         out.printf(Locale.ROOT, "model %s (%d layers, dim %d, vocab %d, seed %d); %d rank(s), split %s, on %s%n",
                 m.name(), m.layers(), m.dim(), m.vocab(), m.seed(), p.ranks(), p.partition(), p.device(0).name());

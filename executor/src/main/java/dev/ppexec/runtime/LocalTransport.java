@@ -29,14 +29,27 @@ public final class LocalTransport implements Transport {
     }
 
     private final Channel[][] channels; // [toRank][microBatch]
+    private final Buffer[][] sources; // [fromRank][microBatch]
 
     public LocalTransport(int ranks, int microBatches) {
         this.channels = new Channel[ranks][microBatches];
+        this.sources = new Buffer[ranks][microBatches];
+    }
+
+    @Override
+    public void bindSource(int fromRank, int microBatch, Buffer source, int batch, int rowLength) {
+        sources[fromRank][microBatch] = source;
     }
 
     /** Binds the channel into {@code toRank} for {@code microBatch}: rows of {@code rowLength} elements. */
-    public void connect(int toRank, int microBatch, Device receiver, Buffer source, Buffer destination, int batch,
-                        int rowLength) {
+    @Override
+    public void bindDestination(int toRank, int fromRank, int microBatch, Device receiver, Buffer destination, int batch,
+                                int rowLength) {
+        Buffer source = sources[fromRank][microBatch];
+        if (source == null) {
+            throw new IllegalStateException("no source bound on rank " + fromRank + " for micro-batch " + microBatch
+                    + "; bind every source before the destinations");
+        }
         String label = "pp_recv rank " + toRank + " mb" + microBatch;
         channels[toRank][microBatch] = new Channel(receiver.kernels().copy(label, source, destination, batch, rowLength));
     }
@@ -50,7 +63,7 @@ public final class LocalTransport implements Transport {
     }
 
     @Override
-    public void send(int fromRank, int toRank, int microBatch, int step, Event ready) {
+    public void send(int fromRank, int toRank, int microBatch, int step, int tokens, Event ready) {
         Channel c = channel(toRank, microBatch);
         c.ready = ready;
         synchronized (c) {

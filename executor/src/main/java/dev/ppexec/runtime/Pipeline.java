@@ -13,6 +13,7 @@ import dev.ppexec.schedule.Simulator;
 import dev.ppexec.stage.StageWeights;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.IntConsumer;
@@ -40,6 +41,9 @@ public final class Pipeline implements AutoCloseable {
     private final List<Device> ownedDevices;
     private final ActionHook hook;
     private final List<RunListener> listeners;
+    /** The one rank this process runs, or -1 for all of them. */
+    private final int localRank;
+    private final Transport.Factory transports;
 
     private Pipeline(Builder b) {
         this.model = Objects.requireNonNull(b.model, "model");
@@ -51,6 +55,12 @@ public final class Pipeline implements AutoCloseable {
         this.microBatches = b.microBatches;
         this.hook = b.hook;
         this.listeners = List.copyOf(b.listeners);
+        if (b.localRank < -1 || b.localRank >= partition.stages()) {
+            throw new IllegalArgumentException("localRank " + b.localRank + " is out of range; allowed: 0.."
+                    + (partition.stages() - 1) + " (one rank per stage)");
+        }
+        this.localRank = b.localRank;
+        this.transports = b.transports;
         List<Device> devices = b.devices;
         this.ownedDevices = devices.isEmpty() ? List.of(new CpuDevice()) : List.of();
         if (devices.isEmpty()) {
@@ -62,15 +72,15 @@ public final class Pipeline implements AutoCloseable {
             for (int r = 0; r < partition.stages(); r++) {
                 Device d = devices.get(r % devices.size());
                 placed.add(d);
-                ws.add(new StageWeights(d, model, partition.first(r), partition.end(r)));
+                ws.add(isLocal(r) ? new StageWeights(d, model, partition.first(r), partition.end(r)) : null);
             }
         } catch (RuntimeException | Error e) {
-            ws.forEach(StageWeights::close);
+            ws.stream().filter(Objects::nonNull).forEach(StageWeights::close);
             ownedDevices.forEach(Device::close);
             throw e;
         }
         this.rankDevices = List.copyOf(placed);
-        this.weights = List.copyOf(ws);
+        this.weights = Collections.unmodifiableList(ws); // null where a rank lives in another process
     }
 
     public static Builder builder() {
@@ -95,6 +105,11 @@ public final class Pipeline implements AutoCloseable {
 
     public Device device(int rank) {
         return rankDevices.get(rank);
+    }
+
+    /** Whether {@code rank} runs in this process; the others are reached only through the transport. */
+    public boolean isLocal(int rank) {
+        return localRank < 0 || rank == localRank;
     }
 
     /**
@@ -153,7 +168,8 @@ public final class Pipeline implements AutoCloseable {
                           List<RunListener> runListeners) {
         List<RunListener> all = new ArrayList<>(listeners);
         all.addAll(runListeners);
-        try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress)) {
+        try (PipelineRun run = new PipelineRun(this, schedule, workload, hook, List.copyOf(all), progress,
+                transports.open(ranks(), microBatches))) {
             return run.execute(idealBubble);
         }
     }
@@ -175,7 +191,7 @@ public final class Pipeline implements AutoCloseable {
 
     @Override
     public void close() {
-        weights.forEach(StageWeights::close);
+        weights.stream().filter(Objects::nonNull).forEach(StageWeights::close);
         ownedDevices.forEach(Device::close);
     }
 
@@ -187,6 +203,8 @@ public final class Pipeline implements AutoCloseable {
         private List<Device> devices = List.of();
         private ActionHook hook = ActionHook.NONE;
         private final List<RunListener> listeners = new ArrayList<>();
+        private int localRank = -1;
+        private Transport.Factory transports = LocalTransport::new;
 
         public Builder model(ModelConfig model) {
             this.model = model;
@@ -225,6 +243,16 @@ public final class Pipeline implements AutoCloseable {
         /** Hears what each rank did once a run's timings are resolved (tracing). */
         public Builder listener(RunListener listener) {
             this.listeners.add(Objects.requireNonNull(listener, "listener"));
+            return this;
+        }
+
+        /**
+         * Ranks as processes: this process runs only {@code rank} (its stage's weights, its scheduler thread); the
+         * other ranks are reached through the transports {@code transports} makes, one per run.
+         */
+        public Builder process(int rank, Transport.Factory transports) {
+            this.localRank = rank;
+            this.transports = Objects.requireNonNull(transports, "transports");
             return this;
         }
 

@@ -49,8 +49,10 @@ final class PipelineRun implements AutoCloseable {
     private final int microBatches;
     private final int[][] members;
     private final int[][] tokens;
+    /** [rank] this process's ranks; null where a rank lives in another process. */
     private final Rank[] rankStates;
-    private final LocalTransport transport;
+    private final List<Rank> locals = new ArrayList<>();
+    private final Transport transport;
     private final AtomicReference<PipelineException> failure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
     private final IntConsumer progress;
@@ -59,8 +61,9 @@ final class PipelineRun implements AutoCloseable {
     private int stepsReported = -1;
 
     PipelineRun(Pipeline pipeline, Schedule schedule, Workload workload, ActionHook hook, List<RunListener> listeners,
-                IntConsumer progress) {
+                IntConsumer progress, Transport transport) {
         this.progress = progress;
+        this.transport = transport;
         this.pipeline = pipeline;
         this.schedule = schedule;
         this.workload = workload;
@@ -71,10 +74,12 @@ final class PipelineRun implements AutoCloseable {
         this.members = splitRequests(workload.requests(), microBatches);
         this.tokens = new int[workload.requests()][workload.decodeSteps() + 1];
         this.rankStates = new Rank[ranks];
-        this.transport = new LocalTransport(ranks, microBatches);
         try {
             for (int r = 0; r < ranks; r++) {
-                rankStates[r] = new Rank(r);
+                if (pipeline.isLocal(r)) {
+                    rankStates[r] = new Rank(r);
+                    locals.add(rankStates[r]);
+                }
             }
             connect();
         } catch (RuntimeException | Error e) {
@@ -89,10 +94,13 @@ final class PipelineRun implements AutoCloseable {
         int[] copy = new int[ranks];
         long[] threadIds = new long[ranks];
         for (int r = 0; r < ranks; r++) {
-            names.add(rankStates[r].device.name());
-            compute[r] = rankStates[r].compute.id();
-            copy[r] = rankStates[r].copy.id();
-            threadIds[r] = threads.get(r).threadId();
+            Rank rank = rankStates[r];
+            names.add(rank == null ? "rank " + r + "'s process" : rank.device.name());
+            compute[r] = rank == null ? -1 : rank.compute.id();
+            copy[r] = rank == null ? -1 : rank.copy.id();
+        }
+        for (int i = 0; i < locals.size(); i++) {
+            threadIds[locals.get(i).index] = threads.get(i).threadId();
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
                 workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, arrivalNanos);
@@ -124,25 +132,36 @@ final class PipelineRun implements AutoCloseable {
     /**
      * One channel into each rank that receives, from the rank the schedule says it receives from (Note [routing] in
      * Schedule): the last rank hands on next tokens, any other rank hidden states; rank 0 takes tokens as input ids.
+     * This process binds the ends it holds: every source first, then every destination.
      */
     private void connect() {
-        int dim = pipeline.model().dim();
-        for (Rank to : rankStates) {
-            if (schedule.rank(to.index).stream().noneMatch(a -> a.kind() == ActionKind.RECV)) {
-                continue;
-            }
-            Rank from = rankStates[schedule.sourceRank(to.index)];
-            for (int m = 0; m < microBatches; m++) {
-                Buffer source = from.last ? from.slots[m].nextIds() : from.slots[m].hidden();
-                Buffer destination = to.first ? to.slots[m].inputIds() : to.slots[m].hidden();
-                transport.connect(to.index, m, to.device, source, destination, members[m].length, from.last ? 1 : dim);
+        for (boolean sources : new boolean[] {true, false}) {
+            for (int to = 0; to < ranks; to++) {
+                int toRank = to;
+                if (schedule.rank(toRank).stream().noneMatch(a -> a.kind() == ActionKind.RECV)) {
+                    continue;
+                }
+                int fromRank = schedule.sourceRank(toRank);
+                int rowLength = fromRank == ranks - 1 ? 1 : pipeline.model().dim();
+                Rank from = rankStates[fromRank];
+                Rank receiver = rankStates[toRank];
+                for (int m = 0; m < microBatches; m++) {
+                    if (sources && from != null) {
+                        Buffer source = from.last ? from.slots[m].nextIds() : from.slots[m].hidden();
+                        transport.bindSource(fromRank, m, source, members[m].length, rowLength);
+                    } else if (!sources && receiver != null) {
+                        Buffer destination = receiver.first ? receiver.slots[m].inputIds() : receiver.slots[m].hidden();
+                        transport.bindDestination(toRank, fromRank, m, receiver.device, destination, members[m].length,
+                                rowLength);
+                    }
+                }
             }
         }
     }
 
     RunResult execute(double idealBubble) {
-        CountDownLatch done = new CountDownLatch(ranks);
-        for (Rank r : rankStates) {
+        CountDownLatch done = new CountDownLatch(locals.size());
+        for (Rank r : locals) {
             threads.add(Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
                 try {
                     r.walk();
@@ -154,7 +173,7 @@ final class PipelineRun implements AutoCloseable {
         RecordDelivery delivery = null;
         Throwable cause = null;
         try {
-            for (Rank r : rankStates) {
+            for (Rank r : locals) {
                 r.anchor();
             }
             long start = System.nanoTime();
@@ -166,13 +185,13 @@ final class PipelineRun implements AutoCloseable {
             awaitRanks(done);
             reportProgress();
             throwIfFailed();
-            for (Rank r : rankStates) {
+            for (Rank r : locals) {
                 r.compute.synchronize();
                 r.copy.synchronize();
             }
             long wall = System.nanoTime() - start;
             throwIfFailed();
-            for (Rank r : rankStates) {
+            for (Rank r : locals) {
                 r.forwards.resolveAll();
                 r.receives.resolveAll();
             }
@@ -213,10 +232,10 @@ final class PipelineRun implements AutoCloseable {
         }
     }
 
-    /** [rank] {forwards, receives}: what the trace delivery reads. */
+    /** [rank] {forwards, receives}: what the trace delivery reads; null for a rank in another process. */
     private ForwardLog[][] logs() {
         ForwardLog[][] logs = new ForwardLog[ranks][];
-        for (Rank r : rankStates) {
+        for (Rank r : locals) {
             logs[r.index] = new ForwardLog[] {r.forwards, r.receives};
         }
         return logs;
@@ -241,7 +260,7 @@ final class PipelineRun implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        for (Rank r : rankStates) {
+        for (Rank r : locals) {
             r.forwards.resolveFinished();
             r.receives.resolveFinished();
         }
@@ -300,7 +319,7 @@ final class PipelineRun implements AutoCloseable {
         long busyTotal = 0;
         long first = Long.MAX_VALUE;
         long last = Long.MIN_VALUE;
-        for (Rank r : rankStates) {
+        for (Rank r : locals) {
             ForwardLog log = r.forwards;
             long cpu = 0;
             long busy = 0;
@@ -322,7 +341,7 @@ final class PipelineRun implements AutoCloseable {
             last = Math.max(last, rankLast);
         }
         long span = last - first;
-        return new RunResult(tokens, wallNanos, List.copyOf(figures), Bubble.measured(busyTotal, ranks, span),
+        return new RunResult(tokens, wallNanos, List.copyOf(figures), Bubble.measured(busyTotal, locals.size(), span),
                 idealBubble, span);
     }
 
@@ -469,7 +488,8 @@ final class PipelineRun implements AutoCloseable {
                             compute.launch(feedback[mb], 1, 0);
                             markReady(mb, marksReady[i]);
                         }
-                        case SEND -> transport.send(index, destination, mb, deliveredStep[i], sendReady[mb]);
+                        case SEND -> transport.send(index, destination, mb, deliveredStep[i], tokensOf(deliveredStep[i]),
+                                sendReady[mb]);
                     }
                 }
             } catch (InterruptedException e) {

@@ -10,7 +10,6 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
 
@@ -56,17 +55,9 @@ class NoListeningSocketTest {
             }
         }
         Set<String> listening = new HashSet<>();
-        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
-            Path p = Path.of(table);
-            if (!Files.exists(p)) {
-                continue;
-            }
-            List<String> lines = Files.readAllLines(p);
-            for (String line : lines.subList(1, lines.size())) {
-                String[] f = line.trim().split("\\s+");
-                if (f.length > 9 && f[3].equals("0A") && mine.contains(f[9])) {
-                    listening.add(f[9]);
-                }
+        for (String[] f : ListeningSockets.rows()) {
+            if (mine.contains(f[9])) {
+                listening.add(f[9]);
             }
         }
         return listening;

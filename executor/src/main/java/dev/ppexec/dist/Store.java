@@ -1,0 +1,224 @@
+package dev.ppexec.dist;
+
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
+import io.grpc.stub.StreamObserver;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Rank 0's rendezvous store, in the role of torch's TCPStore: keys set once, gets that wait for a key, and an abort
+ * that every rank hears (Note [wire format] in Wire). Thread-safe; every handler returns at once.
+ */
+final class Store {
+
+    static final String ABORT = "abort";
+
+    private final Map<String, byte[]> values = new HashMap<>();
+    private final Map<String, List<StreamObserver<byte[]>>> waiters = new HashMap<>();
+    private final Map<Integer, StreamObserver<byte[]>> watchers = new HashMap<>();
+    private final Set<Integer> left = new HashSet<>();
+    private String abortReason;
+
+    /*
+     * Note [who is there]
+     * Every rank holds a Watch call to rank 0 for as long as it is in the world; a rank leaves by setting
+     * "left/{r}" first. When a watch ends while its rank has not left, the rank's process is gone (killed, or its
+     * host lost): the store aborts the world naming it. On loopback the kernel closes a dead process's sockets at
+     * once; across hosts the channels' keep-alive pings (1 s) notice a silent peer. A rank whose watch breaks knows
+     * rank 0 is gone.
+     */
+
+    ServerServiceDefinition service() {
+        return ServerServiceDefinition.builder("ppexec.Store")
+                .addMethod(Wire.SET, ServerCalls.asyncUnaryCall(this::set))
+                .addMethod(Wire.GET, ServerCalls.asyncUnaryCall(this::get))
+                .addMethod(Wire.WATCH, ServerCalls.asyncServerStreamingCall(this::watch))
+                .build();
+    }
+
+    private void set(byte[] request, StreamObserver<byte[]> response) {
+        String key;
+        byte[] value;
+        try (DataInputStream in = Wire.decode(request)) {
+            key = in.readUTF();
+            value = Wire.bytes(in);
+        } catch (IOException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Set").asRuntimeException());
+            return;
+        }
+        put(key, value);
+        response.onNext(new byte[0]);
+        response.onCompleted();
+    }
+
+    /** Stores {@code key} (the first value wins) and answers whoever waits for it; "abort" aborts the world. */
+    void put(String key, byte[] value) {
+        List<StreamObserver<byte[]>> answered;
+        synchronized (this) {
+            if (key.equals(ABORT)) {
+                abort(new String(value, StandardCharsets.UTF_8));
+                return;
+            }
+            if (key.startsWith("left/")) {
+                left.add(Integer.parseInt(key.substring("left/".length())));
+                notifyAll();
+            }
+            values.putIfAbsent(key, value);
+            answered = waiters.remove(key);
+            value = values.get(key);
+        }
+        if (answered != null) {
+            for (StreamObserver<byte[]> w : answered) {
+                answer(w, value);
+            }
+        }
+    }
+
+    private void get(byte[] request, StreamObserver<byte[]> response) {
+        String key;
+        try (DataInputStream in = Wire.decode(request)) {
+            key = in.readUTF();
+        } catch (IOException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Get").asRuntimeException());
+            return;
+        }
+        byte[] value;
+        synchronized (this) {
+            if (abortReason != null) {
+                response.onError(Status.ABORTED.withDescription(abortReason).asRuntimeException());
+                return;
+            }
+            value = values.get(key);
+            if (value == null) {
+                waiters.computeIfAbsent(key, k -> new ArrayList<>()).add(response);
+                ((ServerCallStreamObserver<byte[]>) response).setOnCancelHandler(() -> forget(key, response));
+                return;
+            }
+        }
+        answer(response, value);
+    }
+
+    private synchronized void forget(String key, StreamObserver<byte[]> response) {
+        List<StreamObserver<byte[]>> list = waiters.get(key);
+        if (list != null) {
+            list.remove(response);
+        }
+    }
+
+    private static void answer(StreamObserver<byte[]> w, byte[] value) {
+        try {
+            w.onNext(value);
+            w.onCompleted();
+        } catch (RuntimeException e) {
+            // The waiter went away (cancelled, deadline): nothing to answer.
+        }
+    }
+
+    private void watch(byte[] request, StreamObserver<byte[]> response) {
+        int rank;
+        try (DataInputStream in = Wire.decode(request)) {
+            rank = in.readInt();
+        } catch (IOException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Watch").asRuntimeException());
+            return;
+        }
+        String reason;
+        synchronized (this) {
+            reason = abortReason;
+            if (reason == null) {
+                watchers.put(rank, response);
+                ((ServerCallStreamObserver<byte[]>) response).setOnCancelHandler(() -> gone(rank, response));
+            }
+        }
+        if (reason != null) {
+            tell(response, reason);
+        }
+    }
+
+    /** Note [who is there]: a watch ended; unless its rank left, its process is gone. */
+    private void gone(int rank, StreamObserver<byte[]> response) {
+        synchronized (this) {
+            if (watchers.get(rank) != response) {
+                return;
+            }
+            watchers.remove(rank);
+            if (left.contains(rank) || abortReason != null) {
+                return;
+            }
+        }
+        abort("rank " + rank + " went away: its process ended without leaving the world");
+    }
+
+    /** Aborts the world once: every watcher hears {@code reason}, every waiting get fails with it. */
+    void abort(String reason) {
+        List<StreamObserver<byte[]>> told;
+        List<StreamObserver<byte[]>> failed = new ArrayList<>();
+        synchronized (this) {
+            if (abortReason != null) {
+                return;
+            }
+            abortReason = reason;
+            told = new ArrayList<>(watchers.values());
+            watchers.clear();
+            waiters.values().forEach(failed::addAll);
+            waiters.clear();
+        }
+        for (StreamObserver<byte[]> w : told) {
+            tell(w, reason);
+        }
+        for (StreamObserver<byte[]> w : failed) {
+            try {
+                w.onError(Status.ABORTED.withDescription(reason).asRuntimeException());
+            } catch (RuntimeException e) {
+                // Gone already.
+            }
+        }
+    }
+
+    private static void tell(StreamObserver<byte[]> w, String reason) {
+        try {
+            w.onNext(Wire.encode(reason));
+            w.onCompleted();
+        } catch (RuntimeException e) {
+            // Gone already.
+        }
+    }
+
+    /** Ranks other than 0 that sent their configuration. */
+    synchronized Set<Integer> arrivedRanks() {
+        Set<Integer> out = new HashSet<>();
+        for (String key : values.keySet()) {
+            if (key.startsWith("config/") && !key.equals("config/0")) {
+                out.add(Integer.parseInt(key.substring("config/".length())));
+            }
+        }
+        return out;
+    }
+
+    /** Waits up to {@code millis} until every rank of {@code ranks} said "left/{r}". */
+    synchronized void awaitLeft(Set<Integer> ranks, long millis) {
+        long deadline = System.nanoTime() + millis * 1_000_000;
+        try {
+            while (!left.containsAll(ranks)) {
+                long leftNanos = deadline - System.nanoTime();
+                if (leftNanos <= 0) {
+                    return;
+                }
+                wait(Math.max(1, leftNanos / 1_000_000));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
