@@ -18,8 +18,9 @@ import java.util.List;
  * <p>Note [planner overhead]: the simulator times the devices only; a run also spends time outside them (the
  * requests' set-up, host hand-offs between forwards, other work on the machine). The planner takes that time from
  * the traced runs: each run's first-Req-to-last-Req span less the simulated makespan of its own configuration. With
- * runs of two or more forward counts per rank ((S+1)·M) it fits overhead = a + b·forwards by least squares, else it
- * takes the runs' mean; a candidate's makespan is the simulated one plus that overhead at its forward count, at least 0.
+ * runs of two or more forward counts per rank ((S+1)·M) it fits overhead = a + b·forwards by least squares, else
+ * overhead = b·forwards through the runs' mean (on this machine's CPU the fitted a came out near 0: the overhead is a
+ * hand-off per forward); a candidate's makespan is the simulated one plus that overhead at its forward count, at least 0.
  */
 public final class Planner {
 
@@ -78,8 +79,11 @@ public final class Planner {
             sxy += x * y;
         }
         double var = sxx - sx * sx / n;
-        double slope = var > 1e-9 * sxx ? (sxy - sx * sy / n) / var : 0;
-        return new Planner(fit, first.requests(), first.decodeSteps(), (sy - slope * sx) / n, slope);
+        if (var > 1e-9 * sxx) {
+            double slope = (sxy - sx * sy / n) / var;
+            return new Planner(fit, first.requests(), first.decodeSteps(), (sy - slope * sx) / n, slope);
+        }
+        return new Planner(fit, first.requests(), first.decodeSteps(), 0, sy / sx);
     }
 
     private Planner forWorkload(int requests, int decodeSteps) {

@@ -80,6 +80,17 @@ class PlannerTest {
                 .isCloseTo(90_000_000, within(1e-3));
     }
 
+    /** One run: the overhead is a cost per forward, so at M 1 (half the forwards of M 2) it is half the traced one. */
+    @Test
+    void overhead_oneRun_scalesWithTheForwards() {
+        List<TracedRun> runs = TracedRun.read("m2", SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 90_000_000));
+        Planner planner = Planner.of(CostFit.fit(runs), runs);
+        double simulated = planner.traced(runs.getFirst()).predicted().simulated().makespan();
+
+        assertThat(planner.overheadNanos(2)).isCloseTo(90_000_000 - simulated, within(1e-3));
+        assertThat(planner.overheadNanos(1)).isCloseTo((90_000_000 - simulated) / 2, within(1e-3));
+    }
+
     /** A head as slow as three layers: the measured split gives the last rank fewer layers, and is faster. */
     @Test
     void candidates_slowHead_measuredSplitBeatsBalanced() {
