@@ -56,10 +56,9 @@ public record CostFit(ModelConfig model, int promptLength, NavigableMap<Integer,
     public static CostFit fit(List<TracedRun> runs) {
         TracedRun first = runs.getFirst();
         for (TracedRun run : runs) {
-            if (!run.model().equals(first.model())) {
-                throw new PlanInputException(run.source() + ": model " + run.model().name() + " (seed "
-                        + run.model().seed() + ") differs from " + first.source() + "'s " + first.model().name()
-                        + " (seed " + first.model().seed() + "); allowed: traces of one model");
+            if (!run.model().name().equals(first.model().name())) {
+                throw new PlanInputException(run.source() + ": model " + run.model().name() + " differs from "
+                        + first.source() + "'s " + first.model().name() + "; allowed: traces of one model");
             }
         }
         ModelConfig model = first.model();

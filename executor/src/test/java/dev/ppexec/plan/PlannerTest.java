@@ -1,13 +1,16 @@
 package dev.ppexec.plan;
 
 import dev.ppexec.model.Partition;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.schedule.CostModel;
 import dev.ppexec.schedule.Schedules;
 import dev.ppexec.schedule.SimResult;
 import dev.ppexec.schedule.Simulator;
+import dev.ppexec.trace.SpanContract;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -116,8 +119,8 @@ class PlannerTest {
 
     @Test
     void read_traceWithoutItsConfiguration_namesTheAttribute() {
-        List<dev.ppexec.otlp.SpanRecord> spans = SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 1).stream()
-                .map(s -> new dev.ppexec.otlp.SpanRecord(s.name(), s.startNanos(), s.endNanos(), s.attributes(),
+        List<SpanRecord> spans = SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 1).stream()
+                .map(s -> new SpanRecord(s.name(), s.startNanos(), s.endNanos(), s.attributes(),
                         Map.of("host.name", "host")))
                 .toList();
 
@@ -125,6 +128,24 @@ class PlannerTest {
                 .isInstanceOf(PlanInputException.class)
                 .hasMessage("--input t.jsonl: no resource attribute ppexec.model; allowed: a trace written by ppexec run"
                         + " (it records the run's configuration)");
+    }
+
+    @Test
+    void fit_tracesOfTwoModels_isRefusedNamingBoth() {
+        List<TracedRun> runs = new ArrayList<>(runs());
+        List<SpanRecord> tiny = SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 1).stream()
+                .map(s -> {
+                    Map<String, Object> resource = new HashMap<>(s.resource());
+                    resource.put(SpanContract.RUN_MODEL.name(), "tiny");
+                    resource.put(SpanContract.RUN_SPLIT.name(), "2,2");
+                    return new SpanRecord(s.name(), s.startNanos(), s.endNanos(), s.attributes(), resource);
+                })
+                .toList();
+        runs.addAll(TracedRun.read("--input b.jsonl", tiny));
+
+        assertThatThrownBy(() -> CostFit.fit(runs))
+                .isInstanceOf(PlanInputException.class)
+                .hasMessage("--input b.jsonl: model tiny differs from m2's toy; allowed: traces of one model");
     }
 
     private static void assertStage(CostFit.StageCosts actual, CostFit.StageCosts expected, String what) {
