@@ -32,8 +32,6 @@ import java.util.concurrent.Callable;
                 + "the traced workload, and print the fastest beside the traced run's measured figures.")
 final class PlanCommand implements Callable<Integer> {
 
-    enum Format { text, json }
-
     private static final int VALIDATE_WARMUP_STEPS = 4;
 
     @Spec
@@ -55,7 +53,7 @@ final class PlanCommand implements Callable<Integer> {
     int validate;
 
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
-    Format format;
+    ReportCommand.Format format;
 
     @Override
     public Integer call() throws IOException {
@@ -98,7 +96,7 @@ final class PlanCommand implements Callable<Integer> {
         for (int i = 0; i < validate && i < best.size(); i++) {
             measured.add(runHere(best.get(i), first));
         }
-        if (format == Format.json) {
+        if (format == ReportCommand.Format.json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                     .writeValueAsString(json(fit, planner, runs, stagesCap, best, measured)));
         } else {
