@@ -25,14 +25,13 @@ import java.util.TreeMap;
  * pp_send slices between neighbours; TOKENS and FEEDBACK copies are free.
  *
  * @param model                 the traced model
- * @param promptLength          the prompt length the candidates run (the first run's)
  * @param prefillPerToken       per row count: prefill time per prompt token, of a layer and of the head, ns
  * @param decodePerForward      per row count: decode time per forward, of a layer and of the head, ns
  * @param transferNanosPerByte  pp_send time per activation byte
  * @param prefillLaunchNanos    mean run_batch_cpu of a prefill forward
  * @param decodeLaunchNanos     mean run_batch_cpu of a decode forward
  */
-public record CostFit(ModelConfig model, int promptLength, NavigableMap<Integer, StageCosts> prefillPerToken,
+public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefillPerToken,
                       NavigableMap<Integer, StageCosts> decodePerForward, double transferNanosPerByte,
                       double prefillLaunchNanos, double decodeLaunchNanos) {
 
@@ -109,13 +108,16 @@ public record CostFit(ModelConfig model, int promptLength, NavigableMap<Integer,
                         new double[] {run.split().size(rank), rank == run.ranks() - 1 ? 1 : 0, perUnit});
             }
         }
-        return new CostFit(model, first.promptLength(), solveAll(model, prefill), solveAll(model, decode),
+        return new CostFit(model, solveAll(model, prefill), solveAll(model, decode),
                 sendBytes == 0 ? 0 : sendNanos / sendBytes,
                 launch[1] == 0 ? 0 : launch[0] / launch[1], launch[3] == 0 ? 0 : launch[2] / launch[3]);
     }
 
-    /** The costs of {@code split} with {@code microBatches} micro-batches of {@code requests}: decode steps, prefill at step 0. */
-    public CostModel costModel(Partition split, int requests, int microBatches) {
+    /**
+     * The costs of {@code split} with {@code microBatches} micro-batches of {@code requests} with prompts of
+     * {@code promptLength}: decode steps, prefill at step 0.
+     */
+    public CostModel costModel(Partition split, int requests, int microBatches, int promptLength) {
         double rows = (double) requests / microBatches;
         StageCosts prefill = at(prefillPerToken, rows);
         StageCosts decode = at(decodePerForward, rows);

@@ -19,8 +19,8 @@ import java.util.List;
  * requests' set-up, host hand-offs between forwards, other work on the machine). The planner takes that time from
  * the traced runs: each run's first-Req-to-last-Req span less the simulated makespan of its own configuration. With
  * runs of two or more forward counts per rank ((S+1)·M) it fits overhead = a + b·forwards by least squares, else
- * overhead = b·forwards through the runs' mean (on this machine's CPU the fitted a came out near 0: the overhead is a
- * hand-off per forward); a candidate's makespan is the simulated one plus that overhead at its forward count, at least 0.
+ * overhead = b·forwards through the runs' mean (on the development machine's CPU, four runs of M = 1, 2, 4, 8 gave a
+ * line at 0 for M = 1 that grew with M: a cost per forward); a candidate's makespan is the simulated one plus that overhead at its forward count, at least 0.
  */
 public final class Planner {
 
@@ -51,25 +51,31 @@ public final class Planner {
 
     private final CostFit fit;
     private final int requests;
+    private final int promptLength;
     private final int decodeSteps;
     private final double overheadNanos;
     private final double overheadNanosPerForward;
 
-    private Planner(CostFit fit, int requests, int decodeSteps, double overheadNanos, double overheadNanosPerForward) {
+    private Planner(CostFit fit, int requests, int promptLength, int decodeSteps, double overheadNanos,
+                    double overheadNanosPerForward) {
         this.fit = fit;
         this.requests = requests;
+        this.promptLength = promptLength;
         this.decodeSteps = decodeSteps;
         this.overheadNanos = overheadNanos;
         this.overheadNanosPerForward = overheadNanosPerForward;
     }
 
-    /** Plans the first run's workload (requests, prompt, decode steps) with the costs fitted on all of {@code runs}. */
+    /**
+     * Plans the first run's workload (requests, prompt length, decode steps) with the costs fitted on all of
+     * {@code runs}; each run's own workload fits the overhead (Note [planner overhead]).
+     */
     public static Planner of(CostFit fit, List<TracedRun> runs) {
         TracedRun first = runs.getFirst();
-        Planner bare = new Planner(fit, first.requests(), first.decodeSteps(), 0, 0);
+        Planner bare = new Planner(fit, first.requests(), first.promptLength(), first.decodeSteps(), 0, 0);
         double n = runs.size(), sx = 0, sy = 0, sxx = 0, sxy = 0;
         for (TracedRun run : runs) {
-            double simulated = bare.forWorkload(run.requests(), run.decodeSteps())
+            double simulated = bare.forWorkload(run.requests(), run.promptLength(), run.decodeSteps())
                     .predict(run.split(), SplitKind.balanced, run.microBatches()).makespanNanos();
             double x = forwards(run.decodeSteps(), run.microBatches());
             double y = run.measured().requestSpanNanos() - simulated;
@@ -81,13 +87,13 @@ public final class Planner {
         double var = sxx - sx * sx / n;
         if (var > 1e-9 * sxx) {
             double slope = (sxy - sx * sy / n) / var;
-            return new Planner(fit, first.requests(), first.decodeSteps(), (sy - slope * sx) / n, slope);
+            return new Planner(fit, first.requests(), first.promptLength(), first.decodeSteps(), (sy - slope * sx) / n, slope);
         }
-        return new Planner(fit, first.requests(), first.decodeSteps(), 0, sy / sx);
+        return new Planner(fit, first.requests(), first.promptLength(), first.decodeSteps(), 0, sy / sx);
     }
 
-    private Planner forWorkload(int requests, int decodeSteps) {
-        return new Planner(fit, requests, decodeSteps, overheadNanos, overheadNanosPerForward);
+    private Planner forWorkload(int requests, int promptLength, int decodeSteps) {
+        return new Planner(fit, requests, promptLength, decodeSteps, overheadNanos, overheadNanosPerForward);
     }
 
     /** Forwards per rank of a run: (S+1)·M. */
@@ -102,13 +108,13 @@ public final class Planner {
 
     /** The traced run's configuration, predicted for its own workload. */
     public Traced traced(TracedRun run) {
-        return new Traced(run, forWorkload(run.requests(), run.decodeSteps())
+        return new Traced(run, forWorkload(run.requests(), run.promptLength(), run.decodeSteps())
                 .predict(run.split(), SplitKind.balanced, run.microBatches()));
     }
 
     /** The simulator's prediction for {@code split} with {@code microBatches}. */
     public Candidate predict(Partition split, SplitKind kind, int microBatches) {
-        CostModel costs = fit.costModel(split, requests, microBatches);
+        CostModel costs = fit.costModel(split, requests, microBatches, promptLength);
         SimResult sim = Simulator.simulate(Schedules.generation(split.stages(), microBatches, decodeSteps), costs);
         double makespan = sim.makespan() + overheadNanos(microBatches);
         double tokens = (double) requests * (decodeSteps + 1);
@@ -146,7 +152,7 @@ public final class Planner {
         double rows = (double) requests / microBatches;
         CostFit.StageCosts prefill = fit.prefillAt(rows);
         CostFit.StageCosts decode = fit.decodeAt(rows);
-        double tokens = rows * fit.promptLength();
+        double tokens = rows * promptLength;
         double layer = tokens * prefill.layerNanos() + decodeSteps * decode.layerNanos();
         double head = tokens * prefill.headNanos() + decodeSteps * decode.headNanos();
         // best[k][i]: the smallest slowest stage when the first k stages hold the first i layers
