@@ -10,8 +10,9 @@ import java.util.Objects;
  * @param forwardCosts a FORWARD's duration per rank; a single entry applies to every rank
  * @param transferCost one SEND's duration
  * @param copyCost     one TOKENS's or FEEDBACK's duration
+ * @param prefill      the costs of step 0's actions (the prefill pass), or null when step 0 costs what every step does
  */
-public record CostModel(List<Double> forwardCosts, double transferCost, double copyCost) {
+public record CostModel(List<Double> forwardCosts, double transferCost, double copyCost, CostModel prefill) {
 
     public CostModel {
         Objects.requireNonNull(forwardCosts, "forwardCosts");
@@ -26,6 +27,22 @@ public record CostModel(List<Double> forwardCosts, double transferCost, double c
         checkDuration("transferCost", transferCost);
         checkDuration("copyCost", copyCost);
         forwardCosts = List.copyOf(forwardCosts);
+    }
+
+    /** The same costs at every step. */
+    public CostModel(List<Double> forwardCosts, double transferCost, double copyCost) {
+        this(forwardCosts, transferCost, copyCost, null);
+    }
+
+    /** These costs for the decode steps, {@code prefillCosts} for step 0. */
+    public CostModel withPrefill(CostModel prefillCosts) {
+        Objects.requireNonNull(prefillCosts, "prefillCosts");
+        return new CostModel(forwardCosts, transferCost, copyCost, prefillCosts.at(0));
+    }
+
+    /** The costs of the actions at {@code step}. */
+    public CostModel at(int step) {
+        return step == 0 && prefill != null ? prefill : this;
     }
 
     /** One forward cost per rank; copies take no time. */
@@ -59,6 +76,9 @@ public record CostModel(List<Double> forwardCosts, double transferCost, double c
     }
 
     void checkCovers(int ranks) {
+        if (prefill != null) {
+            prefill.checkCovers(ranks);
+        }
         if (forwardCosts.size() != 1 && forwardCosts.size() != ranks) {
             throw new IllegalArgumentException("forwardCosts has " + forwardCosts.size() + " entries for " + ranks
                     + " ranks; allowed: 1 (every rank) or " + ranks + " (one per rank)");

@@ -10,6 +10,7 @@ import java.util.Objects;
  * a RECV completes at the later of the stream's time and its SEND's end, and takes no time itself. SENDs run on the
  * copy stream in list order: each takes the transfer cost and starts no earlier than the end of the same rank's
  * compute work on its micro-batch and step that comes before it in the list (its FORWARD, and a TOKENS after it).
+ * An action at step 0 takes its costs from {@link CostModel#at}{@code (0)}, so prefill and decode may cost apart.
  */
 public final class Simulator {
 

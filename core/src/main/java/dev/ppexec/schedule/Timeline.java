@@ -61,6 +61,7 @@ final class Timeline {
 
     private SimResult.Span tryExecute(int rank, Action action) {
         double now = computeFree[rank];
+        CostModel costs = this.costs.at(action.step());
         return switch (action.kind()) {
             case RECV -> {
                 Double sent = sentAt.get(new Delivery(rank, action));

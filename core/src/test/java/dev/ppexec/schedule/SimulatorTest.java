@@ -91,6 +91,22 @@ class SimulatorTest {
         assertThat(result.makespan()).isEqualTo(5.0);
     }
 
+    /**
+     * generation(2, 1, 1), decode forward 1 and transfer 0.5, prefill (step 0) forward 3 and transfer 2: F0@0 [0, 3]
+     * and S0@0 [3, 5] on rank 0, F0@0 [5, 8] on rank 1 and its S0@0 back [8, 10], then F0@1 [10, 11] and S0@1
+     * [11, 11.5] on rank 0, F0@1 [11.5, 12.5] on rank 1.
+     */
+    @Test
+    void simulate_prefillCosts_applyToStepZeroOnly() {
+        CostModel costs = CostModel.uniform(1, 0.5).withPrefill(CostModel.uniform(3, 2));
+        SimResult result = Simulator.simulate(Schedules.generation(2, 1, 1), costs);
+        assertThat(result.span(0, 0)).as("F0@0 on rank 0").isEqualTo(new SimResult.Span(0, 3));
+        assertThat(result.span(0, 2)).as("R0@1 on rank 0 waits for the prefill send").isEqualTo(new SimResult.Span(3, 10));
+        assertThat(result.span(0, 3)).as("F0@1 on rank 0").isEqualTo(new SimResult.Span(10, 11));
+        assertThat(result.makespan()).isEqualTo(12.5);
+        assertThat(result.busy()).containsExactly(4.0, 4.0);
+    }
+
     /** prefill(2, 2) with forward costs [1, 2]: rank 1 runs F0@0 [1, 3] and F1@0 [3, 5]; bubble 1 − 6/10. */
     @Test
     void simulate_perRankForwardCosts_slowStageSetsThePace() {

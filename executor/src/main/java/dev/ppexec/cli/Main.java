@@ -29,7 +29,7 @@ import java.util.Properties;
 @Command(name = "ppexec", mixinStandardHelpOptions = true, version = "ppexec 0.1.0",
         description = "Pipeline-parallel inference executor with CPU-launch and device-time tracing.",
         subcommands = {RunCommand.class, ConvertCommand.class, ReportCommand.class, BenchCommand.class,
-                DevicesCommand.class, GpuCheckCommand.class, LaunchCommand.class})
+                DevicesCommand.class, GpuCheckCommand.class, LaunchCommand.class, PlanCommand.class})
 public final class Main implements Runnable {
 
     public static final int USAGE = 2;

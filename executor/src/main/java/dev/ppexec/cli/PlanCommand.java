@@ -1,0 +1,221 @@
+package dev.ppexec.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.otlp.OtlpJsonReader;
+import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.plan.CostFit;
+import dev.ppexec.plan.PlanInputException;
+import dev.ppexec.plan.Planner;
+import dev.ppexec.plan.TracedRun;
+import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.Workload;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code ppexec plan}: fit each rank's costs on traced runs, replay candidate configurations, rank them. */
+@Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "Fit per-rank costs on traced runs (level 4), simulate every P, split and micro-batch count for "
+                + "the traced workload, and print the fastest beside the traced run's measured figures.")
+final class PlanCommand implements Callable<Integer> {
+
+    private static final int VALIDATE_WARMUP_STEPS = 4;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--input", required = true, paramLabel = "TRACE",
+            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable (runs of one model).")
+    List<Path> inputs;
+
+    @Option(names = "--top", defaultValue = "5", description = "Candidates printed (default: ${DEFAULT-VALUE}).")
+    int top;
+
+    @Option(names = "--max-stages", paramLabel = "P",
+            description = "Largest P planned (default: the layer count, and for a cpu trace at most this machine's processors).")
+    Integer maxStages;
+
+    @Option(names = "--validate", paramLabel = "K", defaultValue = "0",
+            description = "Run the top K candidates here on the CPU and print predicted against measured (default: 0).")
+    int validate;
+
+    @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
+    ReportCommand.Format format;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter out = spec.commandLine().getOut();
+        UsageException.check(top >= 1, "--top " + top + " is out of range; allowed: 1 or more");
+        UsageException.check(validate >= 0 && validate <= top,
+                "--validate " + validate + " is out of range; allowed: 0..--top (" + top + ")");
+        UsageException.check(maxStages == null || maxStages >= 1,
+                "--max-stages " + maxStages + " is out of range; allowed: 1 or more");
+        List<TracedRun> runs = new ArrayList<>();
+        for (Path input : inputs) {
+            UsageException.check(Files.isRegularFile(input), "--input " + input + ": "
+                    + (Files.exists(input) ? "not a file" : "no such file") + "; allowed: an OTLP-JSON trace file");
+        }
+        for (Path input : inputs) {
+            List<SpanRecord> spans = new ArrayList<>();
+            OtlpJsonReader.read(input, false, spans::add, skipped -> {}).requireSpans(input.toString());
+            try {
+                runs.addAll(TracedRun.read("--input " + input, spans));
+            } catch (PlanInputException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
+        CostFit fit;
+        try {
+            fit = CostFit.fit(runs);
+        } catch (PlanInputException e) {
+            throw new UsageException(e.getMessage());
+        }
+        TracedRun first = runs.getFirst();
+        boolean cpu = runs.stream().allMatch(r -> r.device().equals("cpu"));
+        UsageException.check(validate == 0 || cpu, "--validate " + validate + ": the traces ran on "
+                + first.device() + " and validation runs here on the CPU; allowed: 0, or traces of --device cpu runs");
+        int stagesCap = maxStages != null ? maxStages
+                : cpu ? Math.min(fit.model().layers(), Runtime.getRuntime().availableProcessors()) : fit.model().layers();
+        Planner planner = Planner.of(fit, runs);
+        List<Planner.Candidate> best = planner.candidates(stagesCap);
+        best = best.subList(0, Math.min(top, best.size()));
+        List<Double> measured = new ArrayList<>();
+        for (int i = 0; i < validate && i < best.size(); i++) {
+            measured.add(runHere(best.get(i), first));
+        }
+        if (format == ReportCommand.Format.json) {
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+                    .writeValueAsString(json(fit, planner, runs, stagesCap, best, measured)));
+        } else {
+            printText(out, fit, planner, runs, stagesCap, best, measured);
+        }
+        return 0;
+    }
+
+    /** Runs {@code candidate} on the traced workload on the CPU, after a short warm-up; its measured tokens/s. */
+    private static double runHere(Planner.Candidate candidate, TracedRun traced) {
+        try (Pipeline pipeline = Pipeline.builder().model(traced.model()).stages(candidate.stages())
+                .split(candidate.split().toString()).microBatches(candidate.microBatches()).build()) {
+            pipeline.generate(Workload.generated(traced.model(), traced.requests(), traced.promptLength(),
+                    Math.min(traced.decodeSteps(), VALIDATE_WARMUP_STEPS)));
+            return pipeline.generate(Workload.generated(traced.model(), traced.requests(), traced.promptLength(),
+                    traced.decodeSteps())).tokensPerSecond();
+        }
+    }
+
+    private static void printText(PrintWriter out, CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
+                                  List<Planner.Candidate> best, List<Double> measured) {
+        TracedRun first = runs.getFirst();
+        out.printf(Locale.ROOT, "plan: model %s, %d requests x (%d prompt + %d decode) tokens; costs fitted on %d run(s); P up to %d%n",
+                fit.model().name(), first.requests(), first.promptLength(), first.decodeSteps(), runs.size(), stagesCap);
+        out.println("fit (Note [cost fit]): rows  prefill us/token layer  head  decode ms/forward layer  head");
+        for (Integer rows : fit.decodePerForward().keySet()) {
+            CostFit.StageCosts p = fit.prefillAt(rows);
+            CostFit.StageCosts d = fit.decodeAt(rows);
+            out.printf(Locale.ROOT, "  %4d  %8.2f  %8.2f  %8.3f  %8.3f%n", rows, p.layerNanos() / 1e3,
+                    p.headNanos() / 1e3, d.layerNanos() / 1e6, d.headNanos() / 1e6);
+        }
+        out.printf(Locale.ROOT, "transfer %.3f ns/byte; launch prefill %.1f us, decode %.1f us; "
+                        + "overhead (Note [planner overhead]) %.2f ms at M 1%n", fit.transferNanosPerByte(),
+                fit.prefillLaunchNanos() / 1e3, fit.decodeLaunchNanos() / 1e3, planner.overheadNanos(1) / 1e6);
+        for (TracedRun run : runs) {
+            Planner.Traced t = planner.traced(run);
+            out.printf(Locale.ROOT, "traced %s: P %d, split %s, M %d on %s: measured %.1f tokens/s, bubble %s; "
+                            + "predicted %.1f tokens/s, bubble %s%n", run.source().substring("--input ".length()),
+                    run.ranks(), run.split(), run.microBatches(), run.device(), run.measured().tokensPerSecond(),
+                    percent(run.measured().measuredBubble()), t.predicted().tokensPerSecond(),
+                    percent(t.predicted().bubble()));
+        }
+        out.println("rank  P  split            kind      M  rows   rows seen  predicted tok/s  bubble"
+                + (measured.isEmpty() ? "" : "  measured tok/s  error"));
+        for (int i = 0; i < best.size(); i++) {
+            Planner.Candidate c = best.get(i);
+            out.printf(Locale.ROOT, "%4d  %d  %-15s  %-8s  %d  %5.2f  %-9s  %15.1f  %6s", i + 1, c.stages(), c.split(),
+                    c.splitKind(), c.microBatches(), (double) first.requests() / c.microBatches(),
+                    c.rowsObserved() ? "yes" : "no", c.tokensPerSecond(), percent(c.bubble()));
+            if (i < measured.size()) {
+                out.printf(Locale.ROOT, "  %14.1f  %+5.1f%%", measured.get(i),
+                        100 * (c.tokensPerSecond() - measured.get(i)) / measured.get(i));
+            }
+            out.println();
+        }
+    }
+
+    private static Map<String, Object> json(CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
+                                            List<Planner.Candidate> best, List<Double> measured) {
+        Map<String, Object> root = new LinkedHashMap<>();
+        TracedRun first = runs.getFirst();
+        root.put("model", fit.model().name());
+        root.put("requests", first.requests());
+        root.put("promptLength", first.promptLength());
+        root.put("decodeSteps", first.decodeSteps());
+        root.put("maxStages", stagesCap);
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Integer r : fit.decodePerForward().keySet()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("rows", r);
+            row.put("prefillLayerNanosPerToken", fit.prefillAt(r).layerNanos());
+            row.put("prefillHeadNanosPerToken", fit.prefillAt(r).headNanos());
+            row.put("decodeLayerNanosPerForward", fit.decodeAt(r).layerNanos());
+            row.put("decodeHeadNanosPerForward", fit.decodeAt(r).headNanos());
+            rows.add(row);
+        }
+        Map<String, Object> fitJson = new LinkedHashMap<>();
+        fitJson.put("byRows", rows);
+        fitJson.put("transferNanosPerByte", fit.transferNanosPerByte());
+        fitJson.put("prefillLaunchNanos", fit.prefillLaunchNanos());
+        fitJson.put("decodeLaunchNanos", fit.decodeLaunchNanos());
+        fitJson.put("overheadNanosAtOneMicroBatch", planner.overheadNanos(1));
+        root.put("fit", fitJson);
+        List<Map<String, Object>> traced = new ArrayList<>();
+        for (TracedRun run : runs) {
+            Planner.Traced t = planner.traced(run);
+            Map<String, Object> row = candidateJson(t.predicted(), run.requests());
+            row.put("input", run.source().substring("--input ".length()));
+            row.put("measuredTokensPerSecond", run.measured().tokensPerSecond());
+            row.put("measuredBubble", run.measured().measuredBubble());
+            traced.add(row);
+        }
+        root.put("traced", traced);
+        List<Map<String, Object>> candidates = new ArrayList<>();
+        for (int i = 0; i < best.size(); i++) {
+            Map<String, Object> row = candidateJson(best.get(i), first.requests());
+            if (i < measured.size()) {
+                row.put("measuredTokensPerSecond", measured.get(i));
+            }
+            candidates.add(row);
+        }
+        root.put("candidates", candidates);
+        return root;
+    }
+
+    private static Map<String, Object> candidateJson(Planner.Candidate c, int requests) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("stages", c.stages());
+        row.put("split", c.split().toString());
+        row.put("splitKind", c.splitKind().name());
+        row.put("microBatches", c.microBatches());
+        row.put("rows", (double) requests / c.microBatches());
+        row.put("rowsObserved", c.rowsObserved());
+        row.put("predictedTokensPerSecond", c.tokensPerSecond());
+        row.put("predictedBubble", c.bubble());
+        return row;
+    }
+
+    private static String percent(double share) {
+        return Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%.1f%%", 100 * share);
+    }
+}

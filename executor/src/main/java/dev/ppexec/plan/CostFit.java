@@ -1,0 +1,212 @@
+package dev.ppexec.plan;
+
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+import dev.ppexec.schedule.CostModel;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.NavigableMap;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * Per-rank costs fitted on traced runs, and the {@link CostModel} they give any configuration of the same model.
+ *
+ * <p>Note [cost fit]: a rank's forward runs its layers and, on the last rank, the final norm and LM head ("head"). Per
+ * phase and per micro-batch row count seen in the traces, the fit takes each rank's mean run_batch_device time y and
+ * solves y = layers·L + last·H by least squares over all ranks of all runs (prefill per prompt token, decode per
+ * forward). Where the ranks cannot tell L and H apart (only one-rank runs, or every run with the same split of a
+ * single rank), H is L times the head's share of multiply-adds ({@code vocab / (4·dim + 3·ffn)}); a negative H (noise)
+ * becomes 0. Between the row counts seen the costs are interpolated linearly; outside them the nearest is held (prefill
+ * per token, decode per forward). A forward never takes less than the mean run_batch_cpu launch of its phase. A
+ * transfer costs its activation bytes ({@code rows · positions · dim · 4}) times the time per byte of the traced
+ * pp_send slices between neighbours; TOKENS and FEEDBACK copies are free.
+ *
+ * @param model                 the traced model
+ * @param prefillPerToken       per row count: prefill time per prompt token, of a layer and of the head, ns
+ * @param decodePerForward      per row count: decode time per forward, of a layer and of the head, ns
+ * @param transferNanosPerByte  pp_send time per activation byte
+ * @param prefillLaunchNanos    mean run_batch_cpu of a prefill forward
+ * @param decodeLaunchNanos     mean run_batch_cpu of a decode forward
+ */
+public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefillPerToken,
+                      NavigableMap<Integer, StageCosts> decodePerForward, double transferNanosPerByte,
+                      double prefillLaunchNanos, double decodeLaunchNanos) {
+
+    /** The time of one layer and of the head, ns. */
+    public record StageCosts(double layerNanos, double headNanos) {
+
+        double stage(int layers, boolean last) {
+            return layers * layerNanos + (last ? headNanos : 0);
+        }
+    }
+
+    private static final int FLOAT_BYTES = 4;
+
+    public CostFit {
+        Objects.requireNonNull(model, "model");
+        prefillPerToken = new TreeMap<>(prefillPerToken);
+        decodePerForward = new TreeMap<>(decodePerForward);
+    }
+
+    /** Fits the runs (Note [cost fit]); they must all be of one model. */
+    public static CostFit fit(List<TracedRun> runs) {
+        TracedRun first = runs.getFirst();
+        for (TracedRun run : runs) {
+            if (!run.model().name().equals(first.model().name())) {
+                throw new PlanInputException(run.source() + ": model " + run.model().name() + " differs from "
+                        + first.source() + "'s " + first.model().name() + "; allowed: traces of one model");
+            }
+        }
+        ModelConfig model = first.model();
+        Map<Integer, List<double[]>> prefill = new TreeMap<>();
+        Map<Integer, List<double[]>> decode = new TreeMap<>();
+        double sendNanos = 0;
+        double sendBytes = 0;
+        double[] launch = new double[4]; // prefill sum, count, decode sum, count
+        for (TracedRun run : runs) {
+            // per (phase, rows, rank): sum and count of device time
+            Map<List<Integer>, double[]> device = new TreeMap<>((a, b) -> {
+                for (int i = 0; i < a.size(); i++) {
+                    int c = Integer.compare(a.get(i), b.get(i));
+                    if (c != 0) {
+                        return c;
+                    }
+                }
+                return 0;
+            });
+            for (TracedRun.Slice s : run.slices()) {
+                int phase = s.step() == 0 ? 0 : 1;
+                switch (s.kind()) {
+                    case BATCH_DEVICE -> {
+                        double[] acc = device.computeIfAbsent(List.of(phase, s.rows(), s.rank()), k -> new double[2]);
+                        acc[0] += s.durationNanos();
+                        acc[1]++;
+                    }
+                    case BATCH_CPU -> {
+                        launch[2 * phase] += s.durationNanos();
+                        launch[2 * phase + 1]++;
+                    }
+                    case PP_SEND -> {
+                        if (s.peerRank() == s.rank() + 1) {
+                            sendNanos += s.durationNanos();
+                            sendBytes += activationBytes(model, s.rows(), s.step() == 0 ? run.promptLength() : 1);
+                        }
+                    }
+                    default -> throw new AssertionError(s.kind());
+                }
+            }
+            for (Map.Entry<List<Integer>, double[]> e : device.entrySet()) {
+                int phase = e.getKey().get(0);
+                int rows = e.getKey().get(1);
+                int rank = e.getKey().get(2);
+                double mean = e.getValue()[0] / e.getValue()[1];
+                double perUnit = phase == 0 ? mean / ((double) rows * run.promptLength()) : mean;
+                (phase == 0 ? prefill : decode).computeIfAbsent(rows, k -> new ArrayList<>()).add(
+                        new double[] {run.split().size(rank), rank == run.ranks() - 1 ? 1 : 0, perUnit});
+            }
+        }
+        return new CostFit(model, solveAll(model, prefill), solveAll(model, decode),
+                sendBytes == 0 ? 0 : sendNanos / sendBytes,
+                launch[1] == 0 ? 0 : launch[0] / launch[1], launch[3] == 0 ? 0 : launch[2] / launch[3]);
+    }
+
+    /**
+     * The costs of {@code split} with {@code microBatches} micro-batches of {@code requests} with prompts of
+     * {@code promptLength}: decode steps, prefill at step 0.
+     */
+    public CostModel costModel(Partition split, int requests, int microBatches, int promptLength) {
+        double rows = (double) requests / microBatches;
+        StageCosts prefill = at(prefillPerToken, rows);
+        StageCosts decode = at(decodePerForward, rows);
+        double tokens = rows * promptLength;
+        List<Double> prefillForward = new ArrayList<>();
+        List<Double> decodeForward = new ArrayList<>();
+        for (int r = 0; r < split.stages(); r++) {
+            boolean last = r == split.stages() - 1;
+            prefillForward.add(Math.max(prefillLaunchNanos, tokens * prefill.stage(split.size(r), last)));
+            decodeForward.add(Math.max(decodeLaunchNanos, decode.stage(split.size(r), last)));
+        }
+        CostModel prefillCosts = new CostModel(prefillForward,
+                transferNanosPerByte * activationBytes(model, rows, promptLength), 0);
+        return new CostModel(decodeForward, transferNanosPerByte * activationBytes(model, rows, 1), 0)
+                .withPrefill(prefillCosts);
+    }
+
+    /** The prefill per-token and decode per-forward costs at {@code rows} (interpolated, Note [cost fit]). */
+    public StageCosts prefillAt(double rows) {
+        return at(prefillPerToken, rows);
+    }
+
+    public StageCosts decodeAt(double rows) {
+        return at(decodePerForward, rows);
+    }
+
+    /** Whether the traces saw micro-batches of exactly {@code rows} rows. */
+    public boolean observed(double rows) {
+        return rows == Math.rint(rows) && decodePerForward.containsKey((int) rows)
+                && prefillPerToken.containsKey((int) rows);
+    }
+
+    private static double activationBytes(ModelConfig model, double rows, int positions) {
+        return rows * positions * model.dim() * (double) FLOAT_BYTES;
+    }
+
+    private static StageCosts at(NavigableMap<Integer, StageCosts> table, double rows) {
+        Map.Entry<Integer, StageCosts> below = table.floorEntry((int) Math.floor(rows));
+        Map.Entry<Integer, StageCosts> above = table.ceilingEntry((int) Math.ceil(rows));
+        if (below == null) {
+            return above.getValue();
+        }
+        if (above == null || below.getKey().equals(above.getKey())) {
+            return below.getValue();
+        }
+        double t = (rows - below.getKey()) / (above.getKey() - below.getKey());
+        return new StageCosts(lerp(below.getValue().layerNanos(), above.getValue().layerNanos(), t),
+                lerp(below.getValue().headNanos(), above.getValue().headNanos(), t));
+    }
+
+    private static double lerp(double a, double b, double t) {
+        return a + (b - a) * t;
+    }
+
+    private static NavigableMap<Integer, StageCosts> solveAll(ModelConfig model, Map<Integer, List<double[]>> groups) {
+        NavigableMap<Integer, StageCosts> out = new TreeMap<>();
+        groups.forEach((rows, observations) -> out.put(rows, solve(model, observations)));
+        return out;
+    }
+
+    /** Least squares of y = layers·L + last·H over {@code observations} ({layers, last, y}); Note [cost fit]. */
+    static StageCosts solve(ModelConfig model, List<double[]> observations) {
+        double a = 0, b = 0, c = 0, dl = 0, dh = 0;
+        for (double[] o : observations) {
+            a += o[0] * o[0];
+            b += o[0] * o[1];
+            c += o[1] * o[1];
+            dl += o[0] * o[2];
+            dh += o[1] * o[2];
+        }
+        double det = a * c - b * b;
+        if (det > 1e-9 * a * Math.max(c, 1)) {
+            double layer = (dl * c - dh * b) / det;
+            double head = (a * dh - b * dl) / det;
+            if (head >= 0 && layer >= 0) {
+                return new StageCosts(layer, head);
+            }
+            if (head < 0) {
+                return new StageCosts(dl / a, 0);
+            }
+        }
+        double ratio = (double) model.vocab() / (4.0 * model.dim() + 3.0 * model.ffn());
+        double num = 0, den = 0;
+        for (double[] o : observations) {
+            double x = o[0] + ratio * o[1];
+            num += x * o[2];
+            den += x * x;
+        }
+        double layer = num / den;
+        return new StageCosts(layer, ratio * layer);
+    }
+}

@@ -1,0 +1,148 @@
+package dev.ppexec.plan;
+
+import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
+import dev.ppexec.otlp.SpanKind;
+import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.report.TraceReport;
+import dev.ppexec.trace.SpanContract;
+
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One traced run, as the planner reads it: its configuration from the resource attributes (otel's RunResource), its
+ * level-4 slices once per micro-batch (a slice is exported once per request of the micro-batch), and its measured
+ * figures from the {@link TraceReport}.
+ *
+ * @param source     where it came from (the file), for messages
+ * @param model      the preset named by ppexec.model
+ * @param split      ppexec.split
+ * @param device     ppexec.device ({@code cpu} or {@code cuda})
+ * @param slices     the run's run_batch_cpu, run_batch_device and pp_send slices, one per rank, micro-batch and step
+ * @param measured   the report's run figures (tokens/s, bubble)
+ */
+public record TracedRun(String source, ModelConfig model, Partition split, int microBatches, int requests,
+                        int promptLength, int decodeSteps, String device, List<Slice> slices,
+                        TraceReport.RunStats measured) {
+
+    /** One level-4 slice of one micro-batch at one step on one rank. */
+    public record Slice(SpanKind kind, int rank, int peerRank, int microBatch, int step, int rows, long durationNanos) {
+    }
+
+    public TracedRun {
+        slices = List.copyOf(slices);
+    }
+
+    public int ranks() {
+        return split.stages();
+    }
+
+    /** Output tokens of the run: S + 1 per request. */
+    public long tokens() {
+        return (long) requests * (decodeSteps + 1);
+    }
+
+    /** Groups {@code spans} by their resource (one run each) and reads every run; a run lacking its configuration or its level-4 slices fails naming the attribute. */
+    public static List<TracedRun> read(String source, List<SpanRecord> spans) {
+        Map<Map<String, Object>, List<SpanRecord>> byRun = new LinkedHashMap<>();
+        for (SpanRecord span : spans) {
+            byRun.computeIfAbsent(span.resource(), r -> new ArrayList<>()).add(span);
+        }
+        List<TracedRun> runs = new ArrayList<>();
+        for (List<SpanRecord> run : byRun.values()) {
+            runs.add(of(source, run));
+        }
+        return runs;
+    }
+
+    private static TracedRun of(String source, List<SpanRecord> spans) {
+        Map<String, Object> resource = spans.getFirst().resource();
+        String modelName = text(source, resource, SpanContract.RUN_MODEL);
+        if (!ModelConfig.PRESETS.contains(modelName)) {
+            throw new PlanInputException(source + ": resource attribute " + SpanContract.RUN_MODEL.name() + " '"
+                    + modelName + "' is not a preset; allowed: a trace of a preset model: " + String.join(", ", ModelConfig.PRESETS));
+        }
+        long seed = number(source, resource, SpanContract.RUN_SEED);
+        ModelConfig model = ModelConfig.preset(modelName, seed);
+        String splitText = text(source, resource, SpanContract.RUN_SPLIT);
+        Partition split;
+        try {
+            split = Partition.parse(splitText, model.layers());
+        } catch (IllegalArgumentException e) {
+            throw new PlanInputException(source + ": resource attribute " + SpanContract.RUN_SPLIT.name() + ": "
+                    + e.getMessage());
+        }
+        int microBatches = (int) number(source, resource, SpanContract.RUN_MICRO_BATCHES);
+        int requests = (int) number(source, resource, SpanContract.RUN_REQUESTS);
+        int promptLength = (int) number(source, resource, SpanContract.RUN_PROMPT_LEN);
+        int decodeSteps = (int) number(source, resource, SpanContract.RUN_DECODE_STEPS);
+        String device = text(source, resource, SpanContract.RUN_DEVICE);
+        if (microBatches < 1 || microBatches > requests || promptLength < 1 || decodeSteps < 0) {
+            throw new PlanInputException(source + ": resource attributes micro_batches " + microBatches + ", requests "
+                    + requests + ", prompt_len " + promptLength + ", decode_steps " + decodeSteps
+                    + " do not describe a run; allowed: 1 <= micro_batches <= requests, prompt_len >= 1, decode_steps >= 0");
+        }
+        List<Slice> slices = new ArrayList<>();
+        Set<List<Integer>> seen = new HashSet<>();
+        TraceReport.Builder report = TraceReport.builder();
+        for (SpanRecord span : spans) {
+            report.accept(span);
+            SpanKind kind = SpanKind.of(span);
+            if (kind != SpanKind.BATCH_CPU && kind != SpanKind.BATCH_DEVICE && kind != SpanKind.PP_SEND) {
+                continue;
+            }
+            int rank = span.intAttribute(SpanContract.PP_RANK.name());
+            int mb = span.intAttribute(SpanContract.PP_MB_ID.name());
+            int step = span.intAttribute(SpanContract.STEP.name());
+            Integer rows = span.intAttribute(SpanContract.BATCH_SIZE.name());
+            Integer peer = span.intAttribute(SpanContract.PEER_RANK.name());
+            if (rows == null || rank < 0 || rank >= split.stages()) {
+                throw new PlanInputException(source + ": a " + span.name() + " span has pp_rank " + rank
+                        + " and batch_size " + rows + "; allowed: pp_rank 0.." + (split.stages() - 1) + " and a batch_size");
+            }
+            if (seen.add(List.of(kind.ordinal(), rank, mb, step))) {
+                slices.add(new Slice(kind, rank, peer == null ? -1 : peer, mb, step, rows,
+                        span.endNanos() - span.startNanos()));
+            }
+        }
+        if (slices.stream().noneMatch(s -> s.kind() == SpanKind.BATCH_DEVICE)) {
+            throw new PlanInputException(source + ": no run_batch_device spans; allowed: a trace of ppexec run at "
+                    + "--trace-level 4");
+        }
+        return new TracedRun(source, model, split, microBatches, requests, promptLength, decodeSteps, device, slices,
+                report.build().run());
+    }
+
+    private static String text(String source, Map<String, Object> resource, SpanContract.Key key) {
+        Object v = resource.get(key.name());
+        if (v == null) {
+            throw missing(source, key);
+        }
+        return v.toString();
+    }
+
+    private static long number(String source, Map<String, Object> resource, SpanContract.Key key) {
+        Object v = resource.get(key.name());
+        if (v instanceof Long l) {
+            return l;
+        }
+        if (v instanceof Double d && d == Math.rint(d)) {
+            return (long) (double) d;
+        }
+        if (v instanceof String s && s.matches("-?\\d{1,18}")) {
+            return Long.parseLong(s);
+        }
+        throw v == null ? missing(source, key) : new PlanInputException(source + ": resource attribute " + key.name()
+                + " '" + v + "' is not a whole number; allowed: an integer");
+    }
+
+    private static PlanInputException missing(String source, SpanContract.Key key) {
+        return new PlanInputException(source + ": no resource attribute " + key.name()
+                + "; allowed: a trace written by ppexec run (it records the run's configuration)");
+    }
+}

@@ -1,0 +1,95 @@
+package dev.ppexec.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** {@code ppexec plan} on a real traced run of model tiny, and its bad input. */
+class PlanCommandTest {
+
+    private static Path traced(Path dir, String level) {
+        Path trace = dir.resolve("run-" + level + ".jsonl");
+        CliRun run = CliRun.withEnv(Map.of(), "run", "--model", "tiny", "--device", "cpu", "--stages", "2",
+                "--micro-batches", "2", "--requests", "4", "--prompt-len", "4", "--decode-steps", "3", "--warmup", "0",
+                "--no-progress", "--trace-level", level, "--trace-file", trace.toString());
+        assertThat(run.status()).as(run.err()).isZero();
+        return trace;
+    }
+
+    @Test
+    void plan_json_ofARealTrace_ranksCandidatesAndValidatesTheTop(@TempDir Path dir) throws Exception {
+        Path trace = traced(dir, "4");
+
+        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2", "--top", "3",
+                "--validate", "1", "--format", "json");
+
+        assertThat(plan.status()).as(plan.err()).isZero();
+        JsonNode root = new ObjectMapper().readTree(plan.out());
+        assertThat(root.get("model").asText()).isEqualTo("tiny");
+        assertThat(root.get("traced").get(0).get("split").asText()).isEqualTo("2,2");
+        assertThat(root.get("traced").get(0).get("microBatches").asInt()).isEqualTo(2);
+        JsonNode candidates = root.get("candidates");
+        assertThat(candidates).hasSize(3);
+        for (int i = 1; i < candidates.size(); i++) {
+            assertThat(candidates.get(i).get("predictedTokensPerSecond").asDouble())
+                    .isLessThanOrEqualTo(candidates.get(i - 1).get("predictedTokensPerSecond").asDouble());
+            assertThat(candidates.get(i).get("stages").asInt()).isBetween(1, 2);
+        }
+        assertThat(candidates.get(0).get("measuredTokensPerSecond").asDouble()).isPositive();
+        assertThat(candidates.get(1).has("measuredTokensPerSecond")).isFalse();
+    }
+
+    @Test
+    void plan_text_showsTheTracedRunBesideItsPrediction(@TempDir Path dir) {
+        Path trace = traced(dir, "4");
+
+        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2");
+
+        assertThat(plan.status()).as(plan.err()).isZero();
+        assertThat(plan.out()).contains("traced " + trace + ": P 2, split 2,2, M 2 on cpu: measured ")
+                .contains("rank  P  split");
+        assertThat(plan.out().lines().filter(l -> l.matches(" +\\d+  [12]  .*"))).hasSize(5);
+    }
+
+    @Test
+    void badInput_exits2_withOneLine(@TempDir Path dir) throws Exception {
+        Path levelOne = traced(dir, "1");
+        Path notJson = Files.writeString(dir.resolve("empty.jsonl"), "");
+        Path missing = dir.resolve("missing.jsonl");
+        String[][] cases = {
+                {"--input", missing.toString()},
+                {"--input", dir.toString()},
+                {"--input", levelOne.toString()},
+                {"--input", levelOne.toString(), "--top", "0"},
+                {"--input", levelOne.toString(), "--top", "2", "--validate", "3"},
+                {"--input", levelOne.toString(), "--max-stages", "0"},
+                {"--input", notJson.toString()},
+        };
+        String[] expected = {
+                "plan: --input " + missing + ": no such file; allowed: an OTLP-JSON trace file",
+                "plan: --input " + dir + ": not a file; allowed: an OTLP-JSON trace file",
+                "plan: --input " + levelOne + ": no run_batch_device spans; allowed: a trace of ppexec run at --trace-level 4",
+                "plan: --top 0 is out of range; allowed: 1 or more",
+                "plan: --validate 3 is out of range; allowed: 0..--top (2)",
+                "plan: --max-stages 0 is out of range; allowed: 1 or more",
+                "plan: " + notJson,
+        };
+        for (int i = 0; i < cases.length; i++) {
+            String[] args = new String[cases[i].length + 1];
+            args[0] = "plan";
+            System.arraycopy(cases[i], 0, args, 1, cases[i].length);
+            CliRun plan = CliRun.withEnv(Map.of(), args);
+            assertThat(plan.status()).as(String.join(" ", args)).isEqualTo(2);
+            assertThat(plan.err().lines()).as(String.join(" ", args)).hasSize(1);
+            assertThat(plan.err()).as(String.join(" ", args)).startsWith(expected[i]);
+            assertThat(plan.out()).isEmpty();
+        }
+    }
+}
