@@ -6,7 +6,9 @@ import dev.ppexec.trace.TraceStage;
 /**
  * What a span is to the converter and the report, from its name and attributes (the span
  * contract: {@code Req} roots, {@code Scheduler [PP r]} thread spans, request slices, and the
- * level-4 micro-batch slices).
+ * level-4 micro-batch slices). sglang's spans, given their rank and rid by the reader (Note [sglang
+ * spans] in {@link SglangSpans}), are placed the same way: roots by {@code module}, and
+ * {@code run_batch_cpu} with a {@code pp_mb_id} but no {@code step}.
  */
 public enum SpanKind {
     /** {@code Req {rid}}: a request from its arrival to its last token. */
@@ -37,21 +39,25 @@ public enum SpanKind {
         boolean ranked = span.intAttribute(SpanContract.PP_RANK.name()) != null;
         boolean request = span.attributes().containsKey(SpanContract.RID.name());
         if (!ranked) {
-            return request && span.name().startsWith(SpanContract.REQUEST_PREFIX.strip()) ? REQUEST : OTHER;
+            boolean root = span.name().startsWith(SpanContract.REQUEST_PREFIX.strip())
+                    || SpanContract.SGLANG_REQUEST_MODULE.equals(span.stringAttribute(SpanContract.MODULE.name()));
+            return request && root ? REQUEST : OTHER;
         }
         if (span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
             return THREAD;
         }
-        if (span.intAttribute(SpanContract.PP_MB_ID.name()) != null && span.intAttribute(SpanContract.STEP.name()) != null) {
+        if (span.intAttribute(SpanContract.PP_MB_ID.name()) != null) {
+            boolean stepped = span.intAttribute(SpanContract.STEP.name()) != null;
             TraceStage stage = SpanContract.stage(span.name());
             SpanKind batch = stage == null ? null : switch (stage) {
+                // sglang's run_batch_cpu has pp_mb_id but no step
                 case RUN_BATCH_CPU -> BATCH_CPU;
                 case RUN_BATCH_DEVICE -> BATCH_DEVICE;
                 case PP_SEND -> PP_SEND;
                 case PP_RECV -> PP_RECV;
                 default -> null;
             };
-            if (batch != null) {
+            if (batch != null && (stepped || batch == BATCH_CPU)) {
                 return batch;
             }
         }

@@ -143,11 +143,21 @@ public final class TraceReport {
                     + "  device idle  launch->device us");
         }
         boolean hosts = ranks.stream().map(r -> r.rank().host()).distinct().count() > 1;
+        List<String> withoutDevice = new ArrayList<>();
         for (RankStats r : ranks) {
-            out.printf(Locale.ROOT, "%-12s %13d  %8d  %12.3f  %11s  %15.3f  %14s  %11s  %17s%n",
+            boolean device = r.deviceSlices() > 0;
+            if (!device) {
+                withoutDevice.add(label(r.rank(), hosts));
+            }
+            out.printf(Locale.ROOT, "%-12s %13d  %8d  %12.3f  %11s  %15s  %14s  %11s  %17s%n",
                     label(r.rank(), hosts), r.microBatches(), r.forwards(), r.cpuTotalNanos() / 1e6,
-                    fixed(r.cpuMeanNanos() / 1e3), r.deviceTotalNanos() / 1e6, fixed(r.deviceMeanNanos() / 1e3),
-                    percent(r.deviceIdleShare()), fixed(r.launchLatencyMeanNanos() / 1e3));
+                    fixed(r.cpuMeanNanos() / 1e3), device ? String.format(Locale.ROOT, "%.3f", r.deviceTotalNanos() / 1e6)
+                            : "-", fixed(r.deviceMeanNanos() / 1e3), percent(r.deviceIdleShare()),
+                    fixed(r.launchLatencyMeanNanos() / 1e3));
+        }
+        if (!withoutDevice.isEmpty()) {
+            out.println("device: the trace holds no device time for " + String.join(", ", withoutDevice)
+                    + " (no run_batch_device spans: sglang's traces have none; ppexec writes them at level 4)");
         }
         out.printf(Locale.ROOT, "bubble: measured %s, ideal %s (%s)%n", percent(run.measuredBubble()),
                 percent(run.idealBubble()), run.idealSource());
@@ -159,7 +169,7 @@ public final class TraceReport {
         }
     }
 
-    /** The figures as a JSON tree (maps, lists, numbers; NaN as null), for scripts. */
+    /** The figures as a JSON tree (maps, lists, numbers; NaN as null, and device figures null for a rank without device slices), for scripts. */
     public Map<String, Object> toJson() {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (RankStats r : ranks) {
@@ -174,7 +184,7 @@ public final class TraceReport {
             row.put("cpuTotalMs", r.cpuTotalNanos() / 1e6);
             row.put("cpuMeanUs", number(r.cpuMeanNanos() / 1e3));
             row.put("deviceSlices", r.deviceSlices());
-            row.put("deviceTotalMs", r.deviceTotalNanos() / 1e6);
+            row.put("deviceTotalMs", r.deviceSlices() == 0 ? null : r.deviceTotalNanos() / 1e6);
             row.put("deviceMeanUs", number(r.deviceMeanNanos() / 1e3));
             row.put("deviceIdleShare", number(r.deviceIdleShare()));
             row.put("launchToDeviceMeanUs", number(r.launchLatencyMeanNanos() / 1e3));
@@ -185,7 +195,7 @@ public final class TraceReport {
         runRow.put("outputTokens", run.outputTokens());
         runRow.put("seconds", run.requests() == 0 ? null : run.requestSpanNanos() / 1e9);
         runRow.put("tokensPerSecond", number(run.tokensPerSecond()));
-        runRow.put("deviceSpanMs", run.deviceSpanNanos() / 1e6);
+        runRow.put("deviceSpanMs", run.deviceSpanNanos() == 0 ? null : run.deviceSpanNanos() / 1e6);
         runRow.put("measuredBubble", number(run.measuredBubble()));
         runRow.put("idealBubble", number(run.idealBubble()));
         runRow.put("idealBubbleSource", run.idealSource());

@@ -53,6 +53,7 @@ final class PipelineRun implements AutoCloseable {
     private final LocalTransport transport;
     private final AtomicReference<PipelineException> failure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
+    private long[] osThreadIds;
     private final IntConsumer progress;
     /** TOKENS actions launched so far; the caller's thread turns them into steps for {@link #progress}. */
     private final AtomicInteger tokensLaunched = new AtomicInteger();
@@ -95,7 +96,7 @@ final class PipelineRun implements AutoCloseable {
             threadIds[r] = threads.get(r).threadId();
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
-                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, arrivalNanos);
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, osThreadIds, arrivalNanos);
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
@@ -142,9 +143,12 @@ final class PipelineRun implements AutoCloseable {
 
     RunResult execute(double idealBubble) {
         CountDownLatch done = new CountDownLatch(ranks);
+        long[] osIds = new long[ranks];
+        osThreadIds = osIds;
         for (Rank r : rankStates) {
             threads.add(Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
                 try {
+                    osIds[r.index] = OsThread.currentId();
                     r.walk();
                 } finally {
                     done.countDown();
