@@ -74,6 +74,7 @@ public final class TraceReport {
      *
      * @param requests         Req spans
      * @param outputTokens     sum of their output_tokens
+     * @param countedRequests  Req spans that carry output_tokens (sglang's roots do not)
      * @param requestSpanNanos first Req start to last Req end
      * @param deviceSpanNanos  first device start to last device end, over all ranks
      * @param measuredBubble   1 − Σ device busy / (ranks × deviceSpanNanos)
@@ -82,11 +83,11 @@ public final class TraceReport {
      *                         or what the trace shows of them
      * @param idealSource      where idealBubble comes from
      */
-    public record RunStats(int requests, long outputTokens, long requestSpanNanos, long deviceSpanNanos,
+    public record RunStats(int requests, long outputTokens, int countedRequests, long requestSpanNanos, long deviceSpanNanos,
                            double measuredBubble, double idealBubble, String idealSource) {
 
         public double tokensPerSecond() {
-            return requests == 0 || requestSpanNanos <= 0 ? Double.NaN : outputTokens * 1e9 / requestSpanNanos;
+            return countedRequests == 0 || requestSpanNanos <= 0 ? Double.NaN : outputTokens * 1e9 / requestSpanNanos;
         }
     }
 
@@ -161,7 +162,10 @@ public final class TraceReport {
         }
         out.printf(Locale.ROOT, "bubble: measured %s, ideal %s (%s)%n", percent(run.measuredBubble()),
                 percent(run.idealBubble()), run.idealSource());
-        if (run.requests() > 0) {
+        if (run.requests() > 0 && run.countedRequests() == 0) {
+            out.printf(Locale.ROOT, "throughput: %d requests in %.3f ms; the trace holds no output_tokens%n",
+                    run.requests(), run.requestSpanNanos() / 1e6);
+        } else if (run.requests() > 0) {
             out.printf(Locale.ROOT, "throughput: %d requests, %d output tokens in %.3f ms: %s tokens/s%n",
                     run.requests(), run.outputTokens(), run.requestSpanNanos() / 1e6, fixed(run.tokensPerSecond()));
         } else {
@@ -231,6 +235,7 @@ public final class TraceReport {
         private final SliceTable slices = new SliceTable();
         private int requests;
         private long outputTokens;
+        private int countedRequests;
         private long firstRequestStart = Long.MAX_VALUE;
         private long lastRequestEnd = Long.MIN_VALUE;
         private Integer stages;
@@ -258,6 +263,7 @@ public final class TraceReport {
                 requestIds.add(span.stringAttribute(SpanContract.RID.name()));
                 Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
                 outputTokens += tokens == null ? 0 : tokens;
+                countedRequests += tokens == null ? 0 : 1;
                 maxOutputTokens = Math.max(maxOutputTokens, tokens == null ? 0 : tokens);
                 firstRequestStart = Math.min(firstRequestStart, span.startNanos());
                 lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
@@ -392,7 +398,7 @@ public final class TraceReport {
                         : ", counted in the trace");
             }
             long requestSpan = requests == 0 ? 0 : lastRequestEnd - firstRequestStart;
-            return new RunStats(requests, outputTokens, requestSpan, deviceSpan, measured, ideal, source);
+            return new RunStats(requests, outputTokens, countedRequests, requestSpan, deviceSpan, measured, ideal, source);
         }
 
         private RankKey rank(int slice) {
