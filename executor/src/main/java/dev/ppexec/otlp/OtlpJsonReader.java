@@ -37,7 +37,8 @@ import java.util.function.LongSupplier;
  * element, may hold several resources and scopes. Each line (element) is read whole before its
  * spans are handed on, so one that is bad hands on nothing: with {@code lenient} it is skipped
  * and counted, else the read stops with a {@link TraceInputException} naming the line. Memory is
- * one line (one element) at a time, whatever the file's size.
+ * one line (one element) at a time, whatever the file's size, but for sglang's own slices, which
+ * wait for their thread span and root until the file is read (Note [sglang spans] in {@link SglangSpans}).
  */
 public final class OtlpJsonReader {
 

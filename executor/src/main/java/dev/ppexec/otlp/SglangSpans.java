@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.function.Consumer;
 
@@ -21,7 +22,8 @@ import java.util.function.Consumer;
  * spans, until the file is read (a child is often exported before its parent); then each slice
  * gets its root's rid, its thread span's ranks and host_id, and the process name sglang's
  * converter gives the thread ({@code host_id[:8]:thread_label-PP{pp}-DP{dp}-TP{tp}}, each
- * suffix where the thread span has the rank), and a root gets its first thread's host_id. A span
+ * suffix where the thread span has the rank; the thread span gets it too), and a root gets its
+ * first thread's host_id. A span
  * that already names its rank and request (ppexec's own slices in sglang's schema) passes at once,
  * so only sglang's own traces are held whole. Spans of other resources pass unchanged; waiting
  * spans whose root never came are handed on as they are.
@@ -32,6 +34,9 @@ final class SglangSpans {
     static final String PROCESS_KEY = "sglang.process_name";
 
     private static final String MOONCAKE_MODULE = "sglang::mooncake";
+    /** In the order sglang's converter appends them to a process name. */
+    private static final List<SpanContract.Key> RANKS = List.of(SpanContract.PP_RANK, SpanContract.DP_RANK,
+            SpanContract.TP_RANK);
 
     private record Held(SpanRecord span, String parentId) {}
 
@@ -72,7 +77,9 @@ final class SglangSpans {
             if (isRoot(s)) {
                 String host = rootHost.get(h);
                 sink.accept(host == null ? s : with(s, Map.of(SpanContract.HOST_ID.name(), host)));
-            } else if (thread == null || thread == h) {
+            } else if (thread == h) {
+                sink.accept(with(s, Map.of(PROCESS_KEY, processName(s))));
+            } else if (thread == null) {
                 sink.accept(s);
             } else {
                 sink.accept(with(s, inherited(thread.span(), byId.get(thread.parentId()).span())));
@@ -108,22 +115,33 @@ final class SglangSpans {
         if (rid != null) {
             add.put(SpanContract.RID.name(), rid);
         }
+        for (SpanContract.Key rank : RANKS) {
+            Object v = thread.attributes().get(rank.name());
+            if (v != null) {
+                add.put(rank.name(), v);
+            }
+        }
+        String host = thread.stringAttribute(SpanContract.HOST_ID.name());
+        if (host != null) {
+            add.put(SpanContract.HOST_ID.name(), host);
+        }
+        add.put(PROCESS_KEY, processName(thread));
+        return add;
+    }
+
+    /** {@code host_id[:8]:thread_label-PP{pp}-DP{dp}-TP{tp}}, each suffix where the thread span has that rank. */
+    private static String processName(SpanRecord thread) {
         StringBuilder process = new StringBuilder();
         String host = thread.stringAttribute(SpanContract.HOST_ID.name());
         process.append(host == null ? "" : host.substring(0, Math.min(8, host.length()))).append(':')
                 .append(thread.stringAttribute(SpanContract.THREAD_LABEL.name()));
-        for (SpanContract.Key rank : List.of(SpanContract.PP_RANK, SpanContract.DP_RANK, SpanContract.TP_RANK)) {
+        for (SpanContract.Key rank : RANKS) {
             Object v = thread.attributes().get(rank.name());
             if (v != null) {
-                add.put(rank.name(), v);
-                process.append('-').append(rank.name().substring(0, 2).toUpperCase(java.util.Locale.ROOT)).append(v);
+                process.append('-').append(rank.name().substring(0, 2).toUpperCase(Locale.ROOT)).append(v);
             }
         }
-        if (host != null) {
-            add.put(SpanContract.HOST_ID.name(), host);
-        }
-        add.put(PROCESS_KEY, process.toString());
-        return add;
+        return process.toString();
     }
 
     /** {@code span} with {@code add} put where it has no such attribute. */

@@ -125,6 +125,10 @@ public final class SliceTable {
             return new Track(resourceProcess(span), Role.THREAD, threadLabel(span));
         }
         RankKey rank = RankKey.of(span);
+        if (rank == null) {
+            // An sglang thread without ranks (its tokenizer): a process of its own, as sglang's converter draws it.
+            return new Track(new Process(null, span.stringAttribute(SglangSpans.PROCESS_KEY)), Role.REQUESTS, "requests");
+        }
         Process p = new Process(rank, rank.processName());
         String stream = span.stringAttribute(SpanContract.STREAM.name());
         return switch (k) {

@@ -38,10 +38,18 @@ public enum SpanKind {
     public static SpanKind of(SpanRecord span) {
         boolean ranked = span.intAttribute(SpanContract.PP_RANK.name()) != null;
         boolean request = span.attributes().containsKey(SpanContract.RID.name());
+        if (!ranked && span.attributes().containsKey(SglangSpans.PROCESS_KEY)
+                && span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
+            return THREAD; // an sglang thread span without ranks (its tokenizer)
+        }
         if (!ranked) {
             boolean root = span.name().startsWith(SpanContract.REQUEST_PREFIX.strip())
                     || SpanContract.SGLANG_REQUEST_MODULE.equals(span.stringAttribute(SpanContract.MODULE.name()));
-            return request && root ? REQUEST : OTHER;
+            if (request && root) {
+                return REQUEST;
+            }
+            // a slice of an sglang thread without ranks (its tokenizer), given its rid by the reader
+            return request && span.attributes().containsKey(SglangSpans.PROCESS_KEY) ? REQUEST_SLICE : OTHER;
         }
         if (span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
             return THREAD;

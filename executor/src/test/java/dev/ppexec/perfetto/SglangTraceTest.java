@@ -25,7 +25,8 @@ import static org.assertj.core.api.Assertions.within;
  * req-bbbb) on two PP ranks, both with DP rank 1 and TP rank 2 on host_id 0123456789abcdef
  * (thread ids 4101 and 4202); per request and rank a thread span under the root (module
  * sglang::request), prefill_forward and decode_forward below it, and below each a level-4
- * run_batch_cpu with pp_mb_id and no step; the roots' parents are spans of an {@code smg}
+ * run_batch_cpu with pp_mb_id and no step; a tokenizer thread span without ranks (pid 4000) with a
+ * {@code tokenize} slice 900-950 per request; the roots' parents are spans of an {@code smg}
  * resource. Slices come before their parents in the file, as a batch exporter writes them.
  * Times in microseconds after 1700000000000000000 ns:
  *
@@ -50,7 +51,8 @@ class SglangTraceTest {
         ChromeTrace t = ChromeTrace.read(out);
 
         // sglang's converter: host_id[:8] + ":" + thread_label + "-PP{pp}-DP{dp}-TP{tp}"; smg spans in "smg".
-        assertThat(t.processes().values()).containsExactlyInAnyOrder(PP0, PP1, "smg", "01234567:Requests");
+        assertThat(t.processes().values()).containsExactlyInAnyOrder(PP0, PP1, "01234567:Tokenizer", "smg",
+                "01234567:Requests");
         for (String rank : List.of(PP0, PP1)) {
             int pid = t.pid(rank);
             Map<String, List<Slice>> byThread = t.slices().stream().filter(s -> s.pid() == pid)
@@ -73,7 +75,10 @@ class SglangTraceTest {
         assertThat(t.slices().stream().filter(s -> s.pid() == t.pid("smg"))).extracting(Slice::name)
                 .containsExactly("smg_request", "smg_request");
         assertThat(t.slices().stream().filter(s -> s.pid() == t.pid("01234567:Requests"))).hasSize(2);
-        assertThat(t.slices()).as("6 launches, 8 request slices, 2 roots, 2 smg spans").hasSize(18);
+        int tokenizer = t.pid("01234567:Tokenizer");
+        assertThat(t.slices().stream().filter(s -> s.pid() == tokenizer).map(s -> t.threads().get(s.thread())))
+                .as("the two requests' tokenize slices overlap: two slots").containsExactlyInAnyOrder("req slot 1", "req slot 2");
+        assertThat(t.slices()).as("6 launches, 8 request slices, 2 tokenize, 2 roots, 2 smg spans").hasSize(20);
     }
 
     @Test
