@@ -27,6 +27,11 @@ class TraceSchemaOptionTest {
         assertThat(serviceNames(dir, "named.jsonl", "--trace-schema", "sglang", "--attr", "service.name=engine-a"))
                 .containsExactly("engine-a");
 
+        assertThat(withProperty("otel.service.name", "pp-bench",
+                () -> serviceNames(dir, "env.jsonl", "--trace-schema", "sglang"))).containsExactly("pp-bench");
+        assertThat(withProperty("otel.resource.attributes", "team=pp,service.name=from-attrs",
+                () -> serviceNames(dir, "attrs.jsonl", "--trace-schema", "sglang"))).containsExactly("from-attrs");
+
         String sglang = Files.readString(dir.resolve("sglang.jsonl"));
         assertThat(sglang).contains("{\"key\":\"module\",\"value\":{\"stringValue\":\"sglang::request\"}}")
                 .contains("{\"key\":\"pid\",");
@@ -45,6 +50,20 @@ class TraceSchemaOptionTest {
         assertThat(untraced.err().strip().lines()).hasSize(1);
         assertThat(untraced.err()).startsWith("run: --trace-schema sglang without a trace destination; allowed: with --trace-file");
         assertThat(dir.toFile().list()).isEmpty();
+    }
+
+    interface Body<T> {
+        T run() throws IOException;
+    }
+
+    /** As OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES would, through their system properties (the SDK reads both). */
+    private static <T> T withProperty(String key, String value, Body<T> body) throws IOException {
+        System.setProperty(key, value);
+        try {
+            return body.run();
+        } finally {
+            System.clearProperty(key);
+        }
     }
 
     private static Set<String> serviceNames(Path dir, String file, String... extra) throws IOException {
