@@ -387,6 +387,9 @@ public final class TraceReport {
             if (idealBubble != null) {
                 ideal = idealBubble;
                 source = "resource attribute ppexec.ideal_bubble";
+            } else if (decodeSteps == null && requests > 0 && countedRequests == 0) {
+                ideal = Double.NaN; // an sglang trace: its roots say nothing of the tokens generated
+                source = "the trace holds neither ppexec.decode_steps nor output_tokens";
             } else {
                 int p = stages != null ? stages : (int) ranks.stream().map(r -> r.rank().pp()).distinct().count();
                 int m = microBatches != null ? microBatches : microBatchesSeen;

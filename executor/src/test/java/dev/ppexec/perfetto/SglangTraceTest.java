@@ -108,6 +108,7 @@ class SglangTraceTest {
         report.printText(new PrintWriter(text, true));
         assertThat(text.toString()).contains("device: the trace holds no device time for PP0-DP1-TP2, PP1-DP1-TP2")
                 .contains("throughput: 2 requests in 1.800 ms; the trace holds no output_tokens")
+                .contains("bubble: measured -, ideal - (the trace holds neither ppexec.decode_steps nor output_tokens)")
                 .doesNotContain("0.000");
         Map<String, Object> json = report.toJson();
         @SuppressWarnings("unchecked")
