@@ -49,6 +49,11 @@ class TraceSchemaOptionTest {
         assertThat(untraced.status()).isEqualTo(2);
         assertThat(untraced.err().strip().lines()).hasSize(1);
         assertThat(untraced.err()).startsWith("run: --trace-schema sglang without a trace destination; allowed: with --trace-file");
+        CliRun off = CliRun.of("run", "--model", "tiny", "--device", "cpu", "--trace-file", dir.resolve("t.jsonl").toString(),
+                "--trace-level", "0", "--trace-schema", "sglang");
+        assertThat(off.status()).isEqualTo(2);
+        assertThat(off.err().strip()).isEqualTo("run: --trace-schema sglang with --trace-level 0 (tracing off); allowed: with "
+                + "--trace-level 1..4");
         assertThat(dir.toFile().list()).isEmpty();
     }
 
