@@ -160,11 +160,14 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Plan plan = validate();
-        new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file).output("--trace-file", traceFile).output("--report", report)
-                .output("--perfetto", perfetto).check();
-        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) {
+        try (StopOnSignal signal = StopOnSignal.watch(err, "run")) { // from the start: the stop line in every phase
             try {
+                Plan plan = validate();
+                new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file)
+                        .output("--trace-file", traceFile).output("--report", report).output("--perfetto", perfetto).check();
+                if (signal.signalled()) {
+                    return 1;
+                }
                 DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
                 List<Device> devices = opened.devices();
                 try {
@@ -260,7 +263,6 @@ final class RunCommand implements Callable<Integer> {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
-                signal.traced();
             }
             Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
                     Math.min(plan.decodeSteps(), 4));
@@ -270,6 +272,9 @@ final class RunCommand implements Callable<Integer> {
             TraceReport.Builder traceReport = tracing == null ? null : TraceReport.builder();
             if (tracing != null) {
                 tracing.tap(traceReport);
+            }
+            if (tracing != null) {
+                signal.traced(); // from here on the trace holds this run's spans (warm-up runs are not traced)
             }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
