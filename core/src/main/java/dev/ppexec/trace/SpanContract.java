@@ -44,10 +44,25 @@ public final class SpanContract {
     public static final Key DEVICE = new Key("device", Type.STRING);
     public static final Key STREAM = new Key("stream", Type.STRING);
     public static final Key PEER_RANK = new Key("peer_rank", Type.LONG);
+    /** sglang's schema ({@link TraceSchema#SGLANG}): {@link #SGLANG_REQUEST_MODULE} on a request's root. */
+    public static final Key MODULE = new Key("module", Type.STRING);
+    /** sglang's schema: the OS thread id of the rank's scheduler thread, on its thread span (sglang calls it pid). */
+    public static final Key PID = new Key("pid", Type.LONG);
+
+    /** The {@link #MODULE} of a request's root in sglang's schema: what sglang's converter takes as a root. */
+    public static final String SGLANG_REQUEST_MODULE = "sglang::request";
+    /** The service.name of sglang's engine, whose spans sglang's converter reads. */
+    public static final String SGLANG_SERVICE = "sglang";
+    /** The service.name of sglang's model gateway (its spans go to one process, {@code smg}). */
+    public static final String SMG_SERVICE = "smg";
 
     /** Every attribute a span of ours may carry. */
     public static final List<Key> SPAN_KEYS = List.of(RID, PROMPT_LEN, OUTPUT_TOKENS, PP_RANK, TP_RANK, DP_RANK,
-            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK);
+            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, MODULE,
+            PID);
+
+    /** The keys only {@link TraceSchema#SGLANG} writes. */
+    public static final List<Key> SGLANG_KEYS = List.of(MODULE, PID);
 
     // Resource attributes of a run (every span of the run carries them).
     public static final Key HOST_NAME = new Key("host.name", Type.STRING);

@@ -22,6 +22,7 @@ import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -35,6 +36,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -132,6 +134,10 @@ final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--trace-level", paramLabel = "N", description = "0 (off) .. 4 (per micro-batch slices); default 4 with a trace destination, else 0.")
     Integer traceLevel;
+
+    @Option(names = "--trace-schema", paramLabel = "SCHEMA",
+            description = "ppexec (default) or sglang: the same spans, plus what sglang's tools read (service.name sglang unless named otherwise, module on each request root, pid on each thread span).")
+    String traceSchema;
 
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable, each key once; needs a trace destination.")
     List<String> attributes = new ArrayList<>();
@@ -388,7 +394,22 @@ final class RunCommand implements Callable<Integer> {
         if (!level.isOff()) {
             OtelSettings.problem(main.env, main.system).ifPresent(p -> check(false, p));
         }
-        return new TraceOptions(level, traceFile(), otlpEndpoint == null ? null : URI.create(otlpEndpoint), otlpProtocol, attrs);
+        return new TraceOptions(level, traceFile(), otlpEndpoint == null ? null : URI.create(otlpEndpoint), otlpProtocol, attrs,
+                schema(level, destination, destinations));
+    }
+
+    /** {@code --trace-schema}: a schema's name, and only for a traced run. */
+    private TraceSchema schema(TraceLevel level, boolean destination, String destinations) {
+        if (traceSchema == null) {
+            return TraceSchema.PPEXEC;
+        }
+        List<String> allowed = Arrays.stream(TraceSchema.values()).map(TraceSchema::value).toList();
+        check(allowed.contains(traceSchema), "--trace-schema '" + traceSchema + "' is not a trace schema; allowed: "
+                + String.join(", ", allowed));
+        check(destination, "--trace-schema " + traceSchema + " without a trace destination; allowed: with " + destinations);
+        check(!level.isOff(), "--trace-schema " + traceSchema + " with --trace-level 0 (tracing off); allowed: with "
+                + "--trace-level 1..4");
+        return TraceSchema.valueOf(traceSchema.toUpperCase(Locale.ROOT));
     }
 
     /** The {@code --attr} pairs: each KEY=VALUE, each key once and outside ppexec.*, and only for a traced run. */

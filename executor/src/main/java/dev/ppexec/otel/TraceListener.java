@@ -7,11 +7,13 @@ import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.ThreadInfo;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import dev.ppexec.trace.TraceStage;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
 import io.opentelemetry.context.Context;
@@ -26,8 +28,10 @@ import static dev.ppexec.otel.ContractKeys.DEVICE;
 import static dev.ppexec.otel.ContractKeys.DP_RANK;
 import static dev.ppexec.otel.ContractKeys.FORWARD_MODE;
 import static dev.ppexec.otel.ContractKeys.HOST_ID;
+import static dev.ppexec.otel.ContractKeys.MODULE;
 import static dev.ppexec.otel.ContractKeys.OUTPUT_TOKENS;
 import static dev.ppexec.otel.ContractKeys.PEER_RANK;
+import static dev.ppexec.otel.ContractKeys.PID;
 import static dev.ppexec.otel.ContractKeys.PP_MB_ID;
 import static dev.ppexec.otel.ContractKeys.PP_RANK;
 import static dev.ppexec.otel.ContractKeys.PROMPT_LEN;
@@ -59,6 +63,9 @@ import static dev.ppexec.otel.ContractKeys.TP_RANK;
  * on the receiving rank's copy stream, so rank r's pp_send and rank r+1's pp_recv of a micro-batch
  * and step have the same times and the same {@code stream}. The ring hand-off of next tokens from
  * the last rank to rank 0 is not a pp_send/pp_recv pair.
+ *
+ * <p>With {@link TraceSchema#SGLANG} the spans are the same, plus what sglang's converter looks
+ * for: {@code module} on each root and {@code pid} (the OS thread id) on each thread span.
  */
 public final class TraceListener implements RunListener {
 
@@ -69,10 +76,12 @@ public final class TraceListener implements RunListener {
     private final TraceLevel level;
     private final EpochClock clock;
     private final String hostName;
+    private final TraceSchema schema;
     private Run run;
 
-    public TraceListener(Tracer tracer, TraceLevel level, EpochClock clock, String hostName) {
+    public TraceListener(Tracer tracer, TraceLevel level, TraceSchema schema, EpochClock clock, String hostName) {
         this.tracer = Objects.requireNonNull(tracer, "tracer");
+        this.schema = Objects.requireNonNull(schema, "schema");
         this.level = Objects.requireNonNull(level, "level");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.hostName = Objects.requireNonNull(hostName, "hostName");
@@ -156,12 +165,15 @@ public final class TraceListener implements RunListener {
         Span root(int rid) {
             if (roots[rid] == null) {
                 String name = Integer.toString(rid);
-                roots[rid] = tracer.spanBuilder(SpanContract.REQUEST_PREFIX + name).setNoParent()
+                SpanBuilder root = tracer.spanBuilder(SpanContract.REQUEST_PREFIX + name).setNoParent()
                         .setStartTimestamp(clock.epochNanos(info.arrivalNanos()), TimeUnit.NANOSECONDS)
                         .setAttribute(RID, name)
                         .setAttribute(PROMPT_LEN, (long) info.promptLength())
-                        .setAttribute(OUTPUT_TOKENS, info.decodeSteps() + 1L)
-                        .startSpan();
+                        .setAttribute(OUTPUT_TOKENS, info.decodeSteps() + 1L);
+                if (schema == TraceSchema.SGLANG) {
+                    root.setAttribute(MODULE, SpanContract.SGLANG_REQUEST_MODULE);
+                }
+                roots[rid] = root.startSpan();
                 rootEndNanos[rid] = info.arrivalNanos();
             }
             return roots[rid];
@@ -258,10 +270,13 @@ public final class TraceListener implements RunListener {
                 first = Math.min(first, startOf(p.role(), p.record()));
             }
             ThreadInfo thread = ThreadInfo.scheduler(rank, run.info.threadIds()[rank], hostName);
-            Attributes threadAttributes = Attributes.builder()
+            AttributesBuilder threadBuilder = Attributes.builder()
                     .put(PP_RANK, thread.ppRank()).put(TP_RANK, thread.tpRank()).put(DP_RANK, thread.dpRank())
-                    .put(HOST_ID, thread.hostId()).put(THREAD_ID, thread.threadId()).put(THREAD_LABEL, thread.label())
-                    .build();
+                    .put(HOST_ID, thread.hostId()).put(THREAD_ID, thread.threadId()).put(THREAD_LABEL, thread.label());
+            if (schema == TraceSchema.SGLANG) {
+                threadBuilder.put(PID, run.info.osThreadIds()[rank]);
+            }
+            Attributes threadAttributes = threadBuilder.build();
             threads = new Span[rids.length];
             contexts = new Context[rids.length];
             base = new Attributes[rids.length];

@@ -4,6 +4,7 @@ import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.runtime.RunListener;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
@@ -66,16 +67,21 @@ public final class Tracing implements AutoCloseable {
     private static final String TRACES_ENDPOINT = "otel.exporter.otlp.traces.endpoint";
     private static final String PROTOCOL = "otel.exporter.otlp.protocol";
     private static final String TRACES_PROTOCOL = "otel.exporter.otlp.traces.protocol";
+    private static final String SERVICE_NAME = "otel.service.name";
+    private static final String RESOURCE_ATTRIBUTES = "otel.resource.attributes";
 
     private final OpenTelemetrySdk sdk;
     private final TraceLevel level;
+    private final TraceSchema schema;
     private final EndedSpans ended;
     private final List<CountingExporter> destinations;
     private TraceSummary summary;
 
-    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, EndedSpans ended, List<CountingExporter> destinations) {
+    private Tracing(OpenTelemetrySdk sdk, TraceLevel level, TraceSchema schema, EndedSpans ended,
+                    List<CountingExporter> destinations) {
         this.sdk = sdk;
         this.level = level;
+        this.schema = schema;
         this.ended = ended;
         this.destinations = destinations;
     }
@@ -138,7 +144,7 @@ public final class Tracing implements AutoCloseable {
                             withFile(provider, config, ended, fileExporter, destinations))
                     .build()
                     .getOpenTelemetrySdk();
-            return new Tracing(sdk, options.level(), ended, destinations);
+            return new Tracing(sdk, options.level(), options.schema(), ended, destinations);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();
@@ -170,7 +176,6 @@ public final class Tracing implements AutoCloseable {
 
     private static Map<String, String> defaults(long expectedSpans) {
         Map<String, String> d = new HashMap<>();
-        d.put("otel.service.name", "ppexec");
         d.put("otel.bsp.max.queue.size", Long.toString(Math.clamp(expectedSpans, MIN_QUEUE, MAX_QUEUE)));
         return d;
     }
@@ -189,6 +194,9 @@ public final class Tracing implements AutoCloseable {
         o.put(OtelSettings.TRACES_EXPORTER, collector ? "otlp" : "none");
         o.put("otel.metrics.exporter", "none"); // ppexec records no metrics and no logs
         o.put("otel.logs.exporter", "none");
+        if (config.getString(SERVICE_NAME) == null && !config.getMap(RESOURCE_ATTRIBUTES).containsKey("service.name")) {
+            o.put(SERVICE_NAME, options.schema().defaultServiceName());
+        }
         return o;
     }
 
@@ -262,7 +270,7 @@ public final class Tracing implements AutoCloseable {
 
     /** A listener that turns each run it hears into spans of this SDK, as the run goes on. */
     public RunListener listener() {
-        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, EpochClock.process(), HostName.get());
+        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, schema, EpochClock.process(), HostName.get());
     }
 
     /**

@@ -37,7 +37,8 @@ import java.util.function.LongSupplier;
  * element, may hold several resources and scopes. Each line (element) is read whole before its
  * spans are handed on, so one that is bad hands on nothing: with {@code lenient} it is skipped
  * and counted, else the read stops with a {@link TraceInputException} naming the line. Memory is
- * one line (one element) at a time, whatever the file's size.
+ * one line (one element) at a time, whatever the file's size, but for sglang's own slices, which
+ * wait for their thread span and root until the file is read (Note [sglang spans] in {@link SglangSpans}).
  */
 public final class OtlpJsonReader {
 
@@ -48,7 +49,7 @@ public final class OtlpJsonReader {
 
     private final String label;
     private final boolean lenient;
-    private final Consumer<SpanRecord> sink;
+    private final SglangSpans sink;
     private final Consumer<String> onSkip;
     private long units;
     private long skipped;
@@ -57,7 +58,7 @@ public final class OtlpJsonReader {
     private OtlpJsonReader(String label, boolean lenient, Consumer<SpanRecord> sink, Consumer<String> onSkip) {
         this.label = label;
         this.lenient = lenient;
-        this.sink = sink;
+        this.sink = new SglangSpans(sink);
         this.onSkip = onSkip;
     }
 
@@ -82,7 +83,9 @@ public final class OtlpJsonReader {
             if (first < 0) {
                 throw new TraceInputException(label + ": empty file; " + ALLOWED_FILE);
             }
-            return first == '[' ? reader.readArray(in) : reader.readLines(in);
+            ReadSummary summary = first == '[' ? reader.readArray(in) : reader.readLines(in);
+            reader.sink.finish();
+            return summary;
         } catch (NoSuchFileException e) {
             throw new TraceInputException(label + ": no such file");
         } catch (AccessDeniedException e) {
@@ -128,7 +131,7 @@ public final class OtlpJsonReader {
                 if (first != JsonToken.START_OBJECT) {
                     throw new BadUnit(n, "not OTLP-JSON: the line holds " + describe(first) + "; " + ALLOWED_FILE);
                 }
-                List<SpanRecord> read = new Unit(p, () -> n).readExport();
+                List<ReadSpan> read = new Unit(p, () -> n).readExport();
                 if (p.nextToken() != null) {
                     throw new BadUnit(n, "more than one JSON value on the line; " + ALLOWED_FILE);
                 }
@@ -226,9 +229,9 @@ public final class OtlpJsonReader {
         return "not JSON" + column + ": " + firstLine(e.getOriginalMessage());
     }
 
-    private void emit(List<SpanRecord> read) {
-        for (SpanRecord s : read) {
-            sink.accept(s);
+    private void emit(List<ReadSpan> read) {
+        for (ReadSpan s : read) {
+            sink.accept(s.span(), s.spanId(), s.parentSpanId());
         }
         spans += read.size();
     }
@@ -277,7 +280,11 @@ public final class OtlpJsonReader {
     private record KeyValue(String key, Object value) {}
 
     /** A span read before its resource (which may come later in the object). */
-    private record PartialSpan(String name, long startNanos, long endNanos, Map<String, Object> attributes) {}
+    private record PartialSpan(String name, long startNanos, long endNanos, Map<String, Object> attributes,
+                               String spanId, String parentSpanId) {}
+
+    /** A span with its ids, which sglang's schema needs (Note [sglang spans] in {@link SglangSpans}). */
+    private record ReadSpan(SpanRecord span, String spanId, String parentSpanId) {}
 
     @FunctionalInterface
     private interface Step {
@@ -294,8 +301,8 @@ public final class OtlpJsonReader {
             this.line = line;
         }
 
-        List<SpanRecord> readExport() throws IOException, BadUnit {
-            List<SpanRecord> out = new ArrayList<>();
+        List<ReadSpan> readExport() throws IOException, BadUnit {
+            List<ReadSpan> out = new ArrayList<>();
             boolean otlp = false;
             List<String> keys = new ArrayList<>();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
@@ -324,7 +331,7 @@ public final class OtlpJsonReader {
             return out;
         }
 
-        private void readResourceSpans(List<SpanRecord> out) throws IOException, BadUnit {
+        private void readResourceSpans(List<ReadSpan> out) throws IOException, BadUnit {
             expectObject("a resourceSpans element");
             Map<String, Object> resource = Map.of();
             List<PartialSpan> partial = new ArrayList<>();
@@ -339,7 +346,8 @@ public final class OtlpJsonReader {
             }
             Map<String, Object> shared = Collections.unmodifiableMap(resource);
             for (PartialSpan s : partial) {
-                out.add(new SpanRecord(s.name, s.startNanos, s.endNanos, s.attributes, shared));
+                out.add(new ReadSpan(new SpanRecord(s.name, s.startNanos, s.endNanos, s.attributes, shared), s.spanId,
+                        s.parentSpanId));
             }
         }
 
@@ -386,6 +394,8 @@ public final class OtlpJsonReader {
             Long start = null;
             Long end = null;
             Map<String, Object> attributes = Map.of();
+            String spanId = null;
+            String parentSpanId = null;
             List<String> problems = new ArrayList<>();
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
@@ -396,8 +406,8 @@ public final class OtlpJsonReader {
                     case "endTimeUnixNano" -> end = readNanos(value, field, problems);
                     case "attributes" -> attributes = readAttributes(value, problems);
                     case "traceId" -> checkId(value, field, 32, false, problems);
-                    case "spanId" -> checkId(value, field, 16, false, problems);
-                    case "parentSpanId" -> checkId(value, field, 16, true, problems);
+                    case "spanId" -> spanId = checkId(value, field, 16, false, problems);
+                    case "parentSpanId" -> parentSpanId = checkId(value, field, 16, true, problems);
                     default -> p.skipChildren();
                 }
             }
@@ -418,7 +428,7 @@ public final class OtlpJsonReader {
                 throw new BadUnit(at, what + " ends before it starts: startTimeUnixNano " + start + ", endTimeUnixNano "
                         + end + "; allowed: end >= start");
             }
-            return new PartialSpan(name, start, end, attributes);
+            return new PartialSpan(name, start, end, attributes, spanId, parentSpanId);
         }
 
         private Long readNanos(JsonToken token, String field, List<String> problems) throws IOException {
@@ -436,22 +446,23 @@ public final class OtlpJsonReader {
 
         /**
          * A trace or span id: {@code hexDigits} hex digits, as OTLP/JSON writes ids ({@code
-         * parentSpanId} may be empty: a root).
+         * parentSpanId} may be empty: a root). Returns the id, or null when there is none or it is bad.
          */
-        private void checkId(JsonToken token, String field, int hexDigits, boolean emptyAllowed, List<String> problems)
+        private String checkId(JsonToken token, String field, int hexDigits, boolean emptyAllowed, List<String> problems)
                 throws IOException {
             if (token == JsonToken.VALUE_NULL) {
-                return;
+                return null;
             }
             String text = token == JsonToken.VALUE_STRING ? p.getText() : null;
             if (text == null) {
                 p.skipChildren();
             } else if ((emptyAllowed && text.isEmpty()) || isHex(text, hexDigits)) {
-                return;
+                return text.toLowerCase(java.util.Locale.ROOT);
             }
             problems.add(field + " " + (text == null ? describe(token) : "'" + abbreviate(text) + "'") + " is not "
                     + hexDigits + " hex digits; allowed: a " + hexDigits + "-digit hex string"
                     + (emptyAllowed ? " or \"\"" : ""));
+            return null;
         }
 
         /** {@code [{"key": k, "value": AnyValue}, ...]} as a map; bad values go to {@code problems}. */

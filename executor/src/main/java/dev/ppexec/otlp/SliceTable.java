@@ -36,10 +36,11 @@ public final class SliceTable {
     /** A group of lanes in one process: e.g. PP0's CPU lanes, or those of {@code cuda:0 stream 1}. */
     public record Track(Process process, Role role, String label) {}
 
-    private static final Set<String> RANK_KEYS = Set.of(SpanContract.PP_RANK.name(), SpanContract.TP_RANK.name(), SpanContract.DP_RANK.name());
+    private static final Set<String> RANK_KEYS = Set.of(SpanContract.PP_RANK.name(), SpanContract.TP_RANK.name(),
+            SpanContract.DP_RANK.name(), SglangSpans.PROCESS_KEY);
     private static final Set<String> BATCH_KEYS = Set.of(SpanContract.PP_RANK.name(),
             SpanContract.TP_RANK.name(), SpanContract.DP_RANK.name(), SpanContract.RID.name(), SpanContract.PP_MB_ID.name(),
-            SpanContract.STEP.name());
+            SpanContract.STEP.name(), SglangSpans.PROCESS_KEY);
     private static final SpanKind[] KINDS = SpanKind.values();
     private static final Comparator<String> RID_ORDER = Comparator.comparingInt(String::length)
             .thenComparing(Comparator.naturalOrder());
@@ -90,7 +91,8 @@ public final class SliceTable {
         String rid = span.stringAttribute(SpanContract.RID.name());
         if (k.batch()) {
             microBatch[i] = span.intAttribute(SpanContract.PP_MB_ID.name());
-            step[i] = span.intAttribute(SpanContract.STEP.name());
+            Integer st = span.intAttribute(SpanContract.STEP.name());
+            step[i] = st == null ? -1 : st;
             owner[i] = -1;
             args[i] = argSets.id(without(span.attributes(), BATCH_KEYS));
             int present = batchIndex.putIfAbsent(i);
@@ -123,6 +125,10 @@ public final class SliceTable {
             return new Track(resourceProcess(span), Role.THREAD, threadLabel(span));
         }
         RankKey rank = RankKey.of(span);
+        if (rank == null) {
+            // An sglang thread without ranks (its tokenizer): a process of its own, as sglang's converter draws it.
+            return new Track(new Process(null, span.stringAttribute(SglangSpans.PROCESS_KEY)), Role.REQUESTS, "requests");
+        }
         Process p = new Process(rank, rank.processName());
         String stream = span.stringAttribute(SpanContract.STREAM.name());
         return switch (k) {
@@ -135,6 +141,9 @@ public final class SliceTable {
 
     private static Process resourceProcess(SpanRecord span) {
         Object service = span.resource().getOrDefault(SpanContract.SERVICE_NAME.name(), "unknown_service");
+        if (SpanContract.SMG_SERVICE.equals(service)) {
+            return new Process(null, SpanContract.SMG_SERVICE); // as sglang's converter names its gateway
+        }
         Object pid = span.resource().get(SpanContract.PROCESS_PID.name());
         return new Process(null, RankKey.host8(span) + ":" + service + (pid == null ? "" : " pid " + pid));
     }
@@ -243,7 +252,7 @@ public final class SliceTable {
         return microBatch[i];
     }
 
-    /** step of a level-4 slice (0 = prefill); -1 for other kinds. */
+    /** step of a level-4 slice (0 = prefill); -1 for other kinds and for sglang's run_batch_cpu (it has none). */
     public int step(int i) {
         return step[i];
     }

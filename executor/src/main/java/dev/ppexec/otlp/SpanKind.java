@@ -6,7 +6,9 @@ import dev.ppexec.trace.TraceStage;
 /**
  * What a span is to the converter and the report, from its name and attributes (the span
  * contract: {@code Req} roots, {@code Scheduler [PP r]} thread spans, request slices, and the
- * level-4 micro-batch slices).
+ * level-4 micro-batch slices). sglang's spans, given their rank and rid by the reader (Note [sglang
+ * spans] in {@link SglangSpans}), are placed the same way: roots by {@code module}, and
+ * {@code run_batch_cpu} with a {@code pp_mb_id} but no {@code step}.
  */
 public enum SpanKind {
     /** {@code Req {rid}}: a request from its arrival to its last token. */
@@ -36,22 +38,34 @@ public enum SpanKind {
     public static SpanKind of(SpanRecord span) {
         boolean ranked = span.intAttribute(SpanContract.PP_RANK.name()) != null;
         boolean request = span.attributes().containsKey(SpanContract.RID.name());
+        if (!ranked && span.attributes().containsKey(SglangSpans.PROCESS_KEY)
+                && span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
+            return THREAD; // an sglang thread span without ranks (its tokenizer)
+        }
         if (!ranked) {
-            return request && span.name().startsWith(SpanContract.REQUEST_PREFIX.strip()) ? REQUEST : OTHER;
+            boolean root = span.name().startsWith(SpanContract.REQUEST_PREFIX.strip())
+                    || SpanContract.SGLANG_REQUEST_MODULE.equals(span.stringAttribute(SpanContract.MODULE.name()));
+            if (request && root) {
+                return REQUEST;
+            }
+            // a slice of an sglang thread without ranks (its tokenizer), given its rid by the reader
+            return request && span.attributes().containsKey(SglangSpans.PROCESS_KEY) ? REQUEST_SLICE : OTHER;
         }
         if (span.attributes().containsKey(SpanContract.THREAD_LABEL.name())) {
             return THREAD;
         }
-        if (span.intAttribute(SpanContract.PP_MB_ID.name()) != null && span.intAttribute(SpanContract.STEP.name()) != null) {
+        if (span.intAttribute(SpanContract.PP_MB_ID.name()) != null) {
+            boolean stepped = span.intAttribute(SpanContract.STEP.name()) != null;
             TraceStage stage = SpanContract.stage(span.name());
             SpanKind batch = stage == null ? null : switch (stage) {
+                // sglang's run_batch_cpu has pp_mb_id but no step
                 case RUN_BATCH_CPU -> BATCH_CPU;
                 case RUN_BATCH_DEVICE -> BATCH_DEVICE;
                 case PP_SEND -> PP_SEND;
                 case PP_RECV -> PP_RECV;
                 default -> null;
             };
-            if (batch != null) {
+            if (batch != null && (stepped || batch == BATCH_CPU)) {
                 return batch;
             }
         }

@@ -169,7 +169,9 @@ final class ChromeTraceWriter {
         g.writeObjectFieldStart("args");
         if (table.kind(i).batch()) {
             g.writeNumberField(SpanContract.PP_MB_ID.name(), table.microBatch(i));
-            g.writeNumberField(SpanContract.STEP.name(), table.step(i));
+            if (table.step(i) >= 0) {
+                g.writeNumberField(SpanContract.STEP.name(), table.step(i));
+            }
             g.writeArrayFieldStart("rids");
             for (String rid : table.rids(i)) {
                 g.writeString(rid);

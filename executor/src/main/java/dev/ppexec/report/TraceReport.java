@@ -74,6 +74,7 @@ public final class TraceReport {
      *
      * @param requests         Req spans
      * @param outputTokens     sum of their output_tokens
+     * @param countedRequests  Req spans that carry output_tokens (sglang's roots do not)
      * @param requestSpanNanos first Req start to last Req end
      * @param deviceSpanNanos  first device start to last device end, over all ranks
      * @param measuredBubble   1 − Σ device busy / (ranks × deviceSpanNanos)
@@ -82,11 +83,11 @@ public final class TraceReport {
      *                         or what the trace shows of them
      * @param idealSource      where idealBubble comes from
      */
-    public record RunStats(int requests, long outputTokens, long requestSpanNanos, long deviceSpanNanos,
+    public record RunStats(int requests, long outputTokens, int countedRequests, long requestSpanNanos, long deviceSpanNanos,
                            double measuredBubble, double idealBubble, String idealSource) {
 
         public double tokensPerSecond() {
-            return requests == 0 || requestSpanNanos <= 0 ? Double.NaN : outputTokens * 1e9 / requestSpanNanos;
+            return countedRequests == 0 || requestSpanNanos <= 0 ? Double.NaN : outputTokens * 1e9 / requestSpanNanos;
         }
     }
 
@@ -143,15 +144,28 @@ public final class TraceReport {
                     + "  device idle  launch->device us");
         }
         boolean hosts = ranks.stream().map(r -> r.rank().host()).distinct().count() > 1;
+        List<String> withoutDevice = new ArrayList<>();
         for (RankStats r : ranks) {
-            out.printf(Locale.ROOT, "%-12s %13d  %8d  %12.3f  %11s  %15.3f  %14s  %11s  %17s%n",
+            boolean device = r.deviceSlices() > 0;
+            if (!device) {
+                withoutDevice.add(label(r.rank(), hosts));
+            }
+            out.printf(Locale.ROOT, "%-12s %13d  %8d  %12.3f  %11s  %15s  %14s  %11s  %17s%n",
                     label(r.rank(), hosts), r.microBatches(), r.forwards(), r.cpuTotalNanos() / 1e6,
-                    fixed(r.cpuMeanNanos() / 1e3), r.deviceTotalNanos() / 1e6, fixed(r.deviceMeanNanos() / 1e3),
-                    percent(r.deviceIdleShare()), fixed(r.launchLatencyMeanNanos() / 1e3));
+                    fixed(r.cpuMeanNanos() / 1e3), device ? String.format(Locale.ROOT, "%.3f", r.deviceTotalNanos() / 1e6)
+                            : "-", fixed(r.deviceMeanNanos() / 1e3), percent(r.deviceIdleShare()),
+                    fixed(r.launchLatencyMeanNanos() / 1e3));
+        }
+        if (!withoutDevice.isEmpty()) {
+            out.println("device: the trace holds no device time for " + String.join(", ", withoutDevice)
+                    + " (no run_batch_device spans: sglang's traces have none; ppexec writes them at level 4)");
         }
         out.printf(Locale.ROOT, "bubble: measured %s, ideal %s (%s)%n", percent(run.measuredBubble()),
                 percent(run.idealBubble()), run.idealSource());
-        if (run.requests() > 0) {
+        if (run.requests() > 0 && run.countedRequests() == 0) {
+            out.printf(Locale.ROOT, "throughput: %d requests in %.3f ms; the trace holds no output_tokens%n",
+                    run.requests(), run.requestSpanNanos() / 1e6);
+        } else if (run.requests() > 0) {
             out.printf(Locale.ROOT, "throughput: %d requests, %d output tokens in %.3f ms: %s tokens/s%n",
                     run.requests(), run.outputTokens(), run.requestSpanNanos() / 1e6, fixed(run.tokensPerSecond()));
         } else {
@@ -159,7 +173,7 @@ public final class TraceReport {
         }
     }
 
-    /** The figures as a JSON tree (maps, lists, numbers; NaN as null), for scripts. */
+    /** The figures as a JSON tree (maps, lists, numbers; NaN as null, and device figures null for a rank without device slices), for scripts. */
     public Map<String, Object> toJson() {
         List<Map<String, Object>> rows = new ArrayList<>();
         for (RankStats r : ranks) {
@@ -174,7 +188,7 @@ public final class TraceReport {
             row.put("cpuTotalMs", r.cpuTotalNanos() / 1e6);
             row.put("cpuMeanUs", number(r.cpuMeanNanos() / 1e3));
             row.put("deviceSlices", r.deviceSlices());
-            row.put("deviceTotalMs", r.deviceTotalNanos() / 1e6);
+            row.put("deviceTotalMs", r.deviceSlices() == 0 ? null : r.deviceTotalNanos() / 1e6);
             row.put("deviceMeanUs", number(r.deviceMeanNanos() / 1e3));
             row.put("deviceIdleShare", number(r.deviceIdleShare()));
             row.put("launchToDeviceMeanUs", number(r.launchLatencyMeanNanos() / 1e3));
@@ -185,7 +199,7 @@ public final class TraceReport {
         runRow.put("outputTokens", run.outputTokens());
         runRow.put("seconds", run.requests() == 0 ? null : run.requestSpanNanos() / 1e9);
         runRow.put("tokensPerSecond", number(run.tokensPerSecond()));
-        runRow.put("deviceSpanMs", run.deviceSpanNanos() / 1e6);
+        runRow.put("deviceSpanMs", run.deviceSpanNanos() == 0 ? null : run.deviceSpanNanos() / 1e6);
         runRow.put("measuredBubble", number(run.measuredBubble()));
         runRow.put("idealBubble", number(run.idealBubble()));
         runRow.put("idealBubbleSource", run.idealSource());
@@ -221,6 +235,7 @@ public final class TraceReport {
         private final SliceTable slices = new SliceTable();
         private int requests;
         private long outputTokens;
+        private int countedRequests;
         private long firstRequestStart = Long.MAX_VALUE;
         private long lastRequestEnd = Long.MIN_VALUE;
         private Integer stages;
@@ -248,6 +263,7 @@ public final class TraceReport {
                 requestIds.add(span.stringAttribute(SpanContract.RID.name()));
                 Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
                 outputTokens += tokens == null ? 0 : tokens;
+                countedRequests += tokens == null ? 0 : 1;
                 maxOutputTokens = Math.max(maxOutputTokens, tokens == null ? 0 : tokens);
                 firstRequestStart = Math.min(firstRequestStart, span.startNanos());
                 lastRequestEnd = Math.max(lastRequestEnd, span.endNanos());
@@ -371,6 +387,9 @@ public final class TraceReport {
             if (idealBubble != null) {
                 ideal = idealBubble;
                 source = "resource attribute ppexec.ideal_bubble";
+            } else if (decodeSteps == null && requests > 0 && countedRequests == 0) {
+                ideal = Double.NaN; // an sglang trace: its roots say nothing of the tokens generated
+                source = "the trace holds neither ppexec.decode_steps nor output_tokens";
             } else {
                 int p = stages != null ? stages : (int) ranks.stream().map(r -> r.rank().pp()).distinct().count();
                 int m = microBatches != null ? microBatches : microBatchesSeen;
@@ -382,7 +401,7 @@ public final class TraceReport {
                         : ", counted in the trace");
             }
             long requestSpan = requests == 0 ? 0 : lastRequestEnd - firstRequestStart;
-            return new RunStats(requests, outputTokens, requestSpan, deviceSpan, measured, ideal, source);
+            return new RunStats(requests, outputTokens, countedRequests, requestSpan, deviceSpan, measured, ideal, source);
         }
 
         private RankKey rank(int slice) {

@@ -55,6 +55,7 @@ final class PipelineRun implements AutoCloseable {
     private final Transport transport;
     private final AtomicReference<PipelineException> failure = new AtomicReference<>();
     private final List<Thread> threads = new ArrayList<>();
+    private long[] osThreadIds;
     private final IntConsumer progress;
     /** TOKENS actions launched so far; the caller's thread turns them into steps for {@link #progress}. */
     private final AtomicInteger tokensLaunched = new AtomicInteger();
@@ -103,7 +104,7 @@ final class PipelineRun implements AutoCloseable {
             threadIds[locals.get(i).index] = threads.get(i).threadId();
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
-                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, arrivalNanos);
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, osThreadIds, arrivalNanos);
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
@@ -161,9 +162,12 @@ final class PipelineRun implements AutoCloseable {
 
     RunResult execute(double idealBubble) {
         CountDownLatch done = new CountDownLatch(locals.size());
+        long[] osIds = new long[ranks];
+        osThreadIds = osIds;
         for (Rank r : locals) {
             threads.add(Thread.ofPlatform().name("Scheduler [PP " + r.index + "]").unstarted(() -> {
                 try {
+                    osIds[r.index] = OsThread.currentId();
                     r.walk();
                 } finally {
                     done.countDown();

@@ -14,11 +14,13 @@ import java.util.List;
  * @param computeStreams stream id of each rank's compute stream
  * @param copyStreams   stream id of each rank's copy stream
  * @param threadIds     JVM id of each rank's scheduler thread ({@code Scheduler [PP r]})
+ * @param osThreadIds   the operating system's id of the same thread; each is set by the rank's thread before its
+ *                      first action, so a listener reads it once it heard one of the rank's actions
  * @param arrivalNanos  when the requests arrived: the run's start ({@link System#nanoTime()})
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
                       int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
-                      long[] threadIds, long arrivalNanos) {
+                      long[] threadIds, long[] osThreadIds, long arrivalNanos) {
 
     public int ranks() {
         return partition.stages();

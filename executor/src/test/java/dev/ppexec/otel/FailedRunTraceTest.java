@@ -9,6 +9,7 @@ import dev.ppexec.runtime.Workload;
 import dev.ppexec.schedule.ActionKind;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
@@ -60,7 +61,7 @@ class FailedRunTraceTest {
              Pipeline pipeline = Pipeline.builder().model(TINY).stages(2).microBatches(4).actionHook(faultOnRank1)
                      .build()) {
             TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
-                    EpochClock.process(), "host");
+                    TraceSchema.PPEXEC, EpochClock.process(), "host");
             assertThatThrownBy(() -> pipeline.generate(Workload.generated(TINY, REQUESTS, 4, 12), s -> {},
                     List.of(listener)))
                     .isInstanceOf(PipelineException.class).hasMessageContaining("injected fault");

@@ -7,6 +7,7 @@ import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.api.common.AttributeType;
 import io.opentelemetry.api.common.Attributes;
@@ -15,7 +16,8 @@ import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SimpleSpanProcessor;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.api.Timeout;
 
 import java.util.EnumSet;
@@ -36,8 +38,9 @@ class SpanContractTest {
 
     static final ModelConfig TINY = ModelConfig.preset("tiny", 5);
 
-    @Test
-    void levelFourRun_writesOnlyNamesAndKeysOfTheContract_withTheirTypes() {
+    @ParameterizedTest
+    @EnumSource(TraceSchema.class)
+    void levelFourRun_writesOnlyNamesAndKeysOfTheContract_withTheirTypes(TraceSchema schema) {
         Workload workload = Workload.generated(TINY, 6, 4, 3);
         List<SpanData> spans;
         Attributes resource;
@@ -47,7 +50,7 @@ class SpanContractTest {
             try (SdkTracerProvider provider = SdkTracerProvider.builder().setResource(Resource.create(resource))
                     .addSpanProcessor(SimpleSpanProcessor.create(memory)).build()) {
                 TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
-                        EpochClock.process(), "host");
+                        schema, EpochClock.process(), "host");
                 pipeline.generate(workload, s -> {}, List.of(listener));
                 spans = memory.getFinishedSpanItems();
             }
@@ -63,8 +66,11 @@ class SpanContractTest {
                 keysSeen.add(k.getKey());
             });
         }
-        assertThat(keysSeen).as("every span key of the contract is written at level 4")
-                .containsExactlyInAnyOrderElementsOf(SpanContract.SPAN_KEYS.stream().map(SpanContract.Key::name).toList());
+        List<String> expected = SpanContract.SPAN_KEYS.stream()
+                .filter(k -> schema == TraceSchema.SGLANG || !SpanContract.SGLANG_KEYS.contains(k))
+                .map(SpanContract.Key::name).toList();
+        assertThat(keysSeen).as("every span key of the contract (sglang's own only in its schema) is written at level 4")
+                .containsExactlyInAnyOrderElementsOf(expected);
 
         Map<String, SpanContract.Key> resourceKeys = SpanContract.RESOURCE_KEYS.stream()
                 .collect(Collectors.toMap(SpanContract.Key::name, k -> k));

@@ -6,6 +6,7 @@ import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import io.opentelemetry.api.common.AttributeKey;
 import io.opentelemetry.sdk.testing.exporter.InMemorySpanExporter;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
@@ -44,7 +45,7 @@ class TraceListenerTest {
                 .addSpanProcessor(SimpleSpanProcessor.create(exporter)).build();
              Pipeline pipeline = Pipeline.builder().model(model).stages(RANKS).microBatches(MICRO_BATCHES)
                      .actionHook((rank, action) -> threadIds[rank] = Thread.currentThread().threadId()).build()) {
-            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), level, EpochClock.process(),
+            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), level, TraceSchema.PPEXEC, EpochClock.process(),
                     "testhost-with-a-long-name");
             long before = epochNanos();
             pipeline.generate(Workload.generated(model, REQUESTS, PROMPT, DECODE_STEPS), s -> {}, List.of(listener));

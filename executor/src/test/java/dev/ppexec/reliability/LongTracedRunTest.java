@@ -9,6 +9,7 @@ import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
+import dev.ppexec.trace.TraceSchema;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
@@ -53,7 +54,7 @@ class LongTracedRunTest {
              Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(MICRO_BATCHES).build()) {
             Samples untraced = run(pipeline, workload, List.of(), exported);
             TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
-                    EpochClock.process(), "host");
+                    TraceSchema.PPEXEC, EpochClock.process(), "host");
             Samples traced = run(pipeline, workload, List.of(listener), exported);
             long expected = SpanContract.spanCount(MICRO_BATCHES, 2, DECODE_STEPS, TraceLevel.ALL);
             long untracedGrowth = untraced.heap()[1] - untraced.heap()[0];
