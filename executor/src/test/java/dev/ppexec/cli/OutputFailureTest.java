@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.io.TestFiles;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,11 +29,12 @@ class OutputFailureTest {
     }
 
     @Test
-    void fullDisk() {
-        CliRun o = runWithReport("/dev/full");
+    void fullDisk(@TempDir Path dir) throws Exception {
+        Path full = TestFiles.fullDevice(dir);
+        CliRun o = runWithReport(full.toString());
         assertThat(o.status()).isEqualTo(1);
         assertThat(o.out()).contains("tokens/s").contains("request 0:");
-        assertThat(o.err().strip()).isEqualTo("run: error: --report /dev/full: cannot write: No space left on device");
+        assertThat(o.err().strip()).isEqualTo("run: error: --report " + full + ": cannot write: No space left on device");
     }
 
     @Test

@@ -41,13 +41,13 @@ class AtomicFileTest {
     }
 
     @Test
-    void aDeviceIsWrittenInPlace_notReplaced() {
-        Path full = Path.of("/dev/full");
+    void aDeviceIsWrittenInPlace_notReplaced() throws Exception {
+        Path full = TestFiles.fullDevice(dir);
         assertThatThrownBy(() -> AtomicFile.write(full, out -> {
             out.write(new byte[64 * 1024]);
             out.flush();
         })).isInstanceOf(IOException.class).hasMessageContaining("No space left on device");
-        assertThat(Files.isRegularFile(full)).as("/dev/full must still be a device").isFalse();
+        assertThat(Files.isRegularFile(full)).as("the full device must still be a device").isFalse();
     }
 
     @Test

@@ -61,7 +61,7 @@ class OutputPolicyTest {
                     assertThat(got).isEqualTo(NEW);
                 }
             }
-            case DEV_FULL -> assertThat(Files.isRegularFile(target)).as("/dev/full is still a device").isFalse();
+            case DEV_FULL -> assertThat(Files.isRegularFile(target)).as("the full device is still a device").isFalse();
             case FOLDER, LINK_TO_FOLDER -> assertThat(made.written()).isDirectory().isEmptyDirectory();
             case PARENT_IS_FILE -> assertThat(dir.resolve("plain")).hasContent(OLD);
             case PROC, EMPTY -> assertThat(dir.toFile().list()).as("nothing made").isEmpty();

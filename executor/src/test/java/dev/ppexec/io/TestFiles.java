@@ -55,7 +55,7 @@ public final class TestFiles {
             case LINK_TO_FIFO -> mkfifo(real);
             case LINK_TO_REGULAR -> Files.writeString(real, old);
             case DANGLING_LINK -> { }
-            case DEV_FULL -> named = Path.of("/dev/full");
+            case DEV_FULL -> named = fullDevice(dir);
             case FOLDER -> Files.createDirectory(named);
             case LINK_TO_FOLDER -> Files.createDirectory(real);
             case LINK_LOOP -> Files.createSymbolicLink(named, named.getFileName());
@@ -68,6 +68,18 @@ public final class TestFiles {
         }
         Path written = kind.link() ? real : named;
         return new Made(named, written, kind == PathKind.FIFO || kind == PathKind.LINK_TO_FIFO ? written : null);
+    }
+
+    /**
+     * A full-disk device of the test's own in {@code dir}: a node like {@code /dev/full} (character
+     * device 1:7, every write fails with ENOSPC), so no test points at a system device.
+     */
+    public static Path fullDevice(Path dir) throws IOException, InterruptedException {
+        Path node = dir.resolve("full");
+        Process p = new ProcessBuilder("mknod", node.toString(), "c", "1", "7").redirectErrorStream(true).start();
+        String said = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as("mknod %s c 1 7: %s", node, said).isZero();
+        return node;
     }
 
     /** Runs {@code body} in a new temporary folder, removed afterwards with all it holds. */

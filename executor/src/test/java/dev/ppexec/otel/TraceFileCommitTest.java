@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.io.TestFiles;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.data.SpanData;
@@ -51,7 +52,7 @@ class TraceFileCommitTest {
 
     @Test
     void aFullDevice_failsTheExport_andStaysADevice() throws Exception {
-        Path full = Path.of("/dev/full");
+        Path full = TestFiles.fullDevice(dir);
         OtlpJsonFileExporter exporter = OtlpJsonFileExporter.create(full);
         emit(exporter, 1);
         CompletableResultCode flushed = exporter.flush().join(10, TimeUnit.SECONDS);

@@ -76,8 +76,8 @@ class OutputLocationTest {
         } else if (location == TestFiles.PathKind.DEV_FULL) {
             assertThat(r.status()).as(r.err()).isEqualTo(1);
             assertThat(r.err().strip()).isEqualTo(output.command + ": error: " + output.option
-                    + " /dev/full: cannot write: No space left on device");
-            assertThat(Files.isRegularFile(named)).as("/dev/full is still a device").isFalse();
+                    + " " + named + ": cannot write: No space left on device");
+            assertThat(Files.isRegularFile(named)).as("the full device is still a device").isFalse();
         } else {
             assertThat(r.status()).as(r.err()).isZero();
             if (fifo != null) {
@@ -114,16 +114,20 @@ class OutputLocationTest {
      */
     @Example
     void timelineToAFullDevice_isOneLineOnTheRealStderr() throws Exception {
+        TestFiles.inNewFolder("ppexec-timeline", dir -> timelineToAFullDevice(TestFiles.fullDevice(dir)));
+    }
+
+    private static void timelineToAFullDevice(Path full) throws Exception {
         Path script = Path.of(System.getProperty("user.dir")).resolve("../scripts/ppexec").normalize();
         ProcessBuilder pb = new ProcessBuilder(script.toString(), "report", "--input",
-                TraceFixtures.resource("p2-m2.jsonl").toString(), "--timeline", "/dev/full").redirectOutput(ProcessBuilder.Redirect.DISCARD);
+                TraceFixtures.resource("p2-m2.jsonl").toString(), "--timeline", full.toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD);
         pb.environment().put("PPEXEC_CLASSPATH", System.getProperty("java.class.path"));
         pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
         Process p = pb.start();
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as(err).isEqualTo(1);
-        assertThat(err).isEqualTo("report: error: --timeline /dev/full: cannot write: No space left on device\n");
+        assertThat(err).isEqualTo("report: error: --timeline " + full + ": cannot write: No space left on device\n");
     }
 
     private static String[] args(Path dir, Output output, String target) throws IOException {
