@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.failure.Failures;
 import dev.ppexec.runtime.ActionRecord;
 import dev.ppexec.runtime.RunInfo;
 import dev.ppexec.runtime.RunListener;
@@ -194,7 +195,7 @@ public final class TraceListener implements RunListener {
 
         /** Ends what is still open; with a failure, marks it ERROR with the cause. */
         void finish(Throwable failure) {
-            String cause = failure != null ? describe(failure)
+            String cause = failure != null ? Failures.describe(failure)
                     : "the run ended before this request's last records were heard";
             for (Cell[] rank : cells) {
                 for (Cell c : rank) {
@@ -219,11 +220,6 @@ public final class TraceListener implements RunListener {
             span.addEvent("exception", Attributes.of(EXCEPTION_TYPE, failure.getClass().getName(), EXCEPTION_MESSAGE,
                     cause));
         }
-    }
-
-    private static String describe(Throwable t) {
-        String m = t.getMessage();
-        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
     /** One rank's share of one micro-batch's requests: a thread span per request, and their slices. */

@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.io.TestFiles;
 import dev.ppexec.model.ModelConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import static dev.ppexec.cli.RunCommandTest.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 class ModelFileTest {
 
@@ -71,7 +71,7 @@ class ModelFileTest {
                 .hasMessage("--model-file " + dir + ": not a regular file (a folder, a FIFO or a device); allowed: a JSON "
                         + "file of the model's shape");
         Path fifo = dir.resolve("model.fifo");
-        assumeTrue(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "needs mkfifo(1)");
+        TestFiles.mkfifo(fifo);
         CliRun o = cli("run", "--model-file", fifo.toString(), "--no-progress");
         assertThat(o.status()).isEqualTo(2);
         assertThat(o.err().strip()).isEqualTo("run: --model-file " + fifo + ": not a regular file (a folder, a FIFO or a "
