@@ -255,13 +255,15 @@ public final class Nccl {
         }
     }
 
-    /** {@code ncclCommGetAsyncError}: the communicator's state ({@code ncclSuccess}, {@code ncclInProgress} or an error). */
+    /**
+     * {@code ncclCommGetAsyncError}: the communicator's state ({@code ncclSuccess}, {@code ncclInProgress} or an error),
+     * or the call's own status when the call itself fails (an error either way).
+     */
     int asyncError(long comm) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(INT);
-            check("ncclCommGetAsyncError", NativeLibrary.status(() -> (int) ncclCommGetAsyncError.invokeExact(comm, out)),
-                    "");
-            return out.get(INT, 0);
+            int r = NativeLibrary.status(() -> (int) ncclCommGetAsyncError.invokeExact(comm, out));
+            return r != SUCCESS ? r : out.get(INT, 0);
         }
     }
 

@@ -239,23 +239,21 @@ public final class NcclCommunicator implements AutoCloseable {
                 return;
             }
             int state;
-            String peerList;
+            String peerList = "";
             lock.lock();
             try {
                 if (comm == 0) {
                     return;
                 }
                 state = nccl.asyncError(comm);
-                peerList = peers.isEmpty() ? "no peer yet"
-                        : "peer rank" + (peers.size() > 1 ? "s " : " ")
-                        + peers.stream().map(String::valueOf).collect(Collectors.joining(", "));
-            } catch (NcclException e) {
-                state = e.result();
-                peerList = "its peers (" + e.getMessage() + ")";
+                if (state != Nccl.SUCCESS && state != Nccl.IN_PROGRESS) {
+                    peerList = peers.isEmpty() ? "no peer yet" : "peer rank" + (peers.size() > 1 ? "s " : " ")
+                            + peers.stream().map(String::valueOf).collect(Collectors.joining(", "));
+                }
             } finally {
                 lock.unlock();
             }
-            if (state != Nccl.SUCCESS && state != Nccl.IN_PROGRESS) {
+            if (!peerList.isEmpty()) {
                 fail(new NcclException("ncclCommGetAsyncError", state, where + ": asynchronous NCCL error on the"
                         + " communicator with " + peerList + " (a peer process died or its link failed?): "
                         + nccl.describe(state) + "; the communicator is aborted"));
