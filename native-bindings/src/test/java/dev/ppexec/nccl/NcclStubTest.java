@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -259,6 +260,27 @@ class NcclStubTest {
         c.close();
         assertThat(StubNccl.log()).as("an aborted communicator is neither finalized nor destroyed").hasSize(logged);
         assertThat(c.watchdogAlive()).isFalse();
+    }
+
+    @Test
+    @Timeout(20)
+    void asyncError_duringAPendingGroup_endsTheWaitingCall_namingThePeer() throws Exception {
+        NcclCommunicator c = nccl.initRank(nccl.uniqueId(), 0, 2, Duration.ofSeconds(600), WATCHDOG);
+        opened.add(c);
+        StubNccl.set("group_polls", -1);
+        Thread raiser = Thread.ofPlatform().start(() -> {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            StubNccl.raise(6, "stub: rank 1 is gone");
+        });
+        assertThatThrownBy(() -> c.sendRecv(0x1000L, 1, 0x2000L, 1, 64, STREAM))
+                .as("the pending group ends with the error instead of waiting out its 600 s")
+                .isInstanceOf(NcclException.class)
+                .hasMessageStartingWith("rank 0 of 2: ")
+                .hasMessageContaining("ncclRemoteError")
+                .hasMessageContaining("rank 1")
+                .hasMessageContaining("stub: rank 1 is gone");
+        raiser.join();
+        assertThat(StubNccl.log().getLast()).isEqualTo("ncclCommAbort rank=0");
     }
 
     @Test

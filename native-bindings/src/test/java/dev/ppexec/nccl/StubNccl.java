@@ -80,69 +80,66 @@ final class StubNccl {
         }
     }
 
-    /** An empty log, no pending polls, no error, no communicator. */
-    static void reset() {
-        try {
-            reset.invokeExact();
+    /** One call of a control function, with a confined arena for its strings. */
+    @FunctionalInterface
+    private interface Control<T> {
+        T call(Arena arena) throws Throwable;
+    }
+
+    private static <T> T control(Control<T> control) {
+        try (Arena arena = Arena.ofConfined()) {
+            return control.call(arena);
+        } catch (RuntimeException e) {
+            throw e;
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
     }
 
+    /** An empty log, no pending polls, no error, no communicator. */
+    static void reset() {
+        control(arena -> {
+            reset.invokeExact();
+            return null;
+        });
+    }
+
     /** {@code init_polls}, {@code group_polls} or {@code finalize_polls}: ncclInProgress for that many polls (-1: forever). */
     static void set(String knob, long polls) {
-        try (Arena arena = Arena.ofConfined()) {
-            int known = (int) set.invokeExact(arena.allocateFrom(knob), polls);
-            if (known == 0) {
-                throw new IllegalArgumentException("the stub has no knob " + knob);
-            }
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+        int known = control(arena -> (int) set.invokeExact(arena.allocateFrom(knob), polls));
+        if (known == 0) {
+            throw new IllegalArgumentException("the stub has no knob " + knob);
         }
     }
 
     /** Every communicator's ncclCommGetAsyncError reports {@code result} from now on; ncclGetLastError says {@code message}. */
     static void raise(int result, String message) {
-        try (Arena arena = Arena.ofConfined()) {
+        control(arena -> {
             raise.invokeExact(result, arena.allocateFrom(message));
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+            return null;
+        });
     }
 
     /** The next call of {@code call} returns {@code result}. */
     static void failNext(String call, int result) {
-        try (Arena arena = Arena.ofConfined()) {
+        control(arena -> {
             fail.invokeExact(arena.allocateFrom(call), result);
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+            return null;
+        });
     }
 
     /** One line per NCCL call since the last reset (ncclCommGetAsyncError is only counted: see {@link #counter}). */
     static List<String> log() {
-        try {
-            MemorySegment text = (MemorySegment) log.invokeExact();
-            return text.reinterpret(1 << 16).getString(0).lines().toList();
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
-        }
+        MemorySegment text = control(arena -> (MemorySegment) log.invokeExact());
+        return text.reinterpret(1 << 16).getString(0).lines().toList();
     }
 
     /** {@code live_comms} or {@code async_polls}. */
     static long counter(String name) {
-        try (Arena arena = Arena.ofConfined()) {
-            long value = (long) counter.invokeExact(arena.allocateFrom(name));
-            if (value < 0) {
-                throw new IllegalArgumentException("the stub has no counter " + name);
-            }
-            return value;
-        } catch (RuntimeException e) {
-            throw e;
-        } catch (Throwable t) {
-            throw new IllegalStateException(t);
+        long value = control(arena -> (long) counter.invokeExact(arena.allocateFrom(name)));
+        if (value < 0) {
+            throw new IllegalArgumentException("the stub has no counter " + name);
         }
+        return value;
     }
 }
