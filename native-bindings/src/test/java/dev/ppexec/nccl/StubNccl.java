@@ -19,10 +19,11 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * The stub libnccl (src/test/resources/.../nccl_stub.c), built with gcc once per test JVM, and its controls: reset,
- * pending polls per operation, an asynchronous error, a failing call, the call log and counters.
+ * pending polls per operation, an asynchronous error, a failing call, the call log and counters. Public, so that
+ * the CUDA tests can pair it with the stub libcuda.
  */
 @SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
-final class StubNccl {
+public final class StubNccl {
 
     private static Path library;
     private static String unavailable;
@@ -36,7 +37,7 @@ final class StubNccl {
     private StubNccl() {}
 
     /** The stub's path; skips the calling test, with the reason, when gcc cannot build it. */
-    static synchronized Path library() {
+    public static synchronized Path library() {
         if (library == null && unavailable == null) {
             build();
         }
@@ -97,7 +98,7 @@ final class StubNccl {
     }
 
     /** An empty log, no pending polls, no error, no communicator. */
-    static void reset() {
+    public static void reset() {
         control(arena -> {
             reset.invokeExact();
             return null;
@@ -129,7 +130,7 @@ final class StubNccl {
     }
 
     /** One line per NCCL call since the last reset (ncclCommGetAsyncError is only counted: see {@link #counter}). */
-    static List<String> log() {
+    public static List<String> log() {
         MemorySegment text = control(arena -> (MemorySegment) log.invokeExact());
         return text.reinterpret(1 << 16).getString(0).lines().toList();
     }

@@ -1,9 +1,10 @@
 /*
  * A stand-in for libnccl, built by StubNccl with gcc once per test JVM. It declares only the ABI the
  * bindings use (ncclResult_t values, ncclFloat32 = 7, a 128-byte ncclUniqueId passed by value, the
- * head of ncclConfig_t) and moves nothing: it writes one line per call into a log the tests read, and
- * can be told to answer ncclInProgress for a number of polls (or forever), to fail one call, or to
- * raise an asynchronous error on every communicator.
+ * head of ncclConfig_t). It writes one line per call into a log the tests read, and can be told to
+ * answer ncclInProgress for a number of polls (or forever), to fail one call, or to raise an
+ * asynchronous error on every communicator. The only data it moves is a rank's send to itself, copied
+ * into its matching receive at ncclGroupEnd (device memory is host memory under the stub libcuda).
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -33,6 +34,10 @@ static char fail_call[64];
 static int fail_status;
 static long live_comms, async_polls;
 static __thread int group_depth;
+/* A group's transfers between a rank and itself, matched at ncclGroupEnd. */
+struct self_transfer { int send; int used; void *buffer; size_t count; };
+static __thread struct self_transfer self_transfers[16];
+static __thread int self_count;
 static char last_error[256] = "";
 
 static void log_line(const char *format, ...) {
@@ -197,6 +202,19 @@ int ncclGroupEnd(void) {
     }
     group_depth--;
     log_line("ncclGroupEnd depth=%d", group_depth);
+    if (group_depth == 0) {
+        for (int r = 0; r < self_count; r++) {
+            for (int s = 0; s < self_count && !self_transfers[r].send; s++) {
+                struct self_transfer *t = &self_transfers[s];
+                if (t->send && !t->used && t->count == self_transfers[r].count) {
+                    memcpy(self_transfers[r].buffer, t->buffer, 4 * t->count); /* float32 */
+                    t->used = 1;
+                    break;
+                }
+            }
+        }
+        self_count = 0;
+    }
     int s = injected("ncclGroupEnd");
     if (s) return s;
     return group_polls != 0 ? IN_PROGRESS : SUCCESS;
@@ -209,6 +227,9 @@ static int point_to_point(const char *call, const void *buffer, size_t count, in
     int s = injected(call);
     if (s) return s;
     if (peer < 0 || peer >= comm->nranks) return INVALID_ARGUMENT;
+    if (peer == comm->rank && self_count < 16) {
+        self_transfers[self_count++] = (struct self_transfer) {strcmp(call, "ncclSend") == 0, 0, (void *) buffer, count};
+    }
     if (group_polls != 0) {
         pthread_mutex_lock(&lock);
         comm->pending_polls = group_polls;
