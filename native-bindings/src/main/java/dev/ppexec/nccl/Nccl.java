@@ -15,6 +15,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.IntSupplier;
+import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
 
 import static dev.ppexec.cuda.NativeLibrary.BYTE;
@@ -205,9 +206,8 @@ public final class Nccl {
             throw failed;
         }
         try {
-            awaitCompletion(this, () -> asyncError(comm), "ncclCommInitRankConfig", System.nanoTime() + timeout.toNanos(),
-                    timeout, where,
-                    " (did every rank start and reach the same unique id?)");
+            awaitCompletion(() -> asyncError(comm), "ncclCommInitRankConfig", timeout, where,
+                    () -> " (did every rank start and reach the same unique id?)");
         } catch (RuntimeException | Error e) {
             abort(comm);
             throw e;
@@ -224,13 +224,13 @@ public final class Nccl {
 
     /**
      * Polls the communicator's state ({@code poll}: {@code ncclCommGetAsyncError}) until the pending operation
-     * {@code call} has finished (Note [non-blocking NCCL]), with a
-     * back-off from 50 µs to 10 ms between polls.
+     * {@code call} has finished (Note [non-blocking NCCL]), with a back-off from 50 µs to 10 ms between polls.
      *
-     * @throws NcclException on an asynchronous error, or with result {@code ncclInProgress} past {@code deadlineNanos}
+     * @throws NcclException on an asynchronous error, or with result {@code ncclInProgress} once {@code timeout} has
+     *                       passed ({@code hint} is added to that message)
      */
-    static void awaitCompletion(Nccl nccl, IntSupplier poll, String call, long deadlineNanos, Duration timeout,
-                                String where, String hint) {
+    void awaitCompletion(IntSupplier poll, String call, Duration timeout, String where, Supplier<String> hint) {
+        long deadlineNanos = System.nanoTime() + timeout.toNanos();
         long sleepNanos = TimeUnit.MICROSECONDS.toNanos(50);
         while (true) {
             int state = poll.getAsInt();
@@ -238,12 +238,12 @@ public final class Nccl {
                 return;
             }
             if (state != IN_PROGRESS) {
-                throw nccl.failure(call, state, where + ": ");
+                throw failure(call, state, where + ": ");
             }
             long left = deadlineNanos - System.nanoTime();
             if (left <= 0) {
                 throw new NcclException(call, IN_PROGRESS, where + ": " + call + " did not finish within "
-                        + timeout.toMillis() + " ms" + hint + "; the communicator is aborted");
+                        + timeout.toMillis() + " ms" + hint.get() + "; the communicator is aborted");
             }
             if (Thread.interrupted()) {
                 Thread.currentThread().interrupt();

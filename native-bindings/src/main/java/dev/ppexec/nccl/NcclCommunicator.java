@@ -130,8 +130,6 @@ public final class NcclCommunicator implements AutoCloseable {
                         + ": allowed 0 to " + (worldSize - 1));
             }
         }
-        String context = " (" + Arrays.stream(transfers).map(t -> t.describe(count))
-                .collect(Collectors.joining(", ")) + ")";
         NcclException failed = null;
         int end = Nccl.SUCCESS;
         lock.lock();
@@ -161,21 +159,25 @@ public final class NcclCommunicator implements AutoCloseable {
             lock.unlock();
         }
         if (failed != null) {
-            throw fail(withContext(failed, context));
+            throw fail(withTransfers(failed, count, transfers));
         }
         if (end == Nccl.IN_PROGRESS) {
             try {
-                Nccl.awaitCompletion(nccl, this::pollState, "ncclGroupEnd", System.nanoTime() + timeout.toNanos(),
-                        timeout, where, context);
+                nccl.awaitCompletion(this::pollState, "ncclGroupEnd", timeout, where, () -> transfers(count, transfers));
             } catch (NcclException e) {
-                // a timeout's message has the context already; a failure recorded before is thrown as it was
-                throw fail(e == failure || e.result() == Nccl.IN_PROGRESS ? e : withContext(e, context));
+                // a timeout's message names the transfers already; a failure recorded before is thrown as it was
+                throw fail(e == failure || e.result() == Nccl.IN_PROGRESS ? e : withTransfers(e, count, transfers));
             }
         }
     }
 
-    private static NcclException withContext(NcclException e, String context) {
-        return new NcclException(e.call(), e.result(), e.getMessage() + context);
+    /** {@code " (send 64 floats to rank 2, receive 64 floats from rank 0)"}: built only for a message. */
+    private static String transfers(long count, Transfer... transfers) {
+        return " (" + Arrays.stream(transfers).map(t -> t.describe(count)).collect(Collectors.joining(", ")) + ")";
+    }
+
+    private static NcclException withTransfers(NcclException e, long count, Transfer... transfers) {
+        return new NcclException(e.call(), e.result(), e.getMessage() + transfers(count, transfers));
     }
 
     /** The handle, or the failure or closed state that forbids using it. Called with {@link #lock} held. */
@@ -293,8 +295,7 @@ public final class NcclCommunicator implements AutoCloseable {
         try {
             int r = nccl.finalizeComm(c);
             if (r == Nccl.IN_PROGRESS) {
-                Nccl.awaitCompletion(nccl, () -> nccl.asyncError(c), "ncclCommFinalize",
-                        System.nanoTime() + timeout.toNanos(), timeout, where, "");
+                nccl.awaitCompletion(() -> nccl.asyncError(c), "ncclCommFinalize", timeout, where, () -> "");
             } else {
                 nccl.check("ncclCommFinalize", r, where + ": ");
             }
