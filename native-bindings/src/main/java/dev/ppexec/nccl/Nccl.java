@@ -169,8 +169,9 @@ public final class Nccl {
     /**
      * Joins communicator {@code id} as {@code rank} of {@code worldSize}, non-blocking (Note [non-blocking NCCL]): the
      * call returns when every rank has joined, or throws once {@code timeout} has passed, after aborting the
-     * half-made communicator. The calling thread's current CUDA device is the communicator's. A watchdog polls the
-     * communicator every {@code watchdogInterval} from then on ({@link NcclCommunicator}).
+     * half-made communicator. The calling thread's current CUDA device is the communicator's. {@code timeout} also
+     * bounds the communicator's pending groups and its finalize; a watchdog polls it every {@code watchdogInterval}
+     * (1 ms to 1 s) from then on (Note [NCCL watchdog] in {@link NcclCommunicator}).
      *
      * @throws NcclException naming the rank and world when NCCL fails or the deadline passes
      */
