@@ -13,16 +13,17 @@ import java.util.Optional;
 /**
  * One opened shared library and the downcall handles bound from it. Libraries are opened once per
  * process by their full path or soname (a bare name such as "cuda" is not searched for) and never
- * unloaded. A missing symbol fails at start-up, naming the symbol and the library.
+ * unloaded. A missing symbol fails at start-up, naming the symbol and the library. Public for the
+ * other bindings of this module (dev.ppexec.nccl).
  */
 @SuppressWarnings("restricted") // native access is this module's job (run with --enable-native-access)
-final class NativeLibrary {
+public final class NativeLibrary {
 
-    static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
-    static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
-    static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
-    static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
-    static final AddressLayout POINTER = ValueLayout.ADDRESS;
+    public static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT;
+    public static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG;
+    public static final ValueLayout.OfFloat FLOAT = ValueLayout.JAVA_FLOAT;
+    public static final ValueLayout.OfByte BYTE = ValueLayout.JAVA_BYTE;
+    public static final AddressLayout POINTER = ValueLayout.ADDRESS;
 
     private static final Linker LINKER = Linker.nativeLinker();
 
@@ -39,23 +40,23 @@ final class NativeLibrary {
      *
      * @throws IllegalArgumentException when the dynamic loader cannot open it
      */
-    static NativeLibrary open(String library) {
+    public static NativeLibrary open(String library) {
         return new NativeLibrary(library, SymbolLookup.libraryLookup(library, Arena.global()));
     }
 
-    String name() {
+    public String name() {
         return name;
     }
 
     /** The handle for {@code symbol}; fails naming it when the library lacks it. */
-    MethodHandle function(String symbol, FunctionDescriptor descriptor, Linker.Option... options) {
+    public MethodHandle function(String symbol, FunctionDescriptor descriptor, Linker.Option... options) {
         MemorySegment address = lookup.find(symbol).orElseThrow(() -> new IllegalStateException(
                 name + " has no symbol " + symbol + " (a driver or library older than this build expects)"));
         return LINKER.downcallHandle(address, descriptor, options);
     }
 
     /** The handle for the first of {@code symbols} the library has (newer entry points first). */
-    MethodHandle firstFunction(FunctionDescriptor descriptor, String... symbols) {
+    public MethodHandle firstFunction(FunctionDescriptor descriptor, String... symbols) {
         for (String symbol : symbols) {
             Optional<MemorySegment> address = lookup.find(symbol);
             if (address.isPresent()) {
@@ -66,12 +67,12 @@ final class NativeLibrary {
     }
 
     /** The handle for {@code symbol}, or empty when the library lacks it. */
-    Optional<MethodHandle> optionalFunction(String symbol, FunctionDescriptor descriptor) {
+    public Optional<MethodHandle> optionalFunction(String symbol, FunctionDescriptor descriptor) {
         return lookup.find(symbol).map(a -> LINKER.downcallHandle(a, descriptor));
     }
 
     /** What a downcall's {@code invokeExact} threw, as an unchecked exception to throw (errors are rethrown as they are). */
-    static RuntimeException rethrow(Throwable t) {
+    public static RuntimeException rethrow(Throwable t) {
         if (t instanceof RuntimeException r) {
             return r;
         }
@@ -83,7 +84,7 @@ final class NativeLibrary {
 
     /** One downcall that returns a status code ({@code CUresult}, {@code cublasStatus_t}). */
     @FunctionalInterface
-    interface Downcall {
+    public interface Downcall {
         int invoke() throws Throwable;
     }
 
@@ -92,7 +93,7 @@ final class NativeLibrary {
      * call-and-rethrow of the bindings, which name and check the status. Small, so the JIT inlines it and the lambda at
      * each call site does not escape.
      */
-    static int status(Downcall call) {
+    public static int status(Downcall call) {
         try {
             return call.invoke();
         } catch (Throwable t) {
@@ -101,7 +102,7 @@ final class NativeLibrary {
     }
 
     /** A NUL-terminated C string at {@code address}, or {@code fallback} for NULL. */
-    static String cString(MemorySegment address, String fallback) {
+    public static String cString(MemorySegment address, String fallback) {
         if (address.equals(MemorySegment.NULL)) {
             return fallback;
         }

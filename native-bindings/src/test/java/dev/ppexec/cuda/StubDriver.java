@@ -125,8 +125,11 @@ public final class StubDriver {
         }
     }
 
-    /** Runs a compiler; IOException when it is not installed, IllegalStateException with its log when it fails. */
-    private static void run(Path dir, String... command) throws IOException {
+    /**
+     * Runs a compiler in {@code dir}; IOException when it is not installed, IllegalStateException with its log when it
+     * fails. Public for the other stubs' builders (dev.ppexec.nccl.StubNccl).
+     */
+    public static void run(Path dir, String... command) throws IOException {
         Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes());
         try {
