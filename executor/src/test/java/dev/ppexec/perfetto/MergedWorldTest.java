@@ -63,6 +63,7 @@ class MergedWorldTest {
 
         ChromeTrace a = ChromeTrace.read(one);
         ChromeTrace b = ChromeTrace.read(merged);
+        assertThat(slices(a)).isNotEmpty();
         assertThat(slices(b)).containsExactlyInAnyOrderElementsOf(slices(a));
         assertThat(flows(b)).containsExactlyInAnyOrderElementsOf(flows(a));
         assertThat(tracks(b)).containsExactlyInAnyOrderElementsOf(tracks(a));
