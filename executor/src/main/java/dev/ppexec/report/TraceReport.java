@@ -378,7 +378,7 @@ public final class TraceReport {
                 long early = slices.start(send) - slices.start(recv);
                 if (early > uncertainty) {
                     count++;
-                    if (early - uncertainty > worstEarlyNanos - worstUncertaintyNanos || worst < 0) {
+                    if (worst < 0 || early - uncertainty > worstEarlyNanos - worstUncertaintyNanos) {
                         worst = recv;
                         worstEarlyNanos = early;
                         worstUncertaintyNanos = uncertainty;
