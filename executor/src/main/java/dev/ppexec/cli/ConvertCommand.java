@@ -18,7 +18,7 @@ import java.util.concurrent.Callable;
 
 /** {@code ppexec convert}: an OTLP-JSON trace to Chrome trace-event JSON for https://ui.perfetto.dev. */
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Convert an OTLP-JSON trace (JSON lines or one array) to Chrome trace-event JSON for https://ui.perfetto.dev.")
+        description = "Convert an OTLP-JSON trace (JSON lines or one array; several files, such as a world's rank files, merge into one) to Chrome trace-event JSON for https://ui.perfetto.dev.")
 final class ConvertCommand implements Callable<Integer> {
 
     @Spec
@@ -35,14 +35,17 @@ final class ConvertCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
-        new OutputCheck().input("--input", input.path).output("--output", output).check();
+        input.inputsOf(new OutputCheck()).output("--output", output).check();
         ConvertResult r;
         try {
-            r = PerfettoConverter.convert(input.path, output, input.lenient, input.skipPrinter(err, "convert"));
+            r = PerfettoConverter.convert(input.paths(), output, input.lenient, input.skipPrinter(err, "convert"));
         } catch (UncheckedIOException e) {
             throw new UncheckedIOException("--output " + e.getMessage(), e.getCause()); // "OUT: cannot write: why"
         }
         input.printSkipped(err, "convert", r.read());
+        for (String warning : r.warnings()) {
+            out.println("warning: " + warning);
+        }
         TraceCounts w = r.written();
         out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
                         + "%,d thread spans not drawn)%n", output, w.slices(), w.flows(),

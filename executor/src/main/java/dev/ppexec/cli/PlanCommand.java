@@ -17,7 +17,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -38,7 +37,7 @@ final class PlanCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--input", required = true, paramLabel = "TRACE",
-            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable (runs of one model).")
+            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable, or a glob in quotes (runs of one model).")
     List<Path> inputs;
 
     @Option(names = "--top", defaultValue = "5", description = "Candidates printed (default: ${DEFAULT-VALUE}).")
@@ -64,11 +63,7 @@ final class PlanCommand implements Callable<Integer> {
         UsageException.check(maxStages == null || maxStages >= 1,
                 "--max-stages " + maxStages + " is out of range; allowed: 1 or more");
         List<TracedRun> runs = new ArrayList<>();
-        for (Path input : inputs) {
-            UsageException.check(Files.isRegularFile(input), "--input " + input + ": "
-                    + (Files.exists(input) ? "not a file" : "no such file") + "; allowed: an OTLP-JSON trace file");
-        }
-        for (Path input : inputs) {
+        for (Path input : TraceInput.expand("--input", inputs.stream().map(Path::toString).toList())) {
             List<SpanRecord> spans = new ArrayList<>();
             OtlpJsonReader.read(input, false, spans::add, skipped -> {}).requireSpans(input.toString());
             try {

@@ -43,7 +43,7 @@ final class ReportCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         input.check();
-        new OutputCheck().input("--input", input.path).output("--timeline", timeline).check();
+        input.inputsOf(new OutputCheck()).output("--timeline", timeline).check();
         if (timeline != null) {
             if (!Desktop.available()) {
                 throw new UsageException("--timeline " + timeline + ": this Java runtime has no java.desktop "
@@ -55,7 +55,7 @@ final class ReportCommand implements Callable<Integer> {
         TraceReport report = builder.build();
         if (timeline != null && report.ranks().isEmpty()) {
             throw new UsageException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
-                    + "run_batch_device, pp_send or pp_recv spans in " + input.path + " (traced below level 4?)");
+                    + "run_batch_device, pp_send or pp_recv spans in " + input.describe() + " (traced below level 4?)");
         }
         if (format == Format.json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
@@ -64,7 +64,7 @@ final class ReportCommand implements Callable<Integer> {
         }
         if (timeline != null) {
             try {
-                TimelinePainter.write(report, input.path.getFileName().toString(), timeline);
+                TimelinePainter.write(report, input.describe(), timeline);
             } catch (IOException e) {
                 throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
             }

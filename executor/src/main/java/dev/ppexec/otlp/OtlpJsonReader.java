@@ -51,15 +51,18 @@ public final class OtlpJsonReader {
     private final boolean lenient;
     private final SglangSpans sink;
     private final Consumer<String> onSkip;
+    private final Consumer<String> spanIds;
     private long units;
     private long skipped;
     private long spans;
 
-    private OtlpJsonReader(String label, boolean lenient, Consumer<SpanRecord> sink, Consumer<String> onSkip) {
+    private OtlpJsonReader(String label, boolean lenient, Consumer<SpanRecord> sink, Consumer<String> onSkip,
+                           Consumer<String> spanIds) {
         this.label = label;
         this.lenient = lenient;
         this.sink = new SglangSpans(sink);
         this.onSkip = onSkip;
+        this.spanIds = spanIds;
     }
 
     /**
@@ -70,6 +73,12 @@ public final class OtlpJsonReader {
      * @throws TraceInputException a missing file, or (unless lenient) a line that is not OTLP-JSON
      */
     public static ReadSummary read(Path input, boolean lenient, Consumer<SpanRecord> sink, Consumer<String> onSkip) {
+        return read(input, lenient, sink, onSkip, id -> { });
+    }
+
+    /** As {@link #read(Path, boolean, Consumer, Consumer)}, telling {@code spanIds} each span's id (lower-case hex) before the span. */
+    static ReadSummary read(Path input, boolean lenient, Consumer<SpanRecord> sink, Consumer<String> onSkip,
+                            Consumer<String> spanIds) {
         Objects.requireNonNull(input, "input");
         Objects.requireNonNull(sink, "sink");
         Objects.requireNonNull(onSkip, "onSkip");
@@ -77,7 +86,7 @@ public final class OtlpJsonReader {
         if (Files.isDirectory(input)) {
             throw new TraceInputException(label + ": is a folder; " + ALLOWED_FILE);
         }
-        OtlpJsonReader reader = new OtlpJsonReader(label, lenient, sink, onSkip);
+        OtlpJsonReader reader = new OtlpJsonReader(label, lenient, sink, onSkip, spanIds);
         try (InputStream in = new BufferedInputStream(Files.newInputStream(input), 1 << 16)) {
             int first = firstSignificantByte(in);
             if (first < 0) {
@@ -231,6 +240,9 @@ public final class OtlpJsonReader {
 
     private void emit(List<ReadSpan> read) {
         for (ReadSpan s : read) {
+            if (s.spanId() != null) {
+                spanIds.accept(s.spanId());
+            }
             sink.accept(s.span(), s.spanId(), s.parentSpanId());
         }
         spans += read.size();

@@ -1,5 +1,8 @@
 package dev.ppexec.perfetto;
 
 import dev.ppexec.otlp.ReadSummary;
-/** What {@link PerfettoConverter#convert} read and wrote. */
-public record ConvertResult(ReadSummary read, TraceCounts written) {}
+
+import java.util.List;
+
+/** What {@link PerfettoConverter#convert} read and wrote, and what the files lack of their world (one sentence each). */
+public record ConvertResult(ReadSummary read, TraceCounts written, List<String> warnings) {}

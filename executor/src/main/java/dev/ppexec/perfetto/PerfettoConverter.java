@@ -1,15 +1,15 @@
 package dev.ppexec.perfetto;
 
-import dev.ppexec.otlp.OtlpJsonReader;
-import dev.ppexec.otlp.ReadSummary;
 import dev.ppexec.otlp.SliceTable;
 import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.otlp.TraceFiles;
 import dev.ppexec.otlp.TraceInputException;
 import dev.ppexec.io.AtomicFile;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
 
@@ -41,20 +41,26 @@ public final class PerfettoConverter implements Consumer<SpanRecord> {
     }
 
     /**
-     * Converts an OTLP-JSON file (reading it once) into a Chrome trace-event file.
+     * Converts OTLP-JSON files (reading each once) into one Chrome trace-event file: one file, or
+     * the rank files of a world merged (Note [merged world] in {@link TraceFiles}).
      *
      * @param lenient skip lines that cannot be read, telling {@code onSkip} each one, instead of
      *                stopping at the first
      * @throws TraceInputException a missing file, a line that is not OTLP-JSON (unless lenient),
-     *                             or a file without any span
+     *                             no span in any file, or files that are not of one run
      */
-    public static ConvertResult convert(Path input, Path output, boolean lenient, Consumer<String> onSkip) {
+    public static ConvertResult convert(List<Path> inputs, Path output, boolean lenient, Consumer<String> onSkip) {
         PerfettoConverter converter = new PerfettoConverter();
-        ReadSummary read = OtlpJsonReader.read(input, lenient, converter, onSkip).requireSpans(input.toString());
+        TraceFiles.Result read = TraceFiles.read(inputs, lenient, converter, onSkip);
         try {
-            return new ConvertResult(read, converter.write(output));
+            return new ConvertResult(read.read(), converter.write(output), read.warnings());
         } catch (IOException e) {
             throw new UncheckedIOException(output + ": cannot write: " + e.getMessage(), e);
         }
+    }
+
+    /** {@link #convert(List, Path, boolean, Consumer)} of one file. */
+    public static ConvertResult convert(Path input, Path output, boolean lenient, Consumer<String> onSkip) {
+        return convert(List.of(input), output, lenient, onSkip);
     }
 }

@@ -95,9 +95,12 @@ public final class TraceReport {
     private final RunStats run;
     private final SliceTable slices;
     private final List<String> warnings;
+    private final Map<RankKey, Long> clockRttNanos;
 
-    private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices, List<String> warnings) {
+    private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices, List<String> warnings,
+                        Map<RankKey, Long> clockRttNanos) {
         this.warnings = warnings;
+        this.clockRttNanos = clockRttNanos;
         this.ranks = ranks;
         this.run = run;
         this.slices = slices;
@@ -125,6 +128,15 @@ public final class TraceReport {
     /** What the trace lacks of its run (ranks, requests), one sentence each; empty when it is whole. */
     public List<String> warnings() {
         return warnings;
+    }
+
+    /**
+     * Per rank of a merged world, the uncertainty its spans were put on rank 0's clock with
+     * ({@code ppexec.clock_rtt_ns}, Note [merged world] in {@link dev.ppexec.otlp.TraceFiles});
+     * empty for a trace without it (one process).
+     */
+    public Map<RankKey, Long> clockRttNanos() {
+        return clockRttNanos;
     }
 
     /** The level-4 slices, for the timeline. */
@@ -155,6 +167,15 @@ public final class TraceReport {
                     fixed(r.cpuMeanNanos() / 1e3), device ? String.format(Locale.ROOT, "%.3f", r.deviceTotalNanos() / 1e6)
                             : "-", fixed(r.deviceMeanNanos() / 1e3), percent(r.deviceIdleShare()),
                     fixed(r.launchLatencyMeanNanos() / 1e3));
+        }
+        if (!clockRttNanos.isEmpty()) {
+            List<String> clocks = new ArrayList<>();
+            for (RankStats r : ranks) {
+                Long rtt = clockRttNanos.get(r.rank());
+                clocks.add(label(r.rank(), hosts) + " " + (rtt == null ? "-" : String.format(Locale.ROOT, "%.1f us", rtt / 1e3)));
+            }
+            out.println("clock: merged onto rank 0's clock within " + String.join(", ", clocks)
+                    + " (" + SpanContract.CLOCK_RTT_NS.name() + ")");
         }
         if (!withoutDevice.isEmpty()) {
             out.println("device: the trace holds no device time for " + String.join(", ", withoutDevice)
@@ -192,6 +213,8 @@ public final class TraceReport {
             row.put("deviceMeanUs", number(r.deviceMeanNanos() / 1e3));
             row.put("deviceIdleShare", number(r.deviceIdleShare()));
             row.put("launchToDeviceMeanUs", number(r.launchLatencyMeanNanos() / 1e3));
+            Long rtt = clockRttNanos.get(r.rank());
+            row.put("clockRttUs", rtt == null ? null : rtt / 1e3);
             rows.add(row);
         }
         Map<String, Object> runRow = new LinkedHashMap<>();
@@ -246,6 +269,7 @@ public final class TraceReport {
         private Integer runRequests;
         private final Set<Integer> ppRanks = new HashSet<>();
         private final Set<String> requestIds = new HashSet<>();
+        private final Map<RankKey, Long> clockRttNanos = new HashMap<>();
 
         private Builder() {}
 
@@ -255,6 +279,9 @@ public final class TraceReport {
             Integer pp = span.intAttribute(SpanContract.PP_RANK.name());
             if (pp != null) {
                 ppRanks.add(pp);
+            }
+            if (pp != null && span.resource().get(SpanContract.CLOCK_RTT_NS.name()) instanceof Number rtt) {
+                clockRttNanos.putIfAbsent(RankKey.of(span), rtt.longValue());
             }
             if (kind.batch()) {
                 slices.add(span);
@@ -312,11 +339,14 @@ public final class TraceReport {
                 }
                 allMicroBatches.add(slices.microBatch(i));
             }
+            Skew skew = new Skew();
             Flows.forEach(slices, (source, target, type) -> {
                 if (type == Flows.Type.LAUNCH) {
                     Sums s = sums.get(rank(source));
                     s.launches++;
                     s.latencyTotal += slices.start(target) - slices.start(source);
+                } else if (!clockRttNanos.isEmpty()) {
+                    skew.check(source, target);
                 }
             });
             List<RankStats> ranks = new ArrayList<>();
@@ -325,7 +355,44 @@ public final class TraceReport {
                     s.deviceSlices == 0 ? 0 : s.deviceLast, s.launches, s.latencyTotal)));
             ranks.sort(Comparator.comparingInt((RankStats r) -> r.rank().dp()).thenComparingInt(r -> r.rank().tp())
                     .thenComparingInt(r -> r.rank().pp()).thenComparing(r -> r.rank().host()));
-            return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices, warnings());
+            List<String> warnings = new ArrayList<>(warnings());
+            if (skew.count > 0) {
+                warnings.add(skew.warning());
+            }
+            return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices,
+                    List.copyOf(warnings), Map.copyOf(clockRttNanos));
+        }
+
+        /**
+         * Transfers whose receive starts before its send by more than the two ranks' clock
+         * uncertainties together: the merged clocks are off by more than they say.
+         */
+        private final class Skew {
+            int count;
+            int worst = -1;
+            long worstEarlyNanos;
+            long worstUncertaintyNanos;
+
+            void check(int send, int recv) {
+                long uncertainty = clockRttNanos.getOrDefault(rank(send), 0L) + clockRttNanos.getOrDefault(rank(recv), 0L);
+                long early = slices.start(send) - slices.start(recv);
+                if (early > uncertainty) {
+                    count++;
+                    if (worst < 0 || early - uncertainty > worstEarlyNanos - worstUncertaintyNanos) {
+                        worst = recv;
+                        worstEarlyNanos = early;
+                        worstUncertaintyNanos = uncertainty;
+                    }
+                }
+            }
+
+            String warning() {
+                return String.format(Locale.ROOT, "%d pp_recv slices start before their pp_send by more than the "
+                        + "clock uncertainty they were merged with (%s of both ranks); the worst: %s micro-batch %d "
+                        + "step %d, %.3f ms early, uncertainty %.3f ms", count, SpanContract.CLOCK_RTT_NS.name(),
+                        rank(worst).label(), slices.microBatch(worst), slices.step(worst), worstEarlyNanos / 1e6,
+                        worstUncertaintyNanos / 1e6);
+            }
         }
 
         /**
