@@ -6,6 +6,8 @@ import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.otel.Metrics;
+import dev.ppexec.otel.MetricsOptions;
 import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otlp.OtlpJsonReader;
@@ -17,6 +19,7 @@ import dev.ppexec.otel.TraceSummary;
 import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
+import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
@@ -139,6 +142,14 @@ final class RunCommand implements Callable<Integer> {
             description = "ppexec (default) or sglang: the same spans, plus what sglang's tools read (service.name sglang unless named otherwise, module on each request root, pid on each thread span).")
     String traceSchema;
 
+    @Option(names = "--metrics-file", paramLabel = "FILE.jsonl",
+            description = "Write the run's metrics as OTLP-JSON lines, one export per line (the Collector's file-exporter shape).")
+    Path metricsFile;
+
+    @Option(names = "--metrics-interval", paramLabel = "SECONDS",
+            description = "Seconds between metric exports while the run goes on, 0.1..3600 (default: 10); a last export at the end.")
+    String metricsInterval;
+
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable, each key once; needs a trace destination.")
     List<String> attributes = new ArrayList<>();
 
@@ -153,7 +164,7 @@ final class RunCommand implements Callable<Integer> {
      * proportional to a size is built.
      */
     record Plan(ModelConfig config, int stages, String split, int microBatches, int requests, int promptLength,
-                int decodeSteps, MemoryPlan memory, TraceOptions traceOptions) {}
+                int decodeSteps, MemoryPlan memory, TraceOptions traceOptions, MetricsOptions metricsOptions) {}
 
     private Path perfettoScratch;
 
@@ -178,7 +189,7 @@ final class RunCommand implements Callable<Integer> {
             try {
                 Plan plan = validate();
                 new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file)
-                        .output("--trace-file", traceFile).output("--report", report).output("--perfetto", perfetto).check();
+                        .output("--trace-file", traceFile).output("--metrics-file", metricsFile).output("--report", report).output("--perfetto", perfetto).check();
                 if (signal.signalled()) {
                     return 1;
                 }
@@ -246,7 +257,10 @@ final class RunCommand implements Callable<Integer> {
         int micro = microBatches != null ? microBatches : Math.min(DEFAULT_MICRO_BATCHES, requests);
         int[] positions = positions(config, promptLength, decodeSteps, DEFAULT_POSITIONS);
         MemoryPlan memory = MemoryPlan.of(config, stageCount, micro, requests, positions[0], positions[1]);
-        return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions());
+        TraceOptions traceOptions = traceOptions();
+        return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions,
+                MetricsFlags.options(metricsFile, metricsInterval, otlpEndpoint, otlpProtocol, traceOptions.attributes(),
+                        main.env, main.system));
     }
 
     /**
@@ -284,12 +298,16 @@ final class RunCommand implements Callable<Integer> {
     private int traced(PrintWriter out, PrintWriter err, Plan plan, Workload workload, List<Device> devices,
                        StopOnSignal signal) throws IOException {
         Tracing tracing = null;
+        Metrics metrics = null;
         TraceOptions traceOptions = plan.traceOptions();
         try (Pipeline pipeline = Pipeline.builder().model(plan.config()).stages(plan.stages()).split(plan.split())
                 .microBatches(plan.microBatches()).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+            }
+            if (plan.metricsOptions() != null) {
+                metrics = Metrics.start(plan.metricsOptions(), RunResource.of(pipeline, workload, traceOptions.level()));
             }
             Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
                     Math.min(plan.decodeSteps(), 4));
@@ -305,11 +323,21 @@ final class RunCommand implements Callable<Integer> {
             }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
-                result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
-            } catch (RuntimeException e) {
+                List<RunListener> listeners = new ArrayList<>();
                 if (tracing != null) {
-                    signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                    listeners.add(tracing.listener());
+                }
+                if (metrics != null) {
+                    listeners.add(metrics.listener());
+                }
+                result = pipeline.generate(workload, progress, listeners);
+            } catch (RuntimeException e) {
+                signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                if (tracing != null) {
                     printTraceSummary(out, tracing.shutdown());
+                }
+                if (metrics != null) {
+                    metrics.shutdown().forEach(out::println);
                 }
                 throw e;
             }
@@ -331,10 +359,19 @@ final class RunCommand implements Callable<Integer> {
                     reportTrace(out, traceReport.build());
                 }
             }
+            if (metrics != null) {
+                metrics.shutdown().forEach(out::println);
+                if (metricsFile != null && metrics.failed(metricsFile.toString())) {
+                    throw new IllegalStateException("--metrics-file " + metricsFile + ": cannot write (see the metrics line above)");
+                }
+            }
         } finally {
             signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
             if (tracing != null) {
                 tracing.close();
+            }
+            if (metrics != null) {
+                metrics.close();
             }
             devices.forEach(Device::close);
             if (traceFile == null && perfetto != null) {
