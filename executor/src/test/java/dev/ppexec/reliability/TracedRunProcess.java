@@ -3,6 +3,8 @@ package dev.ppexec.reliability;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -13,13 +15,15 @@ final class TracedRunProcess {
 
     private TracedRunProcess() {}
 
-    static Process start(Path trace, Path stdout, Path stderr) throws IOException {
+    /** {@code extra}: more options of the run. */
+    static Process start(Path trace, Path stdout, Path stderr, String... extra) throws IOException {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        return new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "run", "--model", "toy",
-                "--device", "cpu", "--requests", "8", "--micro-batches", "4", "--prompt-len", "16",
-                "--decode-steps", "480", "--warmup", "0", "--trace-file", trace.toString())
-                .redirectError(stderr.toFile()).redirectOutput(stdout.toFile()).start();
+        List<String> command = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "--add-modules",
+                "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "run",
+                "--model", "toy", "--device", "cpu", "--requests", "8", "--micro-batches", "4", "--prompt-len", "16",
+                "--decode-steps", "480", "--warmup", "0", "--trace-file", trace.toString()));
+        command.addAll(List.of(extra));
+        return new ProcessBuilder(command).redirectError(stderr.toFile()).redirectOutput(stdout.toFile()).start();
     }
 
     /** Waits (at most 60 s) until the run is under way: the progress bar appears after its first second. */
