@@ -33,7 +33,7 @@ final class MetricsFlags {
                 && (otlpEndpoint != null || Metrics.environmentNamesCollector(env, system));
         if (file == null && !collector) {
             check(interval == null, "--metrics-interval " + interval + " without a metrics destination; allowed: with "
-                    + "--metrics-file FILE.jsonl or --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set), "
+                    + "--metrics-file FILE.jsonl or a collector (run's --otlp-endpoint URL, or OTEL_EXPORTER_OTLP_ENDPOINT set) "
                     + "and OTEL_METRICS_EXPORTER not none");
             return null;
         }

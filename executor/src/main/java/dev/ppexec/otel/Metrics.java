@@ -51,14 +51,14 @@ public final class Metrics implements AutoCloseable {
     private static final String INTERVAL = "otel.metric.export.interval";
 
     private final OpenTelemetrySdk sdk;
-    private final MetricsOptions options;
     private final List<Counted> destinations;
+    private final MetricsListener listener;
     private List<String> summary;
 
     private Metrics(OpenTelemetrySdk sdk, MetricsOptions options, List<Counted> destinations) {
         this.sdk = sdk;
-        this.options = options;
         this.destinations = destinations;
+        this.listener = new MetricsListener(sdk.getMeter(Tracing.SCOPE_NAME), options.interval().toNanos());
     }
 
     /**
@@ -190,9 +190,12 @@ public final class Metrics implements AutoCloseable {
         return b.build();
     }
 
-    /** A listener that records the run it hears into this SDK's instruments; the bubble's window is the interval. */
+    /**
+     * The listener that records the runs it hears into this SDK's instruments, one run after another
+     * (bench's sweep: the counters add up every run); the bubble's window is the interval.
+     */
     public RunListener listener() {
-        return new MetricsListener(sdk.getMeter(Tracing.SCOPE_NAME), options.interval().toNanos());
+        return listener;
     }
 
     /** Exports made so far, all destinations together (each export holds every instrument's totals so far). */

@@ -170,7 +170,7 @@ class MetricsTest {
             "--metrics-file m.jsonl --metrics-interval -1     | --metrics-interval -1 is out of range; allowed: seconds from 0.1 to 3600",
             "--metrics-file m.jsonl --metrics-interval NaN    | --metrics-interval NaN is out of range; allowed: seconds from 0.1 to 3600",
             "--metrics-file m.jsonl --metrics-interval ten    | --metrics-interval 'ten' is not a number; allowed: seconds from 0.1 to 3600",
-            "--metrics-interval 5                             | --metrics-interval 5 without a metrics destination; allowed: with --metrics-file FILE.jsonl or --otlp-endpoint URL",
+            "--metrics-interval 5                             | --metrics-interval 5 without a metrics destination; allowed: with --metrics-file FILE.jsonl or a collector",
     })
     void badInput_exits2_withOneLineNamingOptionValueAndAllowed(String args, String message) {
         CliRun run = CliRun.of(with(args.trim().split("\\s+")));
@@ -209,6 +209,24 @@ class MetricsTest {
         assertThat(withFile.out().lines().filter(l -> l.startsWith("metrics:")).toList())
                 .containsExactly("metrics: 1 export to " + file);
         assertThat(MetricLines.parse(Files.readAllLines(file).getLast()).point("ppexec.rank.forwards", 0).value()).isPositive();
+    }
+
+    @Test
+    void benchSweep_countersAddUpEveryMeasuredRun(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("m.jsonl");
+        CliRun run = CliRun.of("bench", "--quick", "--ranks", "1,2", "--repeats", "1", "--no-tracing-compare", "--no-progress",
+                "--out", dir.resolve("bench").toString(), "--metrics-file", file.toString(), "--metrics-interval", "0.5");
+        assertThat(run.status()).as("exit status; stderr: %s", run.err()).isZero();
+        assertThat(run.out()).containsPattern("metrics: \\d+ exports? to " + Pattern.quote(file.toString()));
+        MetricLines m = MetricLines.parse(Files.readAllLines(file).getLast());
+        // --quick: 16 requests, 8 decode steps; P=1 runs M = 1, 2, 4 and P=2 runs M = 1, 2, 4, 8, each forward a
+        // micro-batch's pass (prefill and 8 decode steps)
+        int passes = 1 + 8;
+        assertThat(m.point("ppexec.rank.forwards", 0).value()).isEqualTo((1 + 2 + 4 + 1 + 2 + 4 + 8) * passes);
+        assertThat(m.point("ppexec.rank.forwards", 1).value()).isEqualTo((1 + 2 + 4 + 8) * passes);
+        assertThat(m.point("ppexec.rank.tokens", 0).value()).as("P=1 runs").isEqualTo(3 * 16 * passes);
+        assertThat(m.point("ppexec.rank.tokens", 1).value()).as("P=2 runs").isEqualTo(4 * 16 * passes);
+        assertThat(m.resource()).containsEntry("ppexec.model", "tiny").containsEntry("ppexec.requests", "16");
     }
 
     @Test
