@@ -100,11 +100,11 @@ public final class TracingOverhead {
         return new Traced(result, nanos, summary);
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         return quartile(values, 2);
     }
 
-    private static double quartile(double[] values, int q) {
+    static double quartile(double[] values, int q) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         double position = (sorted.length - 1) * q / 4.0;
