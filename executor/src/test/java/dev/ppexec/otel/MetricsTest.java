@@ -170,6 +170,7 @@ class MetricsTest {
             "--metrics-file m.jsonl --metrics-interval -1     | --metrics-interval -1 is out of range; allowed: seconds from 0.1 to 3600",
             "--metrics-file m.jsonl --metrics-interval NaN    | --metrics-interval NaN is out of range; allowed: seconds from 0.1 to 3600",
             "--metrics-file m.jsonl --metrics-interval ten    | --metrics-interval 'ten' is not a number; allowed: seconds from 0.1 to 3600",
+            "--metrics-file m.jsonl --trace-file m.jsonl      | --trace-file m.jsonl and --metrics-file m.jsonl name one file; allowed: a different file for each output",
             "--metrics-interval 5                             | --metrics-interval 5 without a metrics destination; allowed: with --metrics-file FILE.jsonl or a collector",
     })
     void badInput_exits2_withOneLineNamingOptionValueAndAllowed(String args, String message) {
