@@ -1,6 +1,5 @@
 package dev.ppexec.bench;
 
-import dev.ppexec.host.HostCpu;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.Metrics;
 import dev.ppexec.otel.MetricsOptions;
@@ -19,7 +18,7 @@ import java.util.Map;
 
 /**
  * What metrics cost a run, against the same run without them: the defaults of {@code ppexec run}
- * (toy, P=2, M=4, 8 requests of 32 + 32 tokens) on the CPU backend, in one JVM, runs alternating
+ * (toy, P=2, M=4, 8 requests of 32 + 32 tokens, as {@link TracingOverhead}) on the CPU backend, in one JVM, runs alternating
  * without / with metrics (in ABBA order), the metrics exported to a file every
  * {@link MetricsOptions#MIN_INTERVAL} (the most often allowed: the worst case) and once more at the
  * end. Per pair it compares the run's throughput (what the summary prints).
@@ -28,20 +27,16 @@ import java.util.Map;
  */
 public final class MetricsOverhead {
 
-    private static final int REQUESTS = 8;
-    private static final int PROMPT = 32;
-    private static final int DECODE_STEPS = 32;
-
     private MetricsOverhead() {}
 
     public static void main(String[] args) throws IOException {
         int pairs = args.length > 0 ? Integer.parseInt(args[0]) : 20;
         ModelConfig model = ModelConfig.preset("toy", 42);
-        Workload workload = Workload.generated(model, REQUESTS, PROMPT, DECODE_STEPS);
+        Workload workload = Workload.generated(model, TracingOverhead.REQUESTS, TracingOverhead.PROMPT,
+                TracingOverhead.DECODE_STEPS);
         Path dir = Files.createTempDirectory("ppexec-overhead");
         Path file = dir.resolve("metrics.jsonl");
-        System.out.printf(Locale.ROOT, "machine: %d cores, %s; Java %s%n", Runtime.getRuntime().availableProcessors(),
-                HostCpu.model().orElse("unknown CPU"), System.getProperty("java.version"));
+        TracingOverhead.printMachine();
         System.out.println("pair  off tok/s  metrics tok/s  exports");
         double[] throughput = new double[pairs];
         MetricsOptions options = new MetricsOptions(file, false, null, null, MetricsOptions.MIN_INTERVAL, Map.of());

@@ -22,6 +22,7 @@ import dev.ppexec.sweep.SweepPoint;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -81,13 +82,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-tracing-compare", description = "Skip the traced runs (tracing at level 4 to a scratch file) that give traced/untraced.")
     boolean noTracingCompare;
 
-    @Option(names = "--metrics-file", paramLabel = "FILE.jsonl",
-            description = "Write the sweep's metrics (every measured run's, added up) as OTLP-JSON lines; a collector named by OTEL_EXPORTER_OTLP_ENDPOINT gets them too.")
-    Path metricsFile;
-
-    @Option(names = "--metrics-interval", paramLabel = "SECONDS",
-            description = "Seconds between metric exports while the sweep goes on, 0.1..3600 (default: 10); a last export at the end.")
-    String metricsInterval;
+    /** The sweep's metrics: every measured run's, added up; a collector named by OTEL_EXPORTER_OTLP_ENDPOINT gets them too. */
+    @Mixin
+    MetricsFlags metricsFlags;
 
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
@@ -103,7 +100,7 @@ final class BenchCommand implements Callable<Integer> {
         Plan plan = validate();
         new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
                 .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT))
-                .output("--metrics-file", metricsFile).check();
+                .output("--metrics-file", metricsFlags.file).check();
         ModelConfig config = plan.config();
         DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
         String deviceName = probe.devices().getFirst().name();
@@ -176,7 +173,7 @@ final class BenchCommand implements Callable<Integer> {
         if (!noTracingCompare) {
             OtelSettings.problem(main.env, main.system).ifPresent(p -> UsageException.check(false, p));
         }
-        MetricsOptions metrics = MetricsFlags.options(metricsFile, metricsInterval, null, null, Map.of(), main.env, main.system);
+        MetricsOptions metrics = metricsFlags.options(null, null, Map.of(), main.env, main.system);
         // The largest run: the most ranks, the whole workload in one micro-batch.
         MemoryPlan largest = MemoryPlan.of(config, maxRanks, 1, requestCount, positions[0], positions[1]);
         return new Plan(config, requestCount, positions[0], positions[1], repeatCount, largest, metrics);

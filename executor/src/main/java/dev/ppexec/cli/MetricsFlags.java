@@ -11,23 +11,31 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 
+import picocli.CommandLine.Option;
+
 import static dev.ppexec.cli.UsageException.check;
 
 /**
- * {@code --metrics-file} and {@code --metrics-interval} of run and bench, checked against the
- * run's collector options and the {@code OTEL_*} settings (Note [usage errors]).
+ * {@code --metrics-file} and {@code --metrics-interval}, the options run and bench share (a picocli
+ * mixin), checked against the run's collector options and the {@code OTEL_*} settings (Note [usage errors]).
  */
 final class MetricsFlags {
 
-    private MetricsFlags() {}
+    @Option(names = "--metrics-file", paramLabel = "FILE.jsonl",
+            description = "Write the metrics (per rank counters, bubble gauge, duration histograms) as OTLP-JSON lines, one export per line.")
+    Path file;
+
+    @Option(names = "--metrics-interval", paramLabel = "SECONDS",
+            description = "Seconds between metric exports while it runs, 0.1..3600 (default: 10); a last export at the end.")
+    String interval;
 
     /**
      * Where the run's metrics go, or null when they go nowhere (then no metrics SDK starts):
      * the file, and a collector when {@code --otlp-endpoint} or OTEL_EXPORTER_OTLP_[METRICS_]ENDPOINT
      * names one, unless OTEL_METRICS_EXPORTER=none.
      */
-    static MetricsOptions options(Path file, String interval, String otlpEndpoint, String otlpProtocol,
-                                  Map<String, String> attributes, Map<String, String> env, Properties system) {
+    MetricsOptions options(String otlpEndpoint, String otlpProtocol, Map<String, String> attributes,
+                           Map<String, String> env, Properties system) {
         Duration every = interval(interval);
         boolean collector = !Metrics.metricsExporterNone(env, system)
                 && (otlpEndpoint != null || Metrics.environmentNamesCollector(env, system));

@@ -28,6 +28,7 @@ import dev.ppexec.trace.TraceLevel;
 import dev.ppexec.trace.TraceSchema;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -142,13 +143,8 @@ final class RunCommand implements Callable<Integer> {
             description = "ppexec (default) or sglang: the same spans, plus what sglang's tools read (service.name sglang unless named otherwise, module on each request root, pid on each thread span).")
     String traceSchema;
 
-    @Option(names = "--metrics-file", paramLabel = "FILE.jsonl",
-            description = "Write the run's metrics as OTLP-JSON lines, one export per line (the Collector's file-exporter shape).")
-    Path metricsFile;
-
-    @Option(names = "--metrics-interval", paramLabel = "SECONDS",
-            description = "Seconds between metric exports while the run goes on, 0.1..3600 (default: 10); a last export at the end.")
-    String metricsInterval;
+    @Mixin
+    MetricsFlags metricsFlags;
 
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable, each key once; needs a trace destination.")
     List<String> attributes = new ArrayList<>();
@@ -189,7 +185,7 @@ final class RunCommand implements Callable<Integer> {
             try {
                 Plan plan = validate();
                 new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file)
-                        .output("--trace-file", traceFile).output("--metrics-file", metricsFile).output("--report", report).output("--perfetto", perfetto).check();
+                        .output("--trace-file", traceFile).output("--metrics-file", metricsFlags.file).output("--report", report).output("--perfetto", perfetto).check();
                 if (signal.signalled()) {
                     return 1;
                 }
@@ -265,8 +261,8 @@ final class RunCommand implements Callable<Integer> {
         MemoryPlan memory = MemoryPlan.of(config, stageCount, micro, requests, positions[0], positions[1]);
         TraceOptions traceOptions = traceOptions();
         return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions,
-                MetricsFlags.options(metricsFile, metricsInterval, otlpEndpoint, otlpProtocol, traceOptions.attributes(),
-                        main.env, main.system));
+                metricsFlags.options(otlpEndpoint, otlpProtocol, traceOptions.attributes(), main.env,
+                        main.system));
     }
 
     /**
@@ -367,6 +363,7 @@ final class RunCommand implements Callable<Integer> {
             }
             if (metrics != null) {
                 metrics.shutdown().forEach(out::println);
+                Path metricsFile = metricsFlags.file;
                 if (metricsFile != null && metrics.failed(metricsFile.toString())) {
                     throw new IllegalStateException("--metrics-file " + metricsFile + ": cannot write (see the metrics line above)");
                 }

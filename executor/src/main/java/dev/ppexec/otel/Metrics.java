@@ -1,6 +1,5 @@
 package dev.ppexec.otel;
 
-import dev.ppexec.failure.Failures;
 import dev.ppexec.runtime.RunListener;
 import io.opentelemetry.api.common.Attributes;
 import io.opentelemetry.api.common.AttributesBuilder;
@@ -30,7 +29,6 @@ import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -216,8 +214,8 @@ public final class Metrics implements AutoCloseable {
             CompletableResultCode done = sdk.shutdown().join(Tracing.FLUSH_BOUND.toMillis(), TimeUnit.MILLISECONDS);
             List<String> lines = new ArrayList<>();
             for (Counted d : destinations) {
-                String error = d.firstError.get();
-                if (error == null && !done.isSuccess() && !done.isDone()) {
+                String error = d.outcomes.firstError();
+                if (error == null && !done.isDone()) {
                     error = "the last export did not finish within " + Tracing.FLUSH_BOUND.toSeconds() + " s";
                 }
                 lines.add(error == null
@@ -232,7 +230,7 @@ public final class Metrics implements AutoCloseable {
 
     /** Whether the destination named {@code name} failed (then {@link #shutdown()}'s line says why). */
     public boolean failed(String name) {
-        return destinations.stream().anyMatch(d -> d.name.equals(name) && d.firstError.get() != null);
+        return destinations.stream().anyMatch(d -> d.name.equals(name) && d.outcomes.firstError() != null);
     }
 
     @Override
@@ -240,14 +238,14 @@ public final class Metrics implements AutoCloseable {
         shutdown();
     }
 
-    /** One destination's exporter, counting the exports it accepted and the first failure. */
+    /** One destination's exporter, counting the exports it accepted and failed, and the first failure. */
     private static final class Counted implements MetricExporter {
 
         final String name;
         private final MetricExporter delegate;
         final LongAdder exports = new LongAdder();
         final LongAdder failures = new LongAdder();
-        final AtomicReference<String> firstError = new AtomicReference<>();
+        final ExportOutcomes outcomes = new ExportOutcomes();
 
         Counted(String name, MetricExporter delegate) {
             this.name = name;
@@ -261,26 +259,7 @@ public final class Metrics implements AutoCloseable {
 
         @Override
         public CompletableResultCode export(Collection<MetricData> metrics) {
-            CompletableResultCode result;
-            try {
-                result = delegate.export(metrics);
-            } catch (RuntimeException e) {
-                failed(e);
-                return CompletableResultCode.ofExceptionalFailure(e);
-            }
-            result.whenComplete(() -> {
-                if (result.isSuccess()) {
-                    exports.increment();
-                } else {
-                    failed(result.getFailureThrowable());
-                }
-            });
-            return result;
-        }
-
-        private void failed(Throwable cause) {
-            failures.increment();
-            firstError.compareAndSet(null, cause == null ? "export failed" : Failures.describe(cause));
+            return outcomes.track(() -> delegate.export(metrics), exports::increment, failures::increment);
         }
 
         @Override
@@ -290,14 +269,7 @@ public final class Metrics implements AutoCloseable {
 
         @Override
         public CompletableResultCode shutdown() {
-            CompletableResultCode result = delegate.shutdown();
-            result.whenComplete(() -> {
-                if (!result.isSuccess()) {
-                    firstError.compareAndSet(null, result.getFailureThrowable() == null ? "shutdown failed"
-                            : Failures.describe(result.getFailureThrowable()));
-                }
-            });
-            return result;
+            return outcomes.trackShutdown(delegate.shutdown());
         }
     }
 }

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,14 +31,7 @@ class InterruptedRunMetricsTest {
         Path out = dir.resolve("stdout.txt");
         Process p = TracedRunProcess.start(dir.resolve("trace.jsonl"), out, log, "--metrics-file", metrics.toString(),
                 "--metrics-interval", "0.2");
-        TracedRunProcess.awaitProgress(p, log);
-        Thread.sleep(1000);
-        assertThat(p.isAlive()).as("the run is still going when signalled; stderr: %s", Files.readString(log)).isTrue();
-        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
-        boolean exited = p.waitFor(30, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly();
-        }
+        boolean exited = TracedRunProcess.interrupt(p, log, 1000);
         assertThat(exited).as("stopped within 30 s").isTrue();
         assertThat(p.exitValue()).isEqualTo(130);
 

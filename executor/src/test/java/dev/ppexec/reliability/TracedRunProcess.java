@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 /**
  * A long traced {@code ppexec run} (toy, 8 requests, 480 decode steps) in a process of its own, for
  * the signal tests: started with this JVM's class path, its stdout and stderr in files.
@@ -26,8 +28,24 @@ final class TracedRunProcess {
         return new ProcessBuilder(command).redirectError(stderr.toFile()).redirectOutput(stdout.toFile()).start();
     }
 
+    /**
+     * Waits until the run is under way and {@code millis} more, sends it SIGINT, and returns whether it
+     * exited within 30 s (it is killed if not).
+     */
+    static boolean interrupt(Process p, Path stderr, long millis) throws IOException, InterruptedException {
+        awaitProgress(p, stderr);
+        Thread.sleep(millis);
+        assertThat(p.isAlive()).as("the run is still going when signalled; stderr: %s", Files.readString(stderr)).isTrue();
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        boolean exited = p.waitFor(30, TimeUnit.SECONDS);
+        if (!exited) {
+            p.destroyForcibly();
+        }
+        return exited;
+    }
+
     /** Waits (at most 60 s) until the run is under way: the progress bar appears after its first second. */
-    static void awaitProgress(Process p, Path stderr) throws IOException, InterruptedException {
+    private static void awaitProgress(Process p, Path stderr) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!Files.readString(stderr).contains("step") && p.isAlive() && System.nanoTime() < deadline) {
             Thread.sleep(100);
