@@ -180,14 +180,20 @@ class MetricsTest {
         assertThat(run.err().strip().lines()).as("one line").hasSize(1);
     }
 
-    @Test
-    void unknownMetricsExporter_exits2_namingTheVariable(@TempDir Path dir) {
+    @ParameterizedTest(name = "{0}={1}")
+    @CsvSource(delimiter = '|', value = {
+            "OTEL_METRICS_EXPORTER | prometheus | is not supported; allowed: otlp, none (otlp: to OTEL_EXPORTER_OTLP_ENDPOINT; none: only --metrics-file; ppexec writes no other exporter's format)",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL | http/json | is not supported; allowed: http/protobuf, grpc",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT | localhost:4318 | is not a URL; allowed: http://HOST[:PORT][/PATH]",
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE | sometimes | is not supported; allowed: cumulative, delta, lowmemory",
+    })
+    void badMetricsVariable_exits2_namingTheVariable(String variable, String value, String message, @TempDir Path dir) {
         Map<String, String> env = new HashMap<>(System.getenv());
-        env.put("OTEL_METRICS_EXPORTER", "prometheus");
+        env.put(variable, value);
         CliRun run = CliRun.withEnv(env, with("--metrics-file", dir.resolve("m.jsonl").toString()));
         assertThat(run.status()).as("exit status; stderr: %s", run.err()).isEqualTo(2);
-        assertThat(run.err().strip()).isEqualTo("run: OTEL_METRICS_EXPORTER='prometheus' is not supported; allowed: otlp, none"
-                + " (otlp: to OTEL_EXPORTER_OTLP_ENDPOINT; none: only --metrics-file; ppexec writes no other exporter's format)");
+        assertThat(run.err().strip()).startsWith("run: " + variable + "='" + value + "' " + message);
+        assertThat(run.err().strip().lines()).as("one line").hasSize(1);
         assertThat(dir.resolve("m.jsonl")).doesNotExist();
     }
 
