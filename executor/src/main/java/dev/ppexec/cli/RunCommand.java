@@ -45,6 +45,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 import static dev.ppexec.cli.UsageException.check;
@@ -364,8 +365,9 @@ final class RunCommand implements Callable<Integer> {
             if (metrics != null) {
                 metrics.shutdown().forEach(out::println);
                 Path metricsFile = metricsFlags.file;
-                if (metricsFile != null && metrics.failed(metricsFile.toString())) {
-                    throw new IllegalStateException("--metrics-file " + metricsFile + ": cannot write (see the metrics line above)");
+                Optional<String> failure = metricsFile == null ? Optional.empty() : metrics.failure(metricsFile.toString());
+                if (failure.isPresent()) {
+                    throw new IllegalStateException("--metrics-file " + metricsFile + ": cannot write: " + failure.get());
                 }
             }
         } finally {

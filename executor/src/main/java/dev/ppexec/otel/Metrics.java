@@ -26,6 +26,8 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
@@ -207,7 +209,8 @@ public final class Metrics implements AutoCloseable {
 
     /**
      * Makes the last export, waits at most {@link Tracing#FLUSH_BOUND}, and stops the SDK; returns one line
-     * per destination ({@code metrics: 3 exports to out/m.jsonl}, or what failed). Idempotent.
+     * per destination ({@code metrics: 3 exports to out/m.jsonl}, or {@code metrics: NAME: 0 of 3 exports
+     * delivered (REASON)}). Idempotent.
      */
     public synchronized List<String> shutdown() {
         if (summary == null) {
@@ -218,19 +221,22 @@ public final class Metrics implements AutoCloseable {
                 if (error == null && !done.isDone()) {
                     error = "the last export did not finish within " + Tracing.FLUSH_BOUND.toSeconds() + " s";
                 }
+                long made = d.exports.sum() + d.failures.sum();
+                long delivered = d.outcomes.shutdownFailed() ? 0 : d.exports.sum(); // a file that failed holds none
                 lines.add(error == null
-                        ? String.format(Locale.ROOT, "metrics: %,d export%s to %s", d.exports.sum(), d.exports.sum() == 1 ? "" : "s", d.name)
-                        : String.format(Locale.ROOT, "metrics: %s: %,d exports, %,d failed (%s)", d.name, d.exports.sum(),
-                        d.failures.sum(), error));
+                        ? String.format(Locale.ROOT, "metrics: %,d export%s to %s", delivered, delivered == 1 ? "" : "s", d.name)
+                        : String.format(Locale.ROOT, "metrics: %s: %,d of %,d exports delivered (%s)", d.name, delivered, made,
+                        error));
             }
             summary = List.copyOf(lines);
         }
         return summary;
     }
 
-    /** Whether the destination named {@code name} failed (then {@link #shutdown()}'s line says why). */
-    public boolean failed(String name) {
-        return destinations.stream().anyMatch(d -> d.name.equals(name) && d.outcomes.firstError() != null);
+    /** The first failure of the destination named {@code name} (a file: its path), if it failed. */
+    public Optional<String> failure(String name) {
+        return destinations.stream().filter(d -> d.name.equals(name)).map(d -> d.outcomes.firstError())
+                .filter(Objects::nonNull).findFirst();
     }
 
     @Override

@@ -17,14 +17,14 @@ import java.util.Map;
  * @param units    [metric name] its unit
  * @param resource the resource's attributes, as text
  */
-record MetricLines(Map<String, Map<Long, Point>> points, Map<String, String> units, Map<String, String> resource) {
+public record MetricLines(Map<String, Map<Long, Point>> points, Map<String, String> units, Map<String, String> resource) {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** A sum's or gauge's value, or a histogram's count, sum and bucket bounds. */
-    record Point(double value, long count, double sum, String device, JsonNode bounds) {}
+    public record Point(double value, long count, double sum, String device, JsonNode bounds) {}
 
-    static MetricLines parse(String line) {
+    public static MetricLines parse(String line) {
         JsonNode root;
         try {
             root = JSON.readTree(line);
@@ -55,7 +55,7 @@ record MetricLines(Map<String, Map<Long, Point>> points, Map<String, String> uni
         return new MetricLines(points, units, resource);
     }
 
-    Point point(String metric, long rank) {
+    public Point point(String metric, long rank) {
         Map<Long, Point> byRank = points.get(metric);
         if (byRank == null || !byRank.containsKey(rank)) {
             throw new AssertionError("no point of " + metric + " for pp_rank " + rank + " in " + points.keySet());

@@ -3,6 +3,7 @@ package dev.ppexec.otel;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.io.TestFiles;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.ActionHook;
 import dev.ppexec.runtime.Pipeline;
@@ -234,6 +235,16 @@ class MetricsTest {
         assertThat(m.point("ppexec.rank.tokens", 0).value()).as("P=1 runs").isEqualTo(3 * 16 * passes);
         assertThat(m.point("ppexec.rank.tokens", 1).value()).as("P=2 runs").isEqualTo(4 * 16 * passes);
         assertThat(m.resource()).containsEntry("ppexec.model", "tiny").containsEntry("ppexec.requests", "16");
+    }
+
+    @Test
+    void fullDisk_failsTheRunAfterItsResults_withTheReason(@TempDir Path dir) throws Exception {
+        Path full = TestFiles.fullDevice(dir);
+        CliRun run = CliRun.of(with("--metrics-file", full.toString()));
+        assertThat(run.status()).isEqualTo(1);
+        assertThat(run.out()).contains("tokens/s").containsPattern("metrics: " + Pattern.quote(full.toString())
+                + ": 0 of 1 exports delivered \\(.*No space left on device\\)");
+        assertThat(run.err().strip()).isEqualTo("run: error: --metrics-file " + full + ": cannot write: No space left on device");
     }
 
     @Test
