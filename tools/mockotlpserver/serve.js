@@ -1,7 +1,7 @@
 'use strict';
 // Starts @elastic/mockotlpserver for ppexec's tests: OTLP/HTTP and OTLP/gRPC on 127.0.0.1, on the
 // ports given as arguments (0 = any free port), with the package's own trace printers: one JSON
-// line per received request ("trace-json") and its waterfall summary ("trace-summary"). The
+// line per received request of spans or metrics ("json") and the spans' waterfall summary ("trace-summary"). The
 // server's log says where it listens ("OTLP/HTTP listening at http://127.0.0.1:PORT").
 // Usage: node serve.js [HTTP_PORT] [GRPC_PORT]
 const {MockOtlpServer} = require('@elastic/mockotlpserver');
@@ -20,7 +20,7 @@ async function main() {
         grpcPort: Number(process.argv[3] ?? 4317),
     });
     await server.start();
-    new JSONPrinter(log, 0, ['trace']).subscribe();
+    new JSONPrinter(log, 0, ['trace', 'metrics']).subscribe();
     new TraceWaterfallPrinter(log).subscribe();
     const stop = () => server.close().then(() => process.exit(0));
     process.on('SIGTERM', stop);

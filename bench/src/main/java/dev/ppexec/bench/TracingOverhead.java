@@ -32,9 +32,9 @@ import java.util.Map;
  */
 public final class TracingOverhead {
 
-    private static final int REQUESTS = 8;
-    private static final int PROMPT = 32;
-    private static final int DECODE_STEPS = 32;
+    static final int REQUESTS = 8;
+    static final int PROMPT = 32;
+    static final int DECODE_STEPS = 32;
 
     private TracingOverhead() {}
 
@@ -44,8 +44,7 @@ public final class TracingOverhead {
         Workload workload = Workload.generated(model, REQUESTS, PROMPT, DECODE_STEPS);
         Path dir = Files.createTempDirectory("ppexec-overhead");
         Path file = dir.resolve("trace.jsonl");
-        System.out.printf(Locale.ROOT, "machine: %d cores, %s; Java %s%n", Runtime.getRuntime().availableProcessors(),
-                cpuModel(), System.getProperty("java.version"));
+        printMachine();
         System.out.println("pair  off tok/s  traced tok/s  off ms  traced end-to-end ms  tracing work ms  spans");
         double[] throughput = new double[pairs];
         double[] endToEnd = new double[pairs];
@@ -100,11 +99,11 @@ public final class TracingOverhead {
         return new Traced(result, nanos, summary);
     }
 
-    private static double median(double[] values) {
+    static double median(double[] values) {
         return quartile(values, 2);
     }
 
-    private static double quartile(double[] values, int q) {
+    static double quartile(double[] values, int q) {
         double[] sorted = values.clone();
         Arrays.sort(sorted);
         double position = (sorted.length - 1) * q / 4.0;
@@ -113,7 +112,9 @@ public final class TracingOverhead {
         return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
     }
 
-    private static String cpuModel() {
-        return HostCpu.model().orElse("unknown CPU");
+    /** The machine line the overhead benchmarks start with. */
+    static void printMachine() {
+        System.out.printf(Locale.ROOT, "machine: %d cores, %s; Java %s%n", Runtime.getRuntime().availableProcessors(),
+                HostCpu.model().orElse("unknown CPU"), System.getProperty("java.version"));
     }
 }

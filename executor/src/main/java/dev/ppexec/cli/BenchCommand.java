@@ -6,6 +6,8 @@ import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.otel.Metrics;
+import dev.ppexec.otel.MetricsOptions;
 import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
@@ -20,6 +22,7 @@ import dev.ppexec.sweep.SweepPoint;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -79,11 +82,16 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--no-tracing-compare", description = "Skip the traced runs (tracing at level 4 to a scratch file) that give traced/untraced.")
     boolean noTracingCompare;
 
+    /** The sweep's metrics: every measured run's, added up; a collector named by OTEL_EXPORTER_OTLP_ENDPOINT gets them too. */
+    @Mixin
+    MetricsFlags metricsFlags;
+
     @Option(names = "--no-progress", description = "No progress bar on stderr.")
     boolean noProgress;
 
     /** What the sweep will do, every option checked (Note [usage errors]) before a device is chosen. */
-    private record Plan(ModelConfig config, int requests, int promptLength, int decodeSteps, int repeats, MemoryPlan largest) {}
+    private record Plan(ModelConfig config, int requests, int promptLength, int decodeSteps, int repeats, MemoryPlan largest,
+                        MetricsOptions metrics) {}
 
     @Override
     public Integer call() throws IOException {
@@ -91,11 +99,9 @@ final class BenchCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Plan plan = validate();
         new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
-                .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT)).check();
+                .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT))
+                .output("--metrics-file", metricsFlags.file).check();
         ModelConfig config = plan.config();
-        Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
-                plan.repeats(), () -> device.open(null, false).devices(),
-                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")));
         DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
         String deviceName = probe.devices().getFirst().name();
         try {
@@ -107,9 +113,19 @@ final class BenchCommand implements Callable<Integer> {
         }
         probe.line().ifPresent(err::println);
         Files.createDirectories(out);
+        Metrics metrics = plan.metrics() == null ? null : Metrics.start(plan.metrics(),
+                RunResource.sweep(config, deviceName, plan.requests(), plan.promptLength(), plan.decodeSteps()));
+        Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                plan.repeats(), () -> device.open(null, false).devices(),
+                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")),
+                metrics == null ? List.of() : List.of(metrics.listener()));
         List<SweepPoint> points;
         try (Progress bar = Progress.runs(err, !noProgress)) {
             points = Sweep.run(c, bar::draw);
+        } finally {
+            if (metrics != null) {
+                metrics.shutdown().forEach(o::println);
+            }
         }
         SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), plan.requests(),
                 plan.promptLength(), plan.decodeSteps(), plan.repeats());
@@ -157,9 +173,10 @@ final class BenchCommand implements Callable<Integer> {
         if (!noTracingCompare) {
             OtelSettings.problem(main.env, main.system).ifPresent(p -> UsageException.check(false, p));
         }
+        MetricsOptions metrics = metricsFlags.options(null, null, Map.of(), main.env, main.system);
         // The largest run: the most ranks, the whole workload in one micro-batch.
         MemoryPlan largest = MemoryPlan.of(config, maxRanks, 1, requestCount, positions[0], positions[1]);
-        return new Plan(config, requestCount, positions[0], positions[1], repeatCount, largest);
+        return new Plan(config, requestCount, positions[0], positions[1], repeatCount, largest, metrics);
     }
 
     private boolean matched(String option) {

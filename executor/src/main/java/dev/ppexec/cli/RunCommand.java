@@ -6,6 +6,8 @@ import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.otel.Metrics;
+import dev.ppexec.otel.MetricsOptions;
 import dev.ppexec.otel.OtelSettings;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otlp.OtlpJsonReader;
@@ -17,6 +19,7 @@ import dev.ppexec.otel.TraceSummary;
 import dev.ppexec.otel.Tracing;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
+import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
@@ -25,6 +28,7 @@ import dev.ppexec.trace.TraceLevel;
 import dev.ppexec.trace.TraceSchema;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -41,6 +45,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 
 import static dev.ppexec.cli.UsageException.check;
@@ -139,6 +144,9 @@ final class RunCommand implements Callable<Integer> {
             description = "ppexec (default) or sglang: the same spans, plus what sglang's tools read (service.name sglang unless named otherwise, module on each request root, pid on each thread span).")
     String traceSchema;
 
+    @Mixin
+    MetricsFlags metricsFlags;
+
     @Option(names = "--attr", paramLabel = "KEY=VALUE", description = "Resource attribute of this experiment; repeatable, each key once; needs a trace destination.")
     List<String> attributes = new ArrayList<>();
 
@@ -153,7 +161,7 @@ final class RunCommand implements Callable<Integer> {
      * proportional to a size is built.
      */
     record Plan(ModelConfig config, int stages, String split, int microBatches, int requests, int promptLength,
-                int decodeSteps, MemoryPlan memory, TraceOptions traceOptions) {}
+                int decodeSteps, MemoryPlan memory, TraceOptions traceOptions, MetricsOptions metricsOptions) {}
 
     private Path perfettoScratch;
 
@@ -178,12 +186,18 @@ final class RunCommand implements Callable<Integer> {
             try {
                 Plan plan = validate();
                 new OutputCheck().input("--model-file", modelSource == null ? null : modelSource.file)
-                        .output("--trace-file", traceFile).output("--report", report).output("--perfetto", perfetto).check();
+                        .output("--trace-file", traceFile).output("--metrics-file", metricsFlags.file).output("--report", report).output("--perfetto", perfetto).check();
                 if (signal.signalled()) {
                     return 1;
                 }
                 LaunchContract contract = world();
                 if (contract != null) {
+                    // InWorld refuses tracing first; metrics are refused the same way (nothing silently not exported)
+                    if (plan.metricsOptions() != null && plan.traceOptions().level().isOff()) {
+                        throw new UsageException("metrics (--metrics-file, --otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) with "
+                                + "ranks as processes are not built yet; allowed: none of them (or OTEL_METRICS_EXPORTER=none) "
+                                + "in a world of " + contract.worldSize() + " ranks");
+                    }
                     return InWorld.run(this, out, err, contract, plan, main.env);
                 }
                 DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);
@@ -246,7 +260,10 @@ final class RunCommand implements Callable<Integer> {
         int micro = microBatches != null ? microBatches : Math.min(DEFAULT_MICRO_BATCHES, requests);
         int[] positions = positions(config, promptLength, decodeSteps, DEFAULT_POSITIONS);
         MemoryPlan memory = MemoryPlan.of(config, stageCount, micro, requests, positions[0], positions[1]);
-        return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions());
+        TraceOptions traceOptions = traceOptions();
+        return new Plan(config, stageCount, split, micro, requests, positions[0], positions[1], memory, traceOptions,
+                metricsFlags.options(otlpEndpoint, otlpProtocol, traceOptions.attributes(), main.env,
+                        main.system));
     }
 
     /**
@@ -284,12 +301,16 @@ final class RunCommand implements Callable<Integer> {
     private int traced(PrintWriter out, PrintWriter err, Plan plan, Workload workload, List<Device> devices,
                        StopOnSignal signal) throws IOException {
         Tracing tracing = null;
+        Metrics metrics = null;
         TraceOptions traceOptions = plan.traceOptions();
         try (Pipeline pipeline = Pipeline.builder().model(plan.config()).stages(plan.stages()).split(plan.split())
                 .microBatches(plan.microBatches()).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+            }
+            if (plan.metricsOptions() != null) {
+                metrics = Metrics.start(plan.metricsOptions(), RunResource.of(pipeline, workload, traceOptions.level()));
             }
             Workload warm = Workload.generated(plan.config(), plan.requests(), plan.promptLength(),
                     Math.min(plan.decodeSteps(), 4));
@@ -305,11 +326,21 @@ final class RunCommand implements Callable<Integer> {
             }
             RunResult result;
             try (Progress progress = Progress.steps(err, !noProgress, workload.decodeSteps() + 1)) {
-                result = pipeline.generate(workload, progress, tracing == null ? List.of() : List.of(tracing.listener()));
-            } catch (RuntimeException e) {
+                List<RunListener> listeners = new ArrayList<>();
                 if (tracing != null) {
-                    signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                    listeners.add(tracing.listener());
+                }
+                if (metrics != null) {
+                    listeners.add(metrics.listener());
+                }
+                result = pipeline.generate(workload, progress, listeners);
+            } catch (RuntimeException e) {
+                signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
+                if (tracing != null) {
                     printTraceSummary(out, tracing.shutdown());
+                }
+                if (metrics != null) {
+                    metrics.shutdown().forEach(out::println);
                 }
                 throw e;
             }
@@ -331,10 +362,21 @@ final class RunCommand implements Callable<Integer> {
                     reportTrace(out, traceReport.build());
                 }
             }
+            if (metrics != null) {
+                metrics.shutdown().forEach(out::println);
+                Path metricsFile = metricsFlags.file;
+                Optional<String> failure = metricsFile == null ? Optional.empty() : metrics.failure(metricsFile.toString());
+                if (failure.isPresent()) {
+                    throw new IllegalStateException("--metrics-file " + metricsFile + ": cannot write: " + failure.get());
+                }
+            }
         } finally {
             signal.uninterruptible(); // a signal's interrupt must not cut the bounded flush short
             if (tracing != null) {
                 tracing.close();
+            }
+            if (metrics != null) {
+                metrics.close();
             }
             devices.forEach(Device::close);
             if (traceFile == null && perfetto != null) {

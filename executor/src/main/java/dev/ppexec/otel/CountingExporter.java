@@ -1,12 +1,10 @@
 package dev.ppexec.otel;
 
-import dev.ppexec.failure.Failures;
 import io.opentelemetry.sdk.common.CompletableResultCode;
 import io.opentelemetry.sdk.trace.data.SpanData;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 
 import java.util.Collection;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
@@ -20,8 +18,7 @@ final class CountingExporter implements SpanExporter {
     private final SpanExporter delegate;
     private final LongAdder handed = new LongAdder();
     private final LongAdder exported = new LongAdder();
-    private final AtomicReference<String> firstError = new AtomicReference<>();
-    private volatile boolean lostAtShutdown;
+    private final ExportOutcomes outcomes = new ExportOutcomes();
 
     CountingExporter(String destination, SpanExporter delegate) {
         this.destination = destination;
@@ -38,37 +35,19 @@ final class CountingExporter implements SpanExporter {
 
     /** Spans the destination holds: none when its shutdown failed (a file that could not be renamed into place). */
     long exported() {
-        return lostAtShutdown ? 0 : exported.sum();
+        return outcomes.shutdownFailed() ? 0 : exported.sum();
     }
 
     /** The first failure's reason, or null. */
     String firstError() {
-        return firstError.get();
+        return outcomes.firstError();
     }
 
     @Override
     public CompletableResultCode export(Collection<SpanData> spans) {
         int n = spans.size();
         handed.add(n);
-        CompletableResultCode result;
-        try {
-            result = delegate.export(spans);
-        } catch (RuntimeException e) {
-            noteFailure(e);
-            return CompletableResultCode.ofExceptionalFailure(e);
-        }
-        result.whenComplete(() -> {
-            if (result.isSuccess()) {
-                exported.add(n);
-            } else {
-                noteFailure(result.getFailureThrowable());
-            }
-        });
-        return result;
-    }
-
-    private void noteFailure(Throwable cause) {
-        firstError.compareAndSet(null, cause == null ? "export failed" : Failures.describe(cause));
+        return outcomes.track(() -> delegate.export(spans), () -> exported.add(n), () -> {});
     }
 
     @Override
@@ -78,13 +57,6 @@ final class CountingExporter implements SpanExporter {
 
     @Override
     public CompletableResultCode shutdown() {
-        CompletableResultCode result = delegate.shutdown();
-        result.whenComplete(() -> {
-            if (!result.isSuccess()) {
-                lostAtShutdown = true;
-                noteFailure(result.getFailureThrowable());
-            }
-        });
-        return result;
+        return outcomes.trackShutdown(delegate.shutdown());
     }
 }

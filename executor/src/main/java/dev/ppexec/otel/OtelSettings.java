@@ -28,6 +28,7 @@ import java.util.regex.Pattern;
 public final class OtelSettings {
 
     static final String TRACES_EXPORTER = "otel.traces.exporter";
+    static final String METRICS_EXPORTER = "otel.metrics.exporter";
     /** Largest export queue a user may ask for: 16 M spans (a few GiB of heap at most). */
     static final int MAX_QUEUE_SIZE = 1 << 24;
     private static final long MAX_DURATION_MS = 3_600_000;
@@ -51,10 +52,14 @@ public final class OtelSettings {
         m.put("otel.resource.attributes", OtelSettings::resourceAttributes);
         m.put(TRACES_EXPORTER, v -> oneOf(v, List.of("otlp", "none"),
                 " (otlp: to OTEL_EXPORTER_OTLP_ENDPOINT; none: only --trace-file; ppexec writes no other exporter's format)"));
+        m.put(METRICS_EXPORTER, v -> oneOf(v, List.of("otlp", "none"),
+                " (otlp: to OTEL_EXPORTER_OTLP_ENDPOINT; none: only --metrics-file; ppexec writes no other exporter's format)"));
+        m.put("otel.exporter.otlp.metrics.temporality.preference", v -> oneOf(v.toLowerCase(Locale.ROOT),
+                List.of("cumulative", "delta", "lowmemory"), ""));
         m.put("otel.traces.sampler", v -> oneOf(v, List.of("always_on", "parentbased_always_on"),
                 " (the run's report and its Perfetto trace need every span)"));
         m.put("otel.propagators", OtelSettings::propagators);
-        for (String signal : List.of("", "traces.")) {
+        for (String signal : List.of("", "traces.", "metrics.")) {
             String p = "otel.exporter.otlp." + signal;
             m.put(p + "endpoint", v -> endpointProblem(v).orElse(null));
             m.put(p + "protocol", v -> oneOf(v, List.of(TraceOptions.HTTP_PROTOBUF, TraceOptions.GRPC), ""));

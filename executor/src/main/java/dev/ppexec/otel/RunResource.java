@@ -1,5 +1,6 @@
 package dev.ppexec.otel;
 
+import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.SpanContract;
@@ -20,7 +21,7 @@ public final class RunResource {
 
     public static Attributes of(Pipeline pipeline, Workload workload, TraceLevel level) {
         String device = pipeline.device(0).name();
-        int colon = device.indexOf(':');
+        int colon = device.indexOf(':'); // the run's device kind: "cuda" of "cuda:0"
         return Attributes.builder()
                 .put(string(SpanContract.HOST_NAME), HostName.get())
                 .put(longKey(SpanContract.PROCESS_PID), ProcessHandle.current().pid())
@@ -35,6 +36,21 @@ public final class RunResource {
                 .put(longKey(SpanContract.RUN_SEED), pipeline.model().seed())
                 .put(longKey(SpanContract.RUN_TRACE_LEVEL), level.value())
                 .put(doubleKey(SpanContract.RUN_IDEAL_BUBBLE), pipeline.idealBubble(workload.decodeSteps()))
+                .build();
+    }
+
+    /** What the runs of {@code ppexec bench}'s sweep share (each run's P and M differ): the metrics' resource there. */
+    public static Attributes sweep(ModelConfig model, String device, int requests, int promptLength, int decodeSteps) {
+        int colon = device.indexOf(':');
+        return Attributes.builder()
+                .put(string(SpanContract.HOST_NAME), HostName.get())
+                .put(longKey(SpanContract.PROCESS_PID), ProcessHandle.current().pid())
+                .put(string(SpanContract.RUN_MODEL), model.name())
+                .put(longKey(SpanContract.RUN_REQUESTS), requests)
+                .put(longKey(SpanContract.RUN_PROMPT_LEN), promptLength)
+                .put(longKey(SpanContract.RUN_DECODE_STEPS), decodeSteps)
+                .put(string(SpanContract.RUN_DEVICE), colon < 0 ? device : device.substring(0, colon))
+                .put(longKey(SpanContract.RUN_SEED), model.seed())
                 .build();
     }
 }

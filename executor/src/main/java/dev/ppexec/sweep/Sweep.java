@@ -28,10 +28,14 @@ import java.util.function.Supplier;
  */
 public final class Sweep {
 
-    /** The runs a sweep makes. {@code requests} must be at least the largest M (4 · max P). */
+    /**
+     * The runs a sweep makes. {@code requests} must be at least the largest M (4 · max P); {@code listeners} hear
+     * every measured run (not the warm-ups), e.g. the sweep's metrics.
+     */
     public record Config(ModelConfig model, List<Integer> ranks, int requests, int promptLength, int decodeSteps,
-                         int repeats, Supplier<List<Device>> devices, Tracer tracer) {
+                         int repeats, Supplier<List<Device>> devices, Tracer tracer, List<RunListener> listeners) {
         public Config {
+            listeners = List.copyOf(listeners);
             Objects.requireNonNull(model, "model");
             ranks = List.copyOf(ranks);
             Objects.requireNonNull(devices, "devices");
@@ -94,15 +98,15 @@ public final class Sweep {
         int total = untraced.size() * c.repeats() * (c.tracer() == null ? 1 : 2);
         Workload warm = Workload.generated(c.model(), c.requests(), c.promptLength(), Math.min(2, c.decodeSteps()));
         for (int p : c.ranks()) {
-            once(c, p, p, warm, null); // untimed: lets the JIT compile the kernels before the first measured run
+            once(c, p, p, warm, null, List.of()); // untimed: lets the JIT compile the kernels before the first measured run
         }
         int done = 0;
         for (int round = 0; round < c.repeats(); round++) {
             for (Key k : untraced.keySet()) {
-                untraced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, null));
+                untraced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, null, c.listeners()));
                 progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches());
                 if (c.tracer() != null) {
-                    traced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, c.tracer()));
+                    traced.get(k).add(once(c, k.ranks(), k.microBatches(), workload, c.tracer(), c.listeners()));
                     progress.ran(++done, total, "P=" + k.ranks() + " M=" + k.microBatches() + " traced");
                 }
             }
@@ -123,11 +127,14 @@ public final class Sweep {
         }
     }
 
-    private static Sample once(Config c, int ranks, int microBatches, Workload workload, Tracer tracer) {
+    private static Sample once(Config c, int ranks, int microBatches, Workload workload, Tracer tracer,
+                               List<RunListener> listeners) {
         Recorder recorder = new Recorder(ranks);
         List<Device> devices = c.devices().get();
-        try (Pipeline pipeline = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
-                .devices(devices).listener(recorder).build()) {
+        Pipeline.Builder builder = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
+                .devices(devices).listener(recorder);
+        listeners.forEach(builder::listener);
+        try (Pipeline pipeline = builder.build()) {
             if (tracer == null) {
                 pipeline.generate(workload);
             } else {

@@ -72,9 +72,14 @@ class WorldOptionsTest {
         CliRun traced = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4");
         assertThat(traced.status()).isEqualTo(2);
         assertThat(traced.err()).startsWith("run: tracing (").contains("allowed: none of them (or --trace-level 0)");
-        CliRun off = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
+        CliRun metrics = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
+        assertThat(metrics.status()).isEqualTo(2);
+        assertThat(metrics.err()).startsWith("run: metrics (").contains("allowed: none of them (or OTEL_METRICS_EXPORTER=none)");
+        Map<String, String> noMetrics = new java.util.HashMap<>(env);
+        noMetrics.put("OTEL_METRICS_EXPORTER", "none");
+        CliRun off = CliRun.withEnv(noMetrics, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
         assertThat(off.status()).isEqualTo(2);
-        assertThat(off.err()).as("past the tracing check, on to the token").startsWith("run: PPEXEC_WORLD_TOKEN is not set");
+        assertThat(off.err()).as("past the tracing and metrics checks, on to the token").startsWith("run: PPEXEC_WORLD_TOKEN is not set");
     }
 
     @Test

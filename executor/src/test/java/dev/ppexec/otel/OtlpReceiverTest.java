@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.math.BigDecimal;
@@ -33,7 +34,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A real OTLP receiver over loopback ({@link MockOtlpReceiver}): spans of a small run arrive over
  * OTLP/HTTP and OTLP/gRPC, configured by options or by OTEL_* variables, and a trace file's lines
- * posted as OTLP/JSON decode to the same spans.
+ * posted as OTLP/JSON decode to the same spans; a run's metrics arrive over both protocols and equal
+ * its own figures.
  */
 @Timeout(300)
 class OtlpReceiverTest {
@@ -138,6 +140,31 @@ class OtlpReceiverTest {
         } catch (Exception e) {
             return -1;
         }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"http/protobuf, 7, /v1/metrics", "grpc, 8, ''"})
+    void metricsOfASmallRun_arrive_andEqualTheRunsFigures(String protocol, String seed, String path, @TempDir Path dir)
+            throws Exception {
+        int port = protocol.equals("grpc") ? receiver.grpcPort() : receiver.httpPort();
+        Path report = dir.resolve("r.json");
+        int mark = receiver.mark();
+        String out = cli(MetricsTest.with("--seed", seed, "--trace-level", "0", "--report", report.toString(),
+                "--otlp-endpoint", "http://127.0.0.1:" + port, "--otlp-protocol", protocol));
+        assertThat(out).containsPattern("metrics: \\d+ exports? to OTLP " + protocol + " http://127\\.0\\.0\\.1:" + port
+                + path + "\n");
+
+        // This run's exports are told apart by the seed in their resource; the last one holds the totals.
+        List<String> printed = receiver.awaitLines(mark, ls -> !metricsOfRun(ls, seed).isEmpty(), PRINT_BOUND);
+        MetricLines last = MetricLines.parse(metricsOfRun(printed, seed).getLast());
+        MetricsTest.assertEqualsReport(last, JSON.readTree(report.toFile()), MetricsTest.TINY.dim());
+        assertThat(last.resource()).containsEntry("service.name", "ppexec").containsEntry("ppexec.model", "tiny");
+    }
+
+    /** The metrics requests the receiver printed (one JSON line each) whose resource has this seed. */
+    private static List<String> metricsOfRun(List<String> lines, String seed) {
+        return lines.stream().filter(l -> l.startsWith("{\"resourceMetrics\""))
+                .filter(l -> seed.equals(MetricLines.parse(l).resource().get("ppexec.seed"))).toList();
     }
 
     @Test

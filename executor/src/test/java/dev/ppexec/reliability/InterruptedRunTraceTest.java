@@ -8,7 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -33,14 +32,7 @@ class InterruptedRunTraceTest {
         Path log = dir.resolve("stderr.txt");
         Path out = dir.resolve("stdout.txt");
         Process p = TracedRunProcess.start(trace, out, log);
-        TracedRunProcess.awaitProgress(p, log);
-        Thread.sleep(500);
-        assertThat(p.isAlive()).as("the run is still going when signalled; stderr: %s", Files.readString(log)).isTrue();
-        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
-        boolean exited = p.waitFor(30, TimeUnit.SECONDS);
-        if (!exited) {
-            p.destroyForcibly();
-        }
+        boolean exited = TracedRunProcess.interrupt(p, log, 500);
         assertThat(exited).as("stopped within 30 s").isTrue();
         assertThat(p.exitValue()).isEqualTo(130);
         String err = Files.readString(log, StandardCharsets.UTF_8);
