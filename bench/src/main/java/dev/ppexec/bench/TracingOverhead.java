@@ -51,8 +51,8 @@ public final class TracingOverhead {
         double[] endToEnd = new double[pairs];
         double[] work = new double[pairs];
         try (Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(4).build()) {
-            TraceOptions options = new TraceOptions(TraceLevel.ALL, file, null, null, Map.of());
-            long expected = SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.ALL);
+            TraceOptions options = new TraceOptions(TraceLevel.DEFAULT, file, null, null, Map.of());
+            long expected = SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.DEFAULT);
             for (int i = 0; i < 3; i++) {
                 pipeline.generate(workload);
                 traced(pipeline, workload, options, expected);

@@ -12,7 +12,7 @@ class SpanCountTest {
     @Test
     void spanCount_oneRequestOneRankPrefillOnly_isEnumerated() {
         // Req, thread span, prefill_waiting, prefill_forward, run_batch_cpu, run_batch_device.
-        assertThat(SpanContract.spanCount(1, 1, 0, TraceLevel.ALL)).isEqualTo(6);
+        assertThat(SpanContract.spanCount(1, 1, 0, TraceLevel.DEFAULT)).isEqualTo(6);
         // Req, thread span, prefill_waiting, prefill_forward, decode_forward.
         assertThat(SpanContract.spanCount(1, 1, 1, new TraceLevel(1))).isEqualTo(5);
         assertThat(SpanContract.spanCount(7, 3, 9, TraceLevel.OFF)).isZero();
@@ -20,9 +20,9 @@ class SpanCountTest {
 
     @Test
     void spanCount_ofHugeRuns_saturatesInsteadOfWrapping() {
-        assertThat(SpanContract.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.ALL)).isEqualTo(Long.MAX_VALUE);
-        long perRequest = SpanContract.spanCount(1, 4, 1 << 20, TraceLevel.ALL);
-        assertThat(SpanContract.spanCount(1000, 4, 1 << 20, TraceLevel.ALL)).isEqualTo(1000 * perRequest);
+        assertThat(SpanContract.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.DEFAULT)).isEqualTo(Long.MAX_VALUE);
+        long perRequest = SpanContract.spanCount(1, 4, 1 << 20, TraceLevel.DEFAULT);
+        assertThat(SpanContract.spanCount(1000, 4, 1 << 20, TraceLevel.DEFAULT)).isEqualTo(1000 * perRequest);
     }
 
     @ParameterizedTest

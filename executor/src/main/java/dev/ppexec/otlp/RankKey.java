@@ -22,7 +22,7 @@ public record RankKey(String host, int pp, int dp, int tp, String process) {
     }
 
     /** The rank of a span that carries {@code pp_rank}; {@code null} for one that does not. */
-    static RankKey of(SpanRecord span) {
+    public static RankKey of(SpanRecord span) {
         Integer pp = span.intAttribute(SpanContract.PP_RANK.name());
         if (pp == null) {
             return null;

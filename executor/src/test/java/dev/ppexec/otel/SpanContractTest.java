@@ -46,16 +46,16 @@ class SpanContractTest {
         Attributes resource;
         InMemorySpanExporter memory = InMemorySpanExporter.create();
         try (Pipeline pipeline = Pipeline.builder().model(TINY).stages(3).microBatches(3).build()) {
-            resource = RunResource.of(pipeline, workload, TraceLevel.ALL);
+            resource = RunResource.of(pipeline, workload, TraceLevel.DEFAULT);
             try (SdkTracerProvider provider = SdkTracerProvider.builder().setResource(Resource.create(resource))
                     .addSpanProcessor(SimpleSpanProcessor.create(memory)).build()) {
-                TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
+                TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.DEFAULT,
                         schema, EpochClock.process(), "host");
                 pipeline.generate(workload, s -> {}, List.of(listener));
                 spans = memory.getFinishedSpanItems();
             }
         }
-        assertThat(spans).hasSize((int) SpanContract.spanCount(6, 3, 3, TraceLevel.ALL));
+        assertThat(spans).hasSize((int) SpanContract.spanCount(6, 3, 3, TraceLevel.DEFAULT));
         Set<String> keysSeen = new java.util.HashSet<>();
         for (SpanData s : spans) {
             assertThat(SpanContract.namesSpan(s.getName())).as("span name '%s' is in the contract", s.getName()).isTrue();
