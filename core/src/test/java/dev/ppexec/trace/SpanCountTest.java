@@ -26,9 +26,28 @@ class SpanCountTest {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {-1, 5})
+    @ValueSource(ints = {-1, 6})
     void levelOutOfRange_isRejectedWithTheAllowedRange(int level) {
         assertThatThrownBy(() -> new TraceLevel(level)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..4");
+                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..5");
+    }
+
+    @Test
+    void kernelSpanCount_isOnePerLaunchOfEachMicroBatchsPass_atLevelFiveOnly() {
+        // 3 micro-batches x (1 prefill + 4 decode passes) x 69 launches across the stages
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.KERNELS)).isEqualTo(3 * 5 * 69);
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.DEFAULT)).isZero();
+        assertThat(SpanContract.kernelSpanCount(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, TraceLevel.KERNELS))
+                .isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void kernelSliceNames_areAKernelOfTheContractASpaceAndALabel() {
+        assertThat(SpanContract.isKernelSlice("matmul layers.3.wq")).isTrue();
+        assertThat(SpanContract.namesSpan("attention layers.3.attn")).isTrue();
+        assertThat(SpanContract.isKernelSlice("matmul")).isFalse();
+        assertThat(SpanContract.isKernelSlice("matmul ")).isFalse();
+        assertThat(SpanContract.isKernelSlice("conv layers.3")).isFalse();
+        assertThat(SpanContract.namesSpan("lm_head")).isFalse();
     }
 }
