@@ -367,12 +367,17 @@ public final class TraceListener implements RunListener {
             return first;
         }
 
-        /** Level 5: the forward's kernel slices, children of {@code device}, the first request's run_batch_device. */
+        /**
+         * Level 5: the forward's kernel slices, children of {@code device}, the first request's run_batch_device. A
+         * kernel slice carries only what its parent does not say for it (its rank, micro-batch, step and stream, for
+         * readers that take it alone) and its shape: level 5 writes about thirty times the spans of level 4.
+         */
         private void kernels(Span device, ActionRecord r) {
             List<StageProgram.LaunchShape> launches = run.info.launches().get(rank);
             long[] marks = r.kernelMarkNanos();
             Context parent = contexts[0].with(device);
-            Attributes batch = batchAttributes(base[0], TraceStage.RUN_BATCH_DEVICE, r.step());
+            Attributes batch = Attributes.builder().put(PP_RANK, rank).put(PP_MB_ID, microBatch).put(STEP, r.step())
+                    .put(STREAM, stream(run.info, rank, run.info.computeStreams()[rank])).build();
             int tokens = r.step() == 0 ? run.info.promptLength() : 1;
             long start = r.deviceStartNanos();
             for (int i = 0; i < launches.size(); i++) {
