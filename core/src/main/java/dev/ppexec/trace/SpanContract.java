@@ -124,7 +124,8 @@ public final class SpanContract {
 
     /**
      * Spans one run exports: per request a root, a thread span per rank, and the slices of
-     * {@link TraceStage} the level records. Sizes the export queues.
+     * {@link TraceStage} the level records, but level 5's kernel slices ({@link #kernelSpanCount}). Sizes the
+     * export queues.
      */
     public static long spanCount(int requests, int ranks, int decodeSteps, TraceLevel level) {
         if (level.isOff()) {

@@ -22,6 +22,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
 
+import static dev.ppexec.otel.TraceListenerTest.attr;
+import static dev.ppexec.otel.TraceListenerTest.str;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
@@ -55,16 +57,6 @@ class KernelSlicesTest {
                     listeners);
             return new Traced(exporter.getFinishedSpanItems(), result.tokens());
         }
-    }
-
-    static long attr(SpanData s, String key) {
-        Long v = s.getAttributes().get(AttributeKey.longKey(key));
-        assertThat(v).as("%s on %s", key, s.getName()).isNotNull();
-        return v;
-    }
-
-    static String str(SpanData s, String key) {
-        return s.getAttributes().get(AttributeKey.stringKey(key));
     }
 
     static boolean isKernel(SpanData s) {
