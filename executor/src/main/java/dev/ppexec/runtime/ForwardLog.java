@@ -80,12 +80,18 @@ final class ForwardLog {
         this.marksPerEntry = Math.max(0, launches - 1);
         this.marks = launches > 0 ? new Event[depth][marksPerEntry] : null;
         this.markNanos = launches > 0 ? new long[Math.multiplyExact(capacity, marksPerEntry)] : null;
-        for (int i = 0; i < depth; i++) {
-            starts[i] = device.createEvent();
-            ends[i] = device.createEvent();
-            for (int j = 0; j < marksPerEntry; j++) {
-                marks[i][j] = device.createEvent();
+        // A failure half-way (a device out of events) frees the events already made.
+        try {
+            for (int i = 0; i < depth; i++) {
+                starts[i] = device.createEvent();
+                ends[i] = device.createEvent();
+                for (int j = 0; j < marksPerEntry; j++) {
+                    marks[i][j] = device.createEvent();
+                }
             }
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
         }
     }
 
@@ -180,11 +186,17 @@ final class ForwardLog {
 
     void close() {
         for (int i = 0; i < starts.length; i++) {
-            starts[i].close();
-            ends[i].close();
+            closeIfMade(starts[i]);
+            closeIfMade(ends[i]);
             for (int j = 0; j < marksPerEntry; j++) {
-                marks[i][j].close();
+                closeIfMade(marks[i][j]);
             }
+        }
+    }
+
+    private static void closeIfMade(Event e) {
+        if (e != null) {
+            e.close();
         }
     }
 }
