@@ -44,6 +44,14 @@ public final class SpanContract {
     public static final Key DEVICE = new Key("device", Type.STRING);
     public static final Key STREAM = new Key("stream", Type.STRING);
     public static final Key PEER_RANK = new Key("peer_rank", Type.LONG);
+    /** Level 5: the kernel of a kernel slice, the first word of its name ({@code matmul}). */
+    public static final Key KERNEL = new Key("kernel", Type.STRING);
+    /** Level 5: the rows a launch ran on (batch · tokens, or batch after gather_last). */
+    public static final Key ROWS = new Key("rows", Type.LONG);
+    /** Level 5, matmul only: the inner dimension of y[rows, n] = x[rows, k] · w[k, n]. */
+    public static final Key K = new Key("k", Type.LONG);
+    /** Level 5: the width of a launch's output rows (matmul: out; rmsnorm, attention, add: dim; argmax: vocab). */
+    public static final Key N = new Key("n", Type.LONG);
     /** sglang's schema ({@link TraceSchema#SGLANG}): {@link #SGLANG_REQUEST_MODULE} on a request's root. */
     public static final Key MODULE = new Key("module", Type.STRING);
     /** sglang's schema: the OS thread id of the rank's scheduler thread, on its thread span (sglang calls it pid). */
@@ -58,8 +66,15 @@ public final class SpanContract {
 
     /** Every attribute a span of ours may carry. */
     public static final List<Key> SPAN_KEYS = List.of(RID, PROMPT_LEN, OUTPUT_TOKENS, PP_RANK, TP_RANK, DP_RANK,
-            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, MODULE,
-            PID);
+            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, KERNEL, ROWS,
+            K, N, MODULE, PID);
+
+    /**
+     * The kernels a stage launches, as the backends name them ({@code "matmul layers.3.wq"}: kernel, space,
+     * label). A kernel slice (level 5) is named as its launch.
+     */
+    public static final List<String> KERNELS = List.of("embed", "rmsnorm", "matmul", "rope", "kv_append", "attention",
+            "silu_mul", "add", "gather_last", "argmax");
 
     /** The keys only {@link TraceSchema#SGLANG} writes. */
     public static final List<Key> SGLANG_KEYS = List.of(MODULE, PID);
@@ -105,12 +120,19 @@ public final class SpanContract {
         if (name.startsWith(REQUEST_PREFIX) || name.startsWith(THREAD_PREFIX)) {
             return true;
         }
-        return stage(name) != null;
+        return stage(name) != null || isKernelSlice(name);
+    }
+
+    /** Whether {@code name} is a kernel slice's: one of {@link #KERNELS}, a space and the launch's label. */
+    public static boolean isKernelSlice(String name) {
+        int space = name.indexOf(' ');
+        return space > 0 && space < name.length() - 1 && KERNELS.contains(name.substring(0, space));
     }
 
     /**
      * Spans one run exports: per request a root, a thread span per rank, and the slices of
-     * {@link TraceStage} the level records. Sizes the export queues.
+     * {@link TraceStage} the level records, but level 5's kernel slices ({@link #kernelSpanCount}). Sizes the
+     * export queues.
      */
     public static long spanCount(int requests, int ranks, int decodeSteps, TraceLevel level) {
         if (level.isOff()) {
@@ -127,6 +149,19 @@ public final class SpanContract {
         }
         long spans = perRequest * requests;
         return Math.multiplyHigh(perRequest, requests) != 0 || spans < 0 ? Long.MAX_VALUE : spans; // saturates, never wraps
+    }
+
+    /**
+     * Kernel slices one run exports at level 5 (none below): one per launch of each micro-batch's forward on
+     * each rank, for every pass; {@code launchesPerPass} is the launches of all stages of one pass.
+     */
+    public static long kernelSpanCount(int microBatches, int decodeSteps, int launchesPerPass, TraceLevel level) {
+        if (!level.records(TraceStage.KERNEL)) {
+            return 0;
+        }
+        long passes = (long) microBatches * (decodeSteps + 1L);
+        long spans = passes * launchesPerPass;
+        return Math.multiplyHigh(passes, launchesPerPass) != 0 || spans < 0 ? Long.MAX_VALUE : spans; // saturates
     }
 
     /** The stage whose span is named {@code name}, or null. */

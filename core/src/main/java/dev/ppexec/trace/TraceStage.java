@@ -21,7 +21,13 @@ public enum TraceStage {
     /** The device-timed transfer of a micro-batch to the next rank, on the sender's side. */
     PP_SEND("pp_send", 4),
     /** The same transfer on the receiver's side. */
-    PP_RECV("pp_recv", 4);
+    PP_RECV("pp_recv", 4),
+    /**
+     * One launch of a forward on the device, between events recorded around it, as a child of its
+     * {@code run_batch_device}. Each slice is named as its launch ({@code matmul layers.3.wq}:
+     * {@link SpanContract#isKernelSlice}); this stage's own name is only the level's.
+     */
+    KERNEL("kernel", 5);
 
     private final String spanName;
     private final int level;
@@ -36,7 +42,7 @@ public enum TraceStage {
         return spanName;
     }
 
-    /** The lowest trace level at which this slice is recorded (1..4). */
+    /** The lowest trace level at which this slice is recorded (1..5). */
     public int level() {
         return level;
     }

@@ -12,7 +12,7 @@ class SpanCountTest {
     @Test
     void spanCount_oneRequestOneRankPrefillOnly_isEnumerated() {
         // Req, thread span, prefill_waiting, prefill_forward, run_batch_cpu, run_batch_device.
-        assertThat(SpanContract.spanCount(1, 1, 0, TraceLevel.ALL)).isEqualTo(6);
+        assertThat(SpanContract.spanCount(1, 1, 0, TraceLevel.DEFAULT)).isEqualTo(6);
         // Req, thread span, prefill_waiting, prefill_forward, decode_forward.
         assertThat(SpanContract.spanCount(1, 1, 1, new TraceLevel(1))).isEqualTo(5);
         assertThat(SpanContract.spanCount(7, 3, 9, TraceLevel.OFF)).isZero();
@@ -20,15 +20,34 @@ class SpanCountTest {
 
     @Test
     void spanCount_ofHugeRuns_saturatesInsteadOfWrapping() {
-        assertThat(SpanContract.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.ALL)).isEqualTo(Long.MAX_VALUE);
-        long perRequest = SpanContract.spanCount(1, 4, 1 << 20, TraceLevel.ALL);
-        assertThat(SpanContract.spanCount(1000, 4, 1 << 20, TraceLevel.ALL)).isEqualTo(1000 * perRequest);
+        assertThat(SpanContract.spanCount(Integer.MAX_VALUE, 4096, Integer.MAX_VALUE, TraceLevel.DEFAULT)).isEqualTo(Long.MAX_VALUE);
+        long perRequest = SpanContract.spanCount(1, 4, 1 << 20, TraceLevel.DEFAULT);
+        assertThat(SpanContract.spanCount(1000, 4, 1 << 20, TraceLevel.DEFAULT)).isEqualTo(1000 * perRequest);
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {-1, 5})
+    @ValueSource(ints = {-1, 6})
     void levelOutOfRange_isRejectedWithTheAllowedRange(int level) {
         assertThatThrownBy(() -> new TraceLevel(level)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..4");
+                .hasMessageStartingWith("trace level " + level + " is out of range; allowed: 0..5");
+    }
+
+    @Test
+    void kernelSpanCount_isOnePerLaunchOfEachMicroBatchsPass_atLevelFiveOnly() {
+        // 3 micro-batches x (1 prefill + 4 decode passes) x 69 launches across the stages
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.KERNELS)).isEqualTo(3 * 5 * 69);
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.DEFAULT)).isZero();
+        assertThat(SpanContract.kernelSpanCount(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, TraceLevel.KERNELS))
+                .isEqualTo(Long.MAX_VALUE);
+    }
+
+    @Test
+    void kernelSliceNames_areAKernelOfTheContractASpaceAndALabel() {
+        assertThat(SpanContract.isKernelSlice("matmul layers.3.wq")).isTrue();
+        assertThat(SpanContract.namesSpan("attention layers.3.attn")).isTrue();
+        assertThat(SpanContract.isKernelSlice("matmul")).isFalse();
+        assertThat(SpanContract.isKernelSlice("matmul ")).isFalse();
+        assertThat(SpanContract.isKernelSlice("conv layers.3")).isFalse();
+        assertThat(SpanContract.namesSpan("lm_head")).isFalse();
     }
 }

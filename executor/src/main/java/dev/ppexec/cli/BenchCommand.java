@@ -194,7 +194,7 @@ final class BenchCommand implements Callable<Integer> {
 
         @Override
         public RunListener start(Pipeline pipeline, Workload workload) {
-            TraceLevel level = new TraceLevel(TraceLevel.MAX);
+            TraceLevel level = TraceLevel.DEFAULT;
             Tracing t = Tracing.start(new TraceOptions(level, file, null, null, Map.of()),
                     RunResource.of(pipeline, workload, level),
                     SpanContract.spanCount(workload.requests(), pipeline.ranks(), workload.decodeSteps(), level));

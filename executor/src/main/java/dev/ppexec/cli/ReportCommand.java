@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.report.KernelReport;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
 import picocli.CommandLine.Command;
@@ -38,6 +39,10 @@ final class ReportCommand implements Callable<Integer> {
     @Option(names = "--timeline", paramLabel = "OUT.png", description = "Also draw the ranks' CPU and stream lanes over time as a PNG.")
     Path timeline;
 
+    @Option(names = "--kernels", description = "Print per rank each kernel slice's count, total, mean and share of device "
+            + "time instead (a trace of run --trace-level 5).")
+    boolean kernels;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
@@ -51,14 +56,22 @@ final class ReportCommand implements Callable<Integer> {
             }
         }
         TraceReport.Builder builder = TraceReport.builder();
-        input.read(builder, err, "report");
+        KernelReport kernelReport = kernels ? new KernelReport() : null;
+        input.read(kernels ? builder.andThen(kernelReport) : builder, err, "report");
         TraceReport report = builder.build();
+        if (kernels && kernelReport.isEmpty()) {
+            throw new UsageException("--kernels: " + input.path + " holds no kernel slices; allowed: a trace of "
+                    + "ppexec run --trace-level 5");
+        }
         if (timeline != null && report.ranks().isEmpty()) {
             throw new UsageException("--timeline " + timeline + ": nothing to draw: no run_batch_cpu, "
                     + "run_batch_device, pp_send or pp_recv spans in " + input.describe() + " (traced below level 4?)");
         }
         if (format == Format.json) {
-            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report.toJson()));
+            Object json = kernels ? kernelReport.toJson() : report.toJson();
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(json));
+        } else if (kernels) {
+            kernelReport.printText(out);
         } else {
             report.printText(out);
         }

@@ -23,6 +23,7 @@ import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.stage.MemoryPlan;
+import dev.ppexec.stage.StageProgram;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import dev.ppexec.trace.TraceSchema;
@@ -137,7 +138,7 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--otlp-protocol", paramLabel = "PROTOCOL", description = "http/protobuf or grpc (default: OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf).")
     String otlpProtocol;
 
-    @Option(names = "--trace-level", paramLabel = "N", description = "0 (off) .. 4 (per micro-batch slices); default 4 with a trace destination, else 0.")
+    @Option(names = "--trace-level", paramLabel = "N", description = "0 (off) .. 4 (per micro-batch slices) .. 5 (+ a kernel slice per launch); default 4 with a trace destination, else 0.")
     Integer traceLevel;
 
     @Option(names = "--trace-schema", paramLabel = "SCHEMA",
@@ -307,7 +308,9 @@ final class RunCommand implements Callable<Integer> {
                 .microBatches(plan.microBatches()).devices(devices).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
-                        SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level()));
+                        SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level())
+                                + SpanContract.kernelSpanCount(plan.microBatches(), plan.decodeSteps(),
+                                StageProgram.launchCount(pipeline.partition()), traceOptions.level()));
             }
             if (plan.metricsOptions() != null) {
                 metrics = Metrics.start(plan.metricsOptions(), RunResource.of(pipeline, workload, traceOptions.level()));
@@ -418,7 +421,7 @@ final class RunCommand implements Callable<Integer> {
         String destinations = "--trace-file FILE.jsonl, --perfetto OUT.json or --otlp-endpoint URL (or OTEL_EXPORTER_OTLP_ENDPOINT set)";
         TraceLevel level;
         try {
-            level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.MAX : 0);
+            level = new TraceLevel(traceLevel != null ? traceLevel : destination ? TraceLevel.DEFAULT.value() : 0);
         } catch (IllegalArgumentException e) {
             throw UsageException.asOption(e, "trace level", "--trace-level");
         }
@@ -450,7 +453,7 @@ final class RunCommand implements Callable<Integer> {
                 + String.join(", ", allowed));
         check(destination, "--trace-schema " + traceSchema + " without a trace destination; allowed: with " + destinations);
         check(!level.isOff(), "--trace-schema " + traceSchema + " with --trace-level 0 (tracing off); allowed: with "
-                + "--trace-level 1..4");
+                + "--trace-level 1.." + TraceLevel.MAX);
         return TraceSchema.valueOf(traceSchema.toUpperCase(Locale.ROOT));
     }
 
@@ -468,7 +471,7 @@ final class RunCommand implements Callable<Integer> {
                     + attrs.get(key) + "'); allowed: each key once");
             attrs.put(key, a.substring(eq + 1));
             check(destination, "--attr '" + a + "' without a trace destination; allowed: with " + destinations);
-            check(!level.isOff(), "--attr '" + a + "' with --trace-level 0 (tracing off); allowed: with --trace-level 1..4");
+            check(!level.isOff(), "--attr '" + a + "' with --trace-level 0 (tracing off); allowed: with --trace-level 1.." + TraceLevel.MAX);
         }
         return attrs;
     }

@@ -24,6 +24,10 @@ final class ContractKeys {
     static final AttributeKey<String> DEVICE = string(SpanContract.DEVICE);
     static final AttributeKey<String> STREAM = string(SpanContract.STREAM);
     static final AttributeKey<Long> PEER_RANK = longKey(SpanContract.PEER_RANK);
+    static final AttributeKey<String> KERNEL = string(SpanContract.KERNEL);
+    static final AttributeKey<Long> ROWS = longKey(SpanContract.ROWS);
+    static final AttributeKey<Long> K = longKey(SpanContract.K);
+    static final AttributeKey<Long> N = longKey(SpanContract.N);
     static final AttributeKey<String> MODULE = string(SpanContract.MODULE);
     static final AttributeKey<Long> PID = longKey(SpanContract.PID);
 

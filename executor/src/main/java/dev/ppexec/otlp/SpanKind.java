@@ -23,6 +23,11 @@ public enum SpanKind {
     PP_SEND,
     /** {@code pp_recv}: rank r+1's side of that transfer. */
     PP_RECV,
+    /**
+     * Level 5: one launch of a forward ({@code matmul layers.3.wq}, with a {@code kernel} attribute), a child of
+     * its {@code run_batch_device}, on the same stream track.
+     */
+    KERNEL,
     /** A slice of one request on one rank ({@code prefill_forward}, {@code decode_forward}, ...). */
     REQUEST_SLICE,
     /** A span of a rank that belongs to no request. */
@@ -68,6 +73,9 @@ public enum SpanKind {
             if (batch != null && (stepped || batch == BATCH_CPU)) {
                 return batch;
             }
+        }
+        if (span.attributes().containsKey(SpanContract.KERNEL.name()) && SpanContract.isKernelSlice(span.name())) {
+            return KERNEL;
         }
         return request ? REQUEST_SLICE : RANK_OTHER;
     }

@@ -6,6 +6,7 @@ import dev.ppexec.trace.DeviceClock;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.util.Arrays;
 
 /**
  * What one rank did, one entry per timed action (a forward, or a receive's transfer): micro-batch,
@@ -20,6 +21,14 @@ import java.lang.invoke.VarHandle;
  * scheduler thread during the run, the run's thread after the ranks stopped), and
  * {@link #resolved()} is published with release semantics after them, so the trace delivery thread
  * reads every entry below it without a lock. The rank pays one plain store per entry.
+ *
+ * <p>Note [kernel slices]: at trace level 5 a forward log also keeps, per ring pair, one event
+ * between each two launches of the stage's forward (made once, with the ring), and resolves them
+ * with the pair: launch i of an entry ran from mark i−1 (the entry's start event for the first)
+ * to mark i (its end event for the last), on the device clock of the forward itself, so the
+ * kernel slices tile the entry's device time. Below level 5 the marks are null and the rank pays
+ * one comparison per forward. On CUDA the marks are {@code cuEventRecord}s between the launches
+ * on the compute stream (a stage is launched kernel by kernel, not as a graph).
  */
 final class ForwardLog {
 
@@ -32,6 +41,12 @@ final class ForwardLog {
     private final Event[] starts;
     private final Event[] ends;
     private final DeviceClock clock;
+    /** [ring pair] the events between an entry's launches (Note [kernel slices]); null below level 5. */
+    private final Event[][] marks;
+    /** Marks per entry: the stage's launches − 1. */
+    private final int marksPerEntry;
+    /** [entry · marksPerEntry + i] host time of an entry's mark i; null below level 5. */
+    private final long[] markNanos;
     private int count;
     private int ended;
     /** Entries below this have their device times; read through {@link #RESOLVED}. */
@@ -48,6 +63,11 @@ final class ForwardLog {
     }
 
     ForwardLog(Device device, DeviceClock clock, int capacity, int depth) {
+        this(device, clock, capacity, depth, 0);
+    }
+
+    /** {@code launches}: the launches of a forward whose kernel slices are kept (level 5), or 0 for none. */
+    ForwardLog(Device device, DeviceClock clock, int capacity, int depth, int launches) {
         this.microBatch = new int[capacity];
         this.step = new int[capacity];
         this.cpuStartNanos = new long[capacity];
@@ -57,9 +77,21 @@ final class ForwardLog {
         this.clock = clock;
         this.starts = new Event[depth];
         this.ends = new Event[depth];
-        for (int i = 0; i < depth; i++) {
-            starts[i] = device.createEvent();
-            ends[i] = device.createEvent();
+        this.marksPerEntry = Math.max(0, launches - 1);
+        this.marks = launches > 0 ? new Event[depth][marksPerEntry] : null;
+        this.markNanos = launches > 0 ? new long[Math.multiplyExact(capacity, marksPerEntry)] : null;
+        // A failure half-way (a device out of events) frees the events already made.
+        try {
+            for (int i = 0; i < depth; i++) {
+                starts[i] = device.createEvent();
+                ends[i] = device.createEvent();
+                for (int j = 0; j < marksPerEntry; j++) {
+                    marks[i][j] = device.createEvent();
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            close();
+            throw e;
         }
     }
 
@@ -85,6 +117,20 @@ final class ForwardLog {
         return ends[entry % ends.length];
     }
 
+    /** The events to record between the launches of {@code entry}'s forward; null below level 5. */
+    Event[] marks(int entry) {
+        return marks == null ? null : marks[entry % marks.length];
+    }
+
+    /** Host times of {@code entry}'s marks (a copy), once it is resolved; null below level 5. */
+    long[] markNanos(int entry) {
+        if (markNanos == null) {
+            return null;
+        }
+        int from = entry * marksPerEntry;
+        return Arrays.copyOfRange(markNanos, from, from + marksPerEntry);
+    }
+
     void end(int entry, long cpuEnd) {
         cpuEndNanos[entry] = cpuEnd;
         ended = entry + 1;
@@ -96,6 +142,12 @@ final class ForwardLog {
         end.synchronize();
         deviceStartNanos[entry] = clock.hostNanos(startEvent(entry));
         deviceEndNanos[entry] = clock.hostNanos(end);
+        if (marks != null) {
+            Event[] m = marks(entry);
+            for (int i = 0; i < marksPerEntry; i++) {
+                markNanos[entry * marksPerEntry + i] = clock.hostNanos(m[i]);
+            }
+        }
         RESOLVED.setRelease(this, entry + 1);
     }
 
@@ -134,8 +186,17 @@ final class ForwardLog {
 
     void close() {
         for (int i = 0; i < starts.length; i++) {
-            starts[i].close();
-            ends[i].close();
+            closeIfMade(starts[i]);
+            closeIfMade(ends[i]);
+            for (int j = 0; j < marksPerEntry; j++) {
+                closeIfMade(marks[i][j]);
+            }
+        }
+    }
+
+    private static void closeIfMade(Event e) {
+        if (e != null) {
+            e.close();
         }
     }
 }

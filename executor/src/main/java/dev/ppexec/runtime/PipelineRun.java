@@ -45,6 +45,8 @@ final class PipelineRun implements AutoCloseable {
     private final Workload workload;
     private final ActionHook hook;
     private final List<RunListener> listeners;
+    /** Trace level 5: forwards record events between their launches (Note [kernel slices] in ForwardLog). */
+    private final boolean kernelSlices;
     private final int ranks;
     private final int microBatches;
     private final int[][] members;
@@ -70,6 +72,7 @@ final class PipelineRun implements AutoCloseable {
         this.workload = workload;
         this.hook = hook;
         this.listeners = listeners;
+        this.kernelSlices = listeners.stream().anyMatch(RunListener::recordsKernels);
         this.ranks = pipeline.ranks();
         this.microBatches = pipeline.microBatches();
         this.members = splitRequests(workload.requests(), microBatches);
@@ -94,8 +97,10 @@ final class PipelineRun implements AutoCloseable {
         int[] compute = new int[ranks];
         int[] copy = new int[ranks];
         long[] threadIds = new long[ranks];
+        List<List<StageProgram.LaunchShape>> launches = new ArrayList<>();
         for (int r = 0; r < ranks; r++) {
             Rank rank = rankStates[r];
+            launches.add(rank == null ? List.of() : rank.slots[0].launches());
             names.add(rank == null ? "rank " + r + "'s process" : rank.device.name());
             compute[r] = rank == null ? -1 : rank.compute.id();
             copy[r] = rank == null ? -1 : rank.copy.id();
@@ -104,7 +109,8 @@ final class PipelineRun implements AutoCloseable {
             threadIds[locals.get(i).index] = threads.get(i).threadId();
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
-                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, osThreadIds, arrivalNanos);
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, osThreadIds, arrivalNanos,
+                List.copyOf(launches));
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
@@ -455,7 +461,8 @@ final class PipelineRun implements AutoCloseable {
                 int entries = microBatches * (workload.decodeSteps() + 1);
                 // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
                 int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
-                this.forwards = new ForwardLog(device, computeClock, entries, depth);
+                this.forwards = new ForwardLog(device, computeClock, entries, depth,
+                        kernelSlices ? slots[0].launches().size() : 0);
                 this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, depth);
             } catch (RuntimeException | Error e) {
                 close();
@@ -543,7 +550,12 @@ final class PipelineRun implements AutoCloseable {
             }
             int e = forwards.begin(mb, step, now);
             compute.record(forwards.startEvent(e));
-            slots[mb].launchForward(compute, tokensOf(step), startPosOf(step));
+            Event[] marks = forwards.marks(e);
+            if (marks == null) {
+                slots[mb].launchForward(compute, tokensOf(step), startPosOf(step));
+            } else {
+                slots[mb].launchForwardMarked(compute, tokensOf(step), startPosOf(step), marks);
+            }
             compute.record(forwards.endEvent(e));
             markReady(mb, marksReady);
             forwards.end(e, System.nanoTime());

@@ -97,7 +97,7 @@ final class RecordDelivery {
                 int upTo = log.resolved();
                 for (int i = delivered[rank][k]; i < upTo; i++) {
                     ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
-                            log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i]);
+                            log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i], log.markNanos(i));
                     for (RunListener l : listeners) {
                         l.action(info, rank, rec);
                     }

@@ -2,6 +2,7 @@ package dev.ppexec.runtime;
 
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.stage.StageProgram;
 
 import java.util.List;
 
@@ -17,10 +18,13 @@ import java.util.List;
  * @param osThreadIds   the operating system's id of the same thread; each is set by the rank's thread before its
  *                      first action, so a listener reads it once it heard one of the rank's actions
  * @param arrivalNanos  when the requests arrived: the run's start ({@link System#nanoTime()})
+ * @param launches      [rank] the launches of the rank's forward, in order (empty for a rank in another process):
+ *                      what a forward's kernel marks time at trace level 5
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
                       int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
-                      long[] threadIds, long[] osThreadIds, long arrivalNanos) {
+                      long[] threadIds, long[] osThreadIds, long arrivalNanos,
+                      List<List<StageProgram.LaunchShape>> launches) {
 
     public int ranks() {
         return partition.stages();

@@ -7,6 +7,15 @@ package dev.ppexec.runtime;
  */
 public interface RunListener {
 
+    /**
+     * Whether this listener wants kernel slices (trace level 5): then the run records events between each
+     * forward's launches and the forwards' records carry their times (Note [kernel slices] in ForwardLog). Asked
+     * once, when the run is set up.
+     */
+    default boolean recordsKernels() {
+        return false;
+    }
+
     /** A run is about to start. */
     default void runStarted(RunInfo info) {}
 

@@ -45,7 +45,7 @@ class RunCommandTest {
             "--devices 0,1                             | --devices 0,1 applies to CUDA devices; allowed with --device cuda or auto",
             "--devices 0,x                             | Invalid value for option '--devices' (0,1): 'x' is not a whole number; allowed: ASCII digits 0-9",
             "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --attr, --decode-steps",
-            "--trace-level 5 --trace-file t.jsonl      | --trace-level 5 is out of range; allowed: 0..4",
+            "--trace-level 6 --trace-file t.jsonl      | --trace-level 6 is out of range; allowed: 0..5",
             "--trace-level x                           | Invalid value for option '--trace-level': 'x' is not a whole number; allowed: ASCII digits 0-9",
             "--trace-level 2                           | --trace-level 2 without a trace destination; allowed: with --trace-file FILE.jsonl, --perfetto OUT.json or --otlp-endpoint URL",
             "--otlp-endpoint localhost:4318            | --otlp-endpoint 'localhost:4318' is not a URL; allowed: http://HOST[:PORT][/PATH] or https://...",

@@ -53,7 +53,7 @@ class TraceSchemaOptionTest {
                 "--trace-level", "0", "--trace-schema", "sglang");
         assertThat(off.status()).isEqualTo(2);
         assertThat(off.err().strip()).isEqualTo("run: --trace-schema sglang with --trace-level 0 (tracing off); allowed: with "
-                + "--trace-level 1..4");
+                + "--trace-level 1..5");
         assertThat(dir.toFile().list()).isEmpty();
     }
 

@@ -60,7 +60,7 @@ class FailedRunTraceTest {
                 .build();
              Pipeline pipeline = Pipeline.builder().model(TINY).stages(2).microBatches(4).actionHook(faultOnRank1)
                      .build()) {
-            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
+            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.DEFAULT,
                     TraceSchema.PPEXEC, EpochClock.process(), "host");
             assertThatThrownBy(() -> pipeline.generate(Workload.generated(TINY, REQUESTS, 4, 12), s -> {},
                     List.of(listener)))

@@ -47,7 +47,7 @@ class OtlpJsonFileExporterTest {
                 .build();
              Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(2).build()) {
             TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME, Tracing.SCOPE_VERSION),
-                    TraceLevel.ALL, TraceSchema.PPEXEC, EpochClock.process(), "host");
+                    TraceLevel.DEFAULT, TraceSchema.PPEXEC, EpochClock.process(), "host");
             pipeline.generate(Workload.generated(model, 3, 4, 2), s -> {}, List.of(listener));
             assertThat(Files.exists(file)).as("renamed into place only on shutdown").isFalse();
             recorded = memory.getFinishedSpanItems();

@@ -50,11 +50,11 @@ class SglangSchemaTest {
         Path sglang = dir.resolve("sglang.jsonl");
         Workload workload = Workload.generated(TINY, REQUESTS, 4, 3);
         try (Pipeline pipeline = Pipeline.builder().model(TINY).stages(RANKS).microBatches(2).build()) {
-            Attributes run = RunResource.of(pipeline, workload, TraceLevel.ALL);
+            Attributes run = RunResource.of(pipeline, workload, TraceLevel.DEFAULT);
             try (SdkTracerProvider a = provider(run, "ppexec", ppexec); SdkTracerProvider b = provider(run, "sglang", sglang)) {
                 pipeline.generate(workload, s -> {}, List.of(
-                        new TraceListener(a.get(Tracing.SCOPE_NAME), TraceLevel.ALL, TraceSchema.PPEXEC, EpochClock.process(), "host"),
-                        new TraceListener(b.get(Tracing.SCOPE_NAME), TraceLevel.ALL, TraceSchema.SGLANG, EpochClock.process(), "host")));
+                        new TraceListener(a.get(Tracing.SCOPE_NAME), TraceLevel.DEFAULT, TraceSchema.PPEXEC, EpochClock.process(), "host"),
+                        new TraceListener(b.get(Tracing.SCOPE_NAME), TraceLevel.DEFAULT, TraceSchema.SGLANG, EpochClock.process(), "host")));
             }
         }
 

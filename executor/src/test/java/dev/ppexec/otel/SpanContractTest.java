@@ -5,6 +5,7 @@ import dev.ppexec.otlp.SpanKind;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.trace.EpochClock;
+import dev.ppexec.stage.StageProgram;
 import dev.ppexec.trace.SpanContract;
 import dev.ppexec.trace.TraceLevel;
 import dev.ppexec.trace.TraceSchema;
@@ -29,7 +30,7 @@ import java.util.stream.Collectors;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The span contract ({@link SpanContract}) is the whole truth: a real traced run at level 4 writes
+ * The span contract ({@link SpanContract}) is the whole truth: a real traced run at level 5 writes
  * no span name, attribute key or resource key the contract does not name, each with the
  * contract's type, and the readers' {@link SpanKind} places every span.
  */
@@ -40,22 +41,25 @@ class SpanContractTest {
 
     @ParameterizedTest
     @EnumSource(TraceSchema.class)
-    void levelFourRun_writesOnlyNamesAndKeysOfTheContract_withTheirTypes(TraceSchema schema) {
+    void levelFiveRun_writesOnlyNamesAndKeysOfTheContract_withTheirTypes(TraceSchema schema) {
         Workload workload = Workload.generated(TINY, 6, 4, 3);
         List<SpanData> spans;
         Attributes resource;
+        int launchesPerPass;
         InMemorySpanExporter memory = InMemorySpanExporter.create();
         try (Pipeline pipeline = Pipeline.builder().model(TINY).stages(3).microBatches(3).build()) {
-            resource = RunResource.of(pipeline, workload, TraceLevel.ALL);
+            resource = RunResource.of(pipeline, workload, TraceLevel.KERNELS);
+            launchesPerPass = StageProgram.launchCount(pipeline.partition());
             try (SdkTracerProvider provider = SdkTracerProvider.builder().setResource(Resource.create(resource))
                     .addSpanProcessor(SimpleSpanProcessor.create(memory)).build()) {
-                TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
+                TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.KERNELS,
                         schema, EpochClock.process(), "host");
                 pipeline.generate(workload, s -> {}, List.of(listener));
                 spans = memory.getFinishedSpanItems();
             }
         }
-        assertThat(spans).hasSize((int) SpanContract.spanCount(6, 3, 3, TraceLevel.ALL));
+        assertThat(spans).hasSize((int) (SpanContract.spanCount(6, 3, 3, TraceLevel.KERNELS)
+                + SpanContract.kernelSpanCount(3, 3, launchesPerPass, TraceLevel.KERNELS)));
         Set<String> keysSeen = new java.util.HashSet<>();
         for (SpanData s : spans) {
             assertThat(SpanContract.namesSpan(s.getName())).as("span name '%s' is in the contract", s.getName()).isTrue();
@@ -69,7 +73,7 @@ class SpanContractTest {
         List<String> expected = SpanContract.SPAN_KEYS.stream()
                 .filter(k -> schema == TraceSchema.SGLANG || !SpanContract.SGLANG_KEYS.contains(k))
                 .map(SpanContract.Key::name).toList();
-        assertThat(keysSeen).as("every span key of the contract (sglang's own only in its schema) is written at level 4")
+        assertThat(keysSeen).as("every span key of the contract (sglang's own only in its schema) is written at level 5")
                 .containsExactlyInAnyOrderElementsOf(expected);
 
         Map<String, SpanContract.Key> resourceKeys = SpanContract.RESOURCE_KEYS.stream()
@@ -87,7 +91,7 @@ class SpanContractTest {
             kinds.add(kind);
         }
         assertThat(kinds).containsExactlyInAnyOrder(SpanKind.REQUEST, SpanKind.THREAD, SpanKind.BATCH_CPU,
-                SpanKind.BATCH_DEVICE, SpanKind.PP_SEND, SpanKind.PP_RECV, SpanKind.REQUEST_SLICE);
+                SpanKind.BATCH_DEVICE, SpanKind.PP_SEND, SpanKind.PP_RECV, SpanKind.REQUEST_SLICE, SpanKind.KERNEL);
     }
 
     static SpanContract.Type typeOf(AttributeKey<?> key) {

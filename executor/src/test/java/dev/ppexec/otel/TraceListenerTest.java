@@ -81,7 +81,7 @@ class TraceListenerTest {
 
     @Test
     void levelFour_eachRankHasExactlyItsSliceNames_withCountsPerRequest() {
-        List<SpanData> spans = trace(TraceLevel.ALL).spans();
+        List<SpanData> spans = trace(TraceLevel.DEFAULT).spans();
         Map<String, SpanData> byId = spans.stream().collect(Collectors.toMap(SpanData::getSpanId, s -> s));
 
         Map<Integer, Map<String, Long>> namesPerRankOfRequest0 = new HashMap<>();
@@ -104,13 +104,13 @@ class TraceListenerTest {
             assertThat(spans.stream().filter(s -> r.equals(str(s, "rid")) && !isRoot(s) && !isThread(s)).count())
                     .as("slices of request %d (as request 0's above)", rid).isEqualTo(14 + 13);
         }
-        assertThat(spans).hasSize((int) SpanContract.spanCount(REQUESTS, RANKS, DECODE_STEPS, TraceLevel.ALL));
+        assertThat(spans).hasSize((int) SpanContract.spanCount(REQUESTS, RANKS, DECODE_STEPS, TraceLevel.DEFAULT));
         assertThat(byId).hasSameSizeAs(spans);
     }
 
     @Test
     void levelFourSlices_carryMicroBatchRankAndStep_andDeviceSlicesPairWithTheirLaunch() {
-        List<SpanData> spans = trace(TraceLevel.ALL).spans();
+        List<SpanData> spans = trace(TraceLevel.DEFAULT).spans();
         Map<String, SpanData> cpu = new HashMap<>();
         Map<String, SpanData> sends = new HashMap<>();
         for (SpanData s : spans) {
@@ -164,7 +164,7 @@ class TraceListenerTest {
 
     @Test
     void parentChain_requestToThreadSpanToSlice_oneTracePerRequest_childrenInsideParents() {
-        Traced traced = trace(TraceLevel.ALL);
+        Traced traced = trace(TraceLevel.DEFAULT);
         List<SpanData> spans = traced.spans();
         Map<String, SpanData> byId = spans.stream().collect(Collectors.toMap(SpanData::getSpanId, s -> s));
         Set<String> traces = new HashSet<>();

@@ -53,10 +53,10 @@ class LongTracedRunTest {
                 .addSpanProcessor(SimpleSpanProcessor.create(counting(exported))).build();
              Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(MICRO_BATCHES).build()) {
             Samples untraced = run(pipeline, workload, List.of(), exported);
-            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.ALL,
+            TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.DEFAULT,
                     TraceSchema.PPEXEC, EpochClock.process(), "host");
             Samples traced = run(pipeline, workload, List.of(listener), exported);
-            long expected = SpanContract.spanCount(MICRO_BATCHES, 2, DECODE_STEPS, TraceLevel.ALL);
+            long expected = SpanContract.spanCount(MICRO_BATCHES, 2, DECODE_STEPS, TraceLevel.DEFAULT);
             long untracedGrowth = untraced.heap()[1] - untraced.heap()[0];
             long tracedGrowth = traced.heap()[1] - traced.heap()[0];
             System.out.printf("long run: %,d micro-batch steps; heap after GC from step %,d to %,d: untraced %.1f -> %.1f MiB,"

@@ -64,7 +64,7 @@ class SoakTest {
         ModelConfig tiny = ModelConfig.preset("tiny", 42);
         Workload workload = Workload.generated(tiny, REQUESTS, 8, DECODE_STEPS);
         Path trace = dir.resolve("soak.jsonl");
-        TraceLevel level = new TraceLevel(TraceLevel.MAX);
+        TraceLevel level = TraceLevel.DEFAULT;
         long perRun = SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, level);
         long expected = RUNS * perRun;
         long[] duringRun = new long[RUNS + 1];

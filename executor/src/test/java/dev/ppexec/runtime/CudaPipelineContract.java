@@ -129,4 +129,42 @@ abstract class CudaPipelineContract {
         assertThat(seen).filteredOn(s -> s.record().kind() == ActionRecord.Kind.FORWARD)
                 .allSatisfy(s -> assertThat(s.record().deviceEndNanos()).isGreaterThan(s.record().deviceStartNanos()));
     }
+
+    /** Collects what a listener that asks for kernel slices (trace level 5) hears. */
+    private record KernelMarks(List<Seen> seen) implements RunListener {
+        @Override
+        public boolean recordsKernels() {
+            return true;
+        }
+
+        @Override
+        public void action(RunInfo info, int rank, ActionRecord record) {
+            seen.add(new Seen(rank, record));
+        }
+    }
+
+    @Test
+    void levelFive_marksBetweenLaunches_tileEachForward_andLeaveTheTokensAsTheyWere() {
+        Workload w = Workload.generated(TINY, 3, 4, 3);
+        KernelMarks marks = new KernelMarks(new CopyOnWriteArrayList<>());
+        int[][] plain = run(List.of(gpu), 2, 2, w, null).tokens();
+        RunResult marked = run(List.of(gpu), 2, 2, w, marks);
+        assertSameTokens("level 5 vs none", marked.tokens(), plain);
+        // tiny's 4 layers split 2 + 2: rank 0 launches embed + 2 x 16, rank 1 2 x 16 + the head's 4; a mark between each two
+        int[] marksPerForward = {1 + 2 * 16 - 1, 2 * 16 + 4 - 1};
+        List<Seen> forwards = marks.seen().stream().filter(s -> s.record().kind() == ActionRecord.Kind.FORWARD).toList();
+        assertThat(forwards).as("ranks x micro-batches x passes").hasSize(2 * 2 * 4);
+        assertThat(forwards).allSatisfy(s -> {
+            ActionRecord a = s.record();
+            assertThat(a.kernelMarkNanos()).as("marks of %s on rank %d", a, s.rank()).hasSize(marksPerForward[s.rank()]);
+            long previous = a.deviceStartNanos();
+            for (long mark : a.kernelMarkNanos()) {
+                assertThat(mark).as("marks in launch order within the forward %s", a).isGreaterThanOrEqualTo(previous);
+                previous = mark;
+            }
+            assertThat(a.deviceEndNanos()).isGreaterThanOrEqualTo(previous);
+        });
+        assertThat(marks.seen()).filteredOn(s -> s.record().kind() == ActionRecord.Kind.RECV)
+                .allSatisfy(s -> assertThat(s.record().kernelMarkNanos()).as("a transfer has no kernels").isNull());
+    }
 }
