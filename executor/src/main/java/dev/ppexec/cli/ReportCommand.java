@@ -18,6 +18,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 /** {@code ppexec report}: per-rank CPU-launch versus device time of a traced run, and its bubble. */
 @Command(name = "report", mixinStandardHelpOptions = true, sortOptions = false,
@@ -60,7 +61,8 @@ final class ReportCommand implements Callable<Integer> {
         input.read(kernels ? builder.andThen(kernelReport) : builder, err, "report");
         TraceReport report = builder.build();
         if (kernels && kernelReport.isEmpty()) {
-            throw new UsageException("--kernels: " + input.path + " holds no kernel slices; allowed: a trace of "
+            throw new UsageException("--kernels: " + input.paths().stream().map(Path::toString)
+                    .collect(Collectors.joining(", ")) + " holds no kernel slices; allowed: a trace of "
                     + "ppexec run --trace-level 5");
         }
         if (timeline != null && report.ranks().isEmpty()) {
