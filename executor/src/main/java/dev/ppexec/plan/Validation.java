@@ -1,7 +1,8 @@
 package dev.ppexec.plan;
 
+import dev.ppexec.sweep.Stats;
+
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 
@@ -50,7 +51,7 @@ public record Validation(double tracedTokensPerSecond, List<Double> baselineSamp
 
     /** The traced configuration's median tokens/s here. */
     public double baselineTokensPerSecond() {
-        return median(baselineSamples);
+        return Stats.median(baselineSamples);
     }
 
     /** The baseline against the trace: above 1 when this machine runs faster now than when traced. */
@@ -60,7 +61,7 @@ public record Validation(double tracedTokensPerSecond, List<Double> baselineSamp
 
     /** Candidate {@code i}'s median tokens/s. */
     public double measured(int i) {
-        return median(candidateSamples.get(i));
+        return Stats.median(candidateSamples.get(i));
     }
 
     /** (predicted − measured) / measured for candidate {@code i}. */
@@ -71,13 +72,5 @@ public record Validation(double tracedTokensPerSecond, List<Double> baselineSamp
     /** The error of the prediction scaled by the load ratio (Note [validation baseline]). */
     public double errorAtTracedLoad(int i, double predictedTokensPerSecond) {
         return (predictedTokensPerSecond * loadRatio() - measured(i)) / measured(i);
-    }
-
-    /** The middle value; for an even count, the mean of the two middle ones. */
-    static double median(List<Double> values) {
-        List<Double> sorted = new ArrayList<>(values);
-        Collections.sort(sorted);
-        int n = sorted.size();
-        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 }

@@ -12,12 +12,6 @@ import static org.assertj.core.api.Assertions.within;
 class ValidationTest {
 
     @Test
-    void median_oddAndEvenCounts_middleOrMeanOfTheTwoMiddle() {
-        assertThat(Validation.median(List.of(300.0, 100.0, 200.0))).isEqualTo(200.0);
-        assertThat(Validation.median(List.of(400.0, 100.0, 300.0, 200.0))).isEqualTo(250.0);
-    }
-
-    @Test
     void errors_machineTwiceAsFastAsWhenTraced_scaleThePredictionByTheLoadRatio() {
         // traced at 100 tokens/s; the same configuration now runs at 200 (median of 150, 200, 900)
         Validation v = new Validation(100, List.of(900.0, 150.0, 200.0), List.of(List.of(330.0, 300.0, 100.0)));
