@@ -22,6 +22,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -178,9 +179,10 @@ final class PlanCommand implements Callable<Integer> {
         }
         if (measured != null) {
             out.printf(Locale.ROOT, "validated in %d rounds (medians; Note [validation baseline]): the traced "
-                            + "configuration ran at %.1f tokens/s here against %.1f in its trace (load ratio %.2f); "
-                            + "at trace load = predicted x load ratio against measured%n", measured.rounds(),
-                    measured.baselineTokensPerSecond(), measured.tracedTokensPerSecond(), measured.loadRatio());
+                            + "configuration ran at %.1f tokens/s here (rounds %.1f..%.1f) against %.1f in its trace (load ratio "
+                            + "%.2f); at trace load = predicted x load ratio against measured%n", measured.rounds(),
+                    measured.baselineTokensPerSecond(), Collections.min(measured.baselineSamples()),
+                    Collections.max(measured.baselineSamples()), measured.tracedTokensPerSecond(), measured.loadRatio());
         }
     }
 

@@ -8,9 +8,12 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assertions.withinPercentage;
 
 /** {@code ppexec plan} on a real traced run of model tiny, and its bad input. */
 class PlanCommandTest {
@@ -58,12 +61,20 @@ class PlanCommandTest {
     void plan_text_showsTheTracedRunBesideItsPrediction(@TempDir Path dir) {
         Path trace = traced(dir, "4");
 
-        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2");
+        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2",
+                "--validate", "1", "--validate-rounds", "3");
 
         assertThat(plan.status()).as(plan.err()).isZero();
         assertThat(plan.out()).contains("traced " + trace + ": P 2, split 2,2, M 2 on cpu: measured ")
                 .contains("rank  P  split");
         assertThat(plan.out().lines().filter(l -> l.matches(" +\\d+  [12]  .*"))).hasSize(5);
+        Matcher validated = Pattern.compile("validated in 3 rounds .* ran at (\\S+) tokens/s here \\(rounds (\\S+)\\.\\.(\\S+)\\) "
+                + "against (\\S+) in its trace \\(load ratio (\\S+)\\)").matcher(plan.out());
+        assertThat(validated.find()).as(plan.out()).isTrue();
+        double median = Double.parseDouble(validated.group(1));
+        assertThat(median).isBetween(Double.parseDouble(validated.group(2)), Double.parseDouble(validated.group(3)));
+        assertThat(Double.parseDouble(validated.group(5)))
+                .isCloseTo(median / Double.parseDouble(validated.group(4)), withinPercentage(5)); // printed rounded
     }
 
     @Test
