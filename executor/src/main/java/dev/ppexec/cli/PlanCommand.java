@@ -2,12 +2,14 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.ppexec.model.Partition;
 import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.plan.CostFit;
 import dev.ppexec.plan.PlanInputException;
 import dev.ppexec.plan.Planner;
 import dev.ppexec.plan.TracedRun;
+import dev.ppexec.plan.Validation;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.Workload;
 import picocli.CommandLine.Command;
@@ -19,6 +21,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -32,6 +35,7 @@ import java.util.concurrent.Callable;
 final class PlanCommand implements Callable<Integer> {
 
     private static final int VALIDATE_WARMUP_STEPS = 4;
+    private static final int MAX_VALIDATE_ROUNDS = 20;
 
     @Spec
     CommandSpec spec;
@@ -51,6 +55,11 @@ final class PlanCommand implements Callable<Integer> {
             description = "Run the top K candidates here on the CPU and print predicted against measured (default: 0).")
     int validate;
 
+    @Option(names = "--validate-rounds", paramLabel = "R", defaultValue = "3",
+            description = "Rounds of validation: each runs the traced configuration, then the top K; medians are "
+                    + "compared (default: ${DEFAULT-VALUE}).")
+    int validateRounds;
+
     @Option(names = "--format", defaultValue = "text", description = "text or json (default: ${DEFAULT-VALUE}).")
     ReportCommand.Format format;
 
@@ -60,6 +69,8 @@ final class PlanCommand implements Callable<Integer> {
         UsageException.check(top >= 1, "--top " + top + " is out of range; allowed: 1 or more");
         UsageException.check(validate >= 0 && validate <= top,
                 "--validate " + validate + " is out of range; allowed: 0..--top (" + top + ")");
+        UsageException.check(validateRounds >= 1 && validateRounds <= MAX_VALIDATE_ROUNDS, "--validate-rounds "
+                + validateRounds + " is out of range; allowed: 1.." + MAX_VALIDATE_ROUNDS);
         UsageException.check(maxStages == null || maxStages >= 1,
                 "--max-stages " + maxStages + " is out of range; allowed: 1 or more");
         List<TracedRun> runs = new ArrayList<>();
@@ -87,10 +98,7 @@ final class PlanCommand implements Callable<Integer> {
         Planner planner = Planner.of(fit, runs);
         List<Planner.Candidate> best = planner.candidates(stagesCap);
         best = best.subList(0, Math.min(top, best.size()));
-        List<Double> measured = new ArrayList<>();
-        for (int i = 0; i < validate && i < best.size(); i++) {
-            measured.add(runHere(best.get(i), first));
-        }
+        Validation measured = validate == 0 ? null : validate(best.subList(0, Math.min(validate, best.size())), first);
         if (format == ReportCommand.Format.json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
                     .writeValueAsString(json(fit, planner, runs, stagesCap, best, measured)));
@@ -100,10 +108,26 @@ final class PlanCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** Runs {@code candidate} on the traced workload on the CPU, after a short warm-up; its measured tokens/s. */
-    private static double runHere(Planner.Candidate candidate, TracedRun traced) {
-        try (Pipeline pipeline = Pipeline.builder().model(traced.model()).stages(candidate.stages())
-                .split(candidate.split().toString()).microBatches(candidate.microBatches()).build()) {
+    /** Runs the traced configuration and {@code candidates} in interleaved rounds (Note [validation baseline]). */
+    private Validation validate(List<Planner.Candidate> candidates, TracedRun traced) {
+        List<Double> baseline = new ArrayList<>();
+        List<List<Double>> samples = new ArrayList<>();
+        for (int i = 0; i < candidates.size(); i++) {
+            samples.add(new ArrayList<>());
+        }
+        for (int round = 0; round < validateRounds; round++) {
+            baseline.add(runHere(traced.split(), traced.microBatches(), traced));
+            for (int i = 0; i < candidates.size(); i++) {
+                samples.get(i).add(runHere(candidates.get(i).split(), candidates.get(i).microBatches(), traced));
+            }
+        }
+        return new Validation(traced.measured().tokensPerSecond(), baseline, samples);
+    }
+
+    /** Runs {@code split} with {@code microBatches} on the traced workload on the CPU, after a short warm-up; its measured tokens/s. */
+    private static double runHere(Partition split, int microBatches, TracedRun traced) {
+        try (Pipeline pipeline = Pipeline.builder().model(traced.model()).stages(split.stages())
+                .split(split.toString()).microBatches(microBatches).build()) {
             pipeline.generate(Workload.generated(traced.model(), traced.requests(), traced.promptLength(),
                     Math.min(traced.decodeSteps(), VALIDATE_WARMUP_STEPS)));
             return pipeline.generate(Workload.generated(traced.model(), traced.requests(), traced.promptLength(),
@@ -112,7 +136,7 @@ final class PlanCommand implements Callable<Integer> {
     }
 
     private static void printText(PrintWriter out, CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
-                                  List<Planner.Candidate> best, List<Double> measured) {
+                                  List<Planner.Candidate> best, Validation measured) {
         TracedRun first = runs.getFirst();
         out.printf(Locale.ROOT, "plan: model %s, %d requests x (%d prompt + %d decode) tokens; costs fitted on %d run(s); P up to %d%n",
                 fit.model().name(), first.requests(), first.promptLength(), first.decodeSteps(), runs.size(), stagesCap);
@@ -135,22 +159,30 @@ final class PlanCommand implements Callable<Integer> {
                     percent(t.predicted().bubble()));
         }
         out.println("rank  P  split            kind      M  rows   rows seen  predicted tok/s  bubble"
-                + (measured.isEmpty() ? "" : "  measured tok/s  error"));
+                + (measured == null ? "" : "  measured tok/s  error  at trace load"));
         for (int i = 0; i < best.size(); i++) {
             Planner.Candidate c = best.get(i);
             out.printf(Locale.ROOT, "%4d  %d  %-15s  %-8s  %d  %5.2f  %-9s  %15.1f  %6s", i + 1, c.stages(), c.split(),
                     c.splitKind(), c.microBatches(), (double) first.requests() / c.microBatches(),
                     c.rowsObserved() ? "yes" : "no", c.tokensPerSecond(), percent(c.bubble()));
-            if (i < measured.size()) {
-                out.printf(Locale.ROOT, "  %14.1f  %+5.1f%%", measured.get(i),
-                        100 * (c.tokensPerSecond() - measured.get(i)) / measured.get(i));
+            if (measured != null && i < measured.candidateSamples().size()) {
+                out.printf(Locale.ROOT, "  %14.1f  %+5.1f%%  %+12.1f%%", measured.measured(i),
+                        100 * measured.error(i, c.tokensPerSecond()),
+                        100 * measured.errorAtTracedLoad(i, c.tokensPerSecond()));
             }
             out.println();
+        }
+        if (measured != null) {
+            out.printf(Locale.ROOT, "validated in %d rounds (medians; Note [validation baseline]): the traced "
+                            + "configuration ran at %.1f tokens/s here (rounds %.1f..%.1f) against %.1f in its trace (load ratio "
+                            + "%.2f); at trace load = predicted x load ratio against measured%n", measured.rounds(),
+                    measured.baselineTokensPerSecond(), Collections.min(measured.baselineSamples()),
+                    Collections.max(measured.baselineSamples()), measured.tracedTokensPerSecond(), measured.loadRatio());
         }
     }
 
     private static Map<String, Object> json(CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
-                                            List<Planner.Candidate> best, List<Double> measured) {
+                                            List<Planner.Candidate> best, Validation measured) {
         Map<String, Object> root = new LinkedHashMap<>();
         TracedRun first = runs.getFirst();
         root.put("model", fit.model().name());
@@ -188,12 +220,22 @@ final class PlanCommand implements Callable<Integer> {
         List<Map<String, Object>> candidates = new ArrayList<>();
         for (int i = 0; i < best.size(); i++) {
             Map<String, Object> row = candidateJson(best.get(i), first.requests());
-            if (i < measured.size()) {
-                row.put("measuredTokensPerSecond", measured.get(i));
+            if (measured != null && i < measured.candidateSamples().size()) {
+                row.put("measuredTokensPerSecond", measured.measured(i));
+                row.put("measuredSamples", measured.candidateSamples().get(i));
+                row.put("errorAtTracedLoad", measured.errorAtTracedLoad(i, best.get(i).tokensPerSecond()));
             }
             candidates.add(row);
         }
         root.put("candidates", candidates);
+        if (measured != null) {
+            Map<String, Object> validation = new LinkedHashMap<>();
+            validation.put("rounds", measured.rounds());
+            validation.put("tracedConfigurationSamples", measured.baselineSamples());
+            validation.put("tracedConfigurationTokensPerSecond", measured.baselineTokensPerSecond());
+            validation.put("loadRatio", measured.loadRatio());
+            root.put("validation", validation);
+        }
         return root;
     }
 

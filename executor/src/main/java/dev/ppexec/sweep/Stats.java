@@ -3,12 +3,12 @@ package dev.ppexec.sweep;
 import java.util.List;
 
 /** Order statistics of repeated measurements. */
-final class Stats {
+public final class Stats {
 
     private Stats() {}
 
     /** The median; the mean of the middle two for an even count; NaN for none. */
-    static double median(List<Double> values) {
+    public static double median(List<Double> values) {
         if (values.isEmpty()) {
             return Double.NaN;
         }

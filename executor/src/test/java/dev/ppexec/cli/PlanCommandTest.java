@@ -8,8 +8,12 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assertions.withinPercentage;
 
 /** {@code ppexec plan} on a real traced run of model tiny, and its bad input. */
 class PlanCommandTest {
@@ -28,7 +32,7 @@ class PlanCommandTest {
         Path trace = traced(dir, "4");
 
         CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2", "--top", "3",
-                "--validate", "1", "--format", "json");
+                "--validate", "1", "--validate-rounds", "2", "--format", "json");
 
         assertThat(plan.status()).as(plan.err()).isZero();
         JsonNode root = new ObjectMapper().readTree(plan.out());
@@ -44,18 +48,33 @@ class PlanCommandTest {
         }
         assertThat(candidates.get(0).get("measuredTokensPerSecond").asDouble()).isPositive();
         assertThat(candidates.get(1).has("measuredTokensPerSecond")).isFalse();
+        assertThat(candidates.get(0).get("measuredSamples")).hasSize(2);
+        JsonNode validation = root.get("validation");
+        assertThat(validation.get("rounds").asInt()).isEqualTo(2);
+        assertThat(validation.get("tracedConfigurationSamples")).hasSize(2);
+        assertThat(validation.get("loadRatio").asDouble()).isCloseTo(
+                validation.get("tracedConfigurationTokensPerSecond").asDouble()
+                        / root.get("traced").get(0).get("measuredTokensPerSecond").asDouble(), within(1e-9));
     }
 
     @Test
     void plan_text_showsTheTracedRunBesideItsPrediction(@TempDir Path dir) {
         Path trace = traced(dir, "4");
 
-        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2");
+        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2",
+                "--validate", "1", "--validate-rounds", "3");
 
         assertThat(plan.status()).as(plan.err()).isZero();
         assertThat(plan.out()).contains("traced " + trace + ": P 2, split 2,2, M 2 on cpu: measured ")
                 .contains("rank  P  split");
         assertThat(plan.out().lines().filter(l -> l.matches(" +\\d+  [12]  .*"))).hasSize(5);
+        Matcher validated = Pattern.compile("validated in 3 rounds .* ran at (\\S+) tokens/s here \\(rounds (\\S+)\\.\\.(\\S+)\\) "
+                + "against (\\S+) in its trace \\(load ratio (\\S+)\\)").matcher(plan.out());
+        assertThat(validated.find()).as(plan.out()).isTrue();
+        double median = Double.parseDouble(validated.group(1));
+        assertThat(median).isBetween(Double.parseDouble(validated.group(2)), Double.parseDouble(validated.group(3)));
+        assertThat(Double.parseDouble(validated.group(5)))
+                .isCloseTo(median / Double.parseDouble(validated.group(4)), withinPercentage(5)); // printed rounded
     }
 
     @Test
@@ -70,6 +89,7 @@ class PlanCommandTest {
                 {"--input", levelOne.toString(), "--top", "0"},
                 {"--input", levelOne.toString(), "--top", "2", "--validate", "3"},
                 {"--input", levelOne.toString(), "--max-stages", "0"},
+                {"--input", levelOne.toString(), "--validate-rounds", "0"},
                 {"--input", notJson.toString()},
         };
         String[] expected = {
@@ -79,6 +99,7 @@ class PlanCommandTest {
                 "plan: --top 0 is out of range; allowed: 1 or more",
                 "plan: --validate 3 is out of range; allowed: 0..--top (2)",
                 "plan: --max-stages 0 is out of range; allowed: 1 or more",
+                "plan: --validate-rounds 0 is out of range; allowed: 1..20",
                 "plan: " + notJson,
         };
         for (int i = 0; i < cases.length; i++) {
