@@ -83,8 +83,8 @@ final class InWorld {
         }
         try (w) {
             Launcher.followLauncher(w, launcher);
-            err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
-                    contract.master(), contract.source());
+            err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s); %s%n", contract.rank(), world,
+                    contract.master(), contract.source(), w.clockLine());
             err.flush();
             RunResult result;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)

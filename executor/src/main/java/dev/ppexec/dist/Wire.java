@@ -22,7 +22,8 @@ final class Wire {
      * Note [wire format]
      * Store: Set = key (UTF), value (int length + bytes) → empty; Get = key, wait millis (long) → value, or
      * ABORTED with the abort's reason; Watch = rank (int) → at most one message, the abort's reason (UTF), while the
-     * call's life says the rank is there (Note [who is there]). Data: Push, one client stream per sending process:
+     * call's life says the rank is there (Note [who is there]); Clock = empty → rank 0's clock (long, epoch
+     * nanoseconds of its EpochClock: Note [clock offset] in ClockOffset). Data: Push, one client stream per sending process:
      * each message is [from rank, micro-batch, step, elements] as little-endian ints, then the elements' 4-byte
      * values (CpuStaging), in the receiver's order of RECVs for that micro-batch.
      */
@@ -50,6 +51,7 @@ final class Wire {
 
     static final MethodDescriptor<byte[], byte[]> SET = method("ppexec.Store/Set", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> GET = method("ppexec.Store/Get", MethodDescriptor.MethodType.UNARY);
+    static final MethodDescriptor<byte[], byte[]> CLOCK = method("ppexec.Store/Clock", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> WATCH = method("ppexec.Store/Watch",
             MethodDescriptor.MethodType.SERVER_STREAMING);
     static final MethodDescriptor<byte[], byte[]> PUSH = method("ppexec.Data/Push",

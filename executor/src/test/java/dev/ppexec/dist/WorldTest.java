@@ -186,6 +186,28 @@ class WorldTest {
     }
 
     @Test
+    void join_ranksOfOneClock_measureAnOffsetWithinHalfTheirRtt() throws Exception {
+        List<Future<World>> worlds = join(3, Launcher.freePort(), 20_000, r -> config(42));
+        List<World> w = new ArrayList<>();
+        for (Future<World> f : worlds) {
+            w.add(f.get(30, TimeUnit.SECONDS));
+        }
+        try {
+            assertThat(w.get(0).clockOffsetNanos()).isZero();
+            assertThat(w.get(0).clockRttNanos()).isZero();
+            for (World rank : w.subList(1, 3)) {
+                // Threads of one JVM share one clock: the truth is 0, and Note [clock offset] bounds the error by rtt/2.
+                assertThat(rank.clockRttNanos()).isPositive();
+                assertThat(Math.abs(rank.clockOffsetNanos())).as(rank.clockLine())
+                        .isLessThanOrEqualTo(rank.clockRttNanos() / 2 + 1);
+                assertThat(rank.clockLine()).matches("clock offset to rank 0: [+-]\\d+\\.\\d us \\(rtt \\d+ us\\)");
+            }
+        } finally {
+            leave(w);
+        }
+    }
+
+    @Test
     void abort_isHeardByEveryRank_withTheFirstCause() throws Exception {
         List<Future<World>> worlds = join(3, Launcher.freePort(), 20_000, r -> config(42));
         List<World> w = new ArrayList<>();
