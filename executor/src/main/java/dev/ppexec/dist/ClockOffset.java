@@ -10,7 +10,7 @@ import java.util.function.LongSupplier;
 final class ClockOffset {
 
     /** Pings at rendezvous: the issue asks for at least 8. */
-    static final int SAMPLES = 16;
+    static final int SAMPLES = 32;
 
     /*
      * Note [clock offset]

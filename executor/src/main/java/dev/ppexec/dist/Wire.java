@@ -24,14 +24,16 @@ final class Wire {
      * ABORTED with the abort's reason; Watch = rank (int) → at most one message, the abort's reason (UTF), while the
      * call's life says the rank is there (Note [who is there]); Clock = empty → rank 0's clock (long, epoch
      * nanoseconds of its EpochClock: Note [clock offset] in ClockOffset). Data: Push, one client stream per sending process:
-     * each message is [from rank, micro-batch, step, elements] as little-endian ints, then the elements' 4-byte
-     * values (CpuStaging), in the receiver's order of RECVs for that micro-batch.
+     * each message is [from rank, micro-batch, step, elements, context bytes] as little-endian ints, the
+     * requests' W3C traceparents of a traced run's step 0 (ASCII, comma-separated, in the micro-batch's order; Note
+     * [one trace across processes] in WorldTrace), then the elements' 4-byte values (CpuStaging), in the receiver's
+     * order of RECVs for that micro-batch.
      */
 
     static final Metadata.Key<String> TOKEN = Metadata.Key.of("ppexec-world-token", Metadata.ASCII_STRING_MARSHALLER);
 
-    /** Bytes of an envelope before the payload. */
-    static final int ENVELOPE_BYTES = 16;
+    /** Bytes of an envelope's fixed fields, before its trace contexts and the payload. */
+    static final int ENVELOPE_BYTES = 20;
 
     static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
         @Override

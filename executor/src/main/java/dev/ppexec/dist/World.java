@@ -1,5 +1,6 @@
 package dev.ppexec.dist;
 
+import dev.ppexec.otel.WorldTrace;
 import dev.ppexec.runtime.Transport;
 import dev.ppexec.trace.EpochClock;
 import io.grpc.CallOptions;
@@ -431,6 +432,11 @@ public final class World implements AutoCloseable {
 
     public LaunchContract contract() {
         return contract;
+    }
+
+    /** Traces this world's next runs with {@code trace}: the data plane carries its contexts and times its sends. */
+    public void trace(WorldTrace trace) {
+        transport.trace(trace);
     }
 
     /** Transports for the pipeline's runs: this world's data plane. */

@@ -37,4 +37,14 @@ public final class RunResource {
                 .put(doubleKey(SpanContract.RUN_IDEAL_BUBBLE), pipeline.idealBubble(workload.decodeSteps()))
                 .build();
     }
+
+    /** A rank process's place in its world and its clock against rank 0's (zero on rank 0). */
+    public static Attributes world(int rank, int size, long clockOffsetNanos, long clockRttNanos) {
+        return Attributes.builder()
+                .put(longKey(SpanContract.WORLD_RANK), rank)
+                .put(longKey(SpanContract.WORLD_SIZE), size)
+                .put(longKey(SpanContract.CLOCK_OFFSET_NS), clockOffsetNanos)
+                .put(longKey(SpanContract.CLOCK_RTT_NS), clockRttNanos)
+                .build();
+    }
 }
