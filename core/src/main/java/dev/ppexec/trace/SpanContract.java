@@ -79,15 +79,13 @@ public final class SpanContract {
     public static final Key RUN_SEED = new Key("ppexec.seed", Type.LONG);
     public static final Key RUN_TRACE_LEVEL = new Key("ppexec.trace_level", Type.LONG);
     public static final Key RUN_IDEAL_BUBBLE = new Key("ppexec.ideal_bubble", Type.DOUBLE);
-
-    // Resource attributes of one rank process of a world (docs/DISTRIBUTED.md); absent in a run of one process.
+    /** A rank process's place in a world (ranks as processes); absent in a single-process run. */
     public static final Key WORLD_RANK = new Key("ppexec.world.rank", Type.LONG);
     public static final Key WORLD_SIZE = new Key("ppexec.world.size", Type.LONG);
-    /** This process's clock minus rank 0's, estimated at rendezvous; span times are already corrected by it. */
+    /** This process's clock minus rank 0's, estimated at rendezvous; its span times are already corrected by it. */
     public static final Key CLOCK_OFFSET_NS = new Key("ppexec.clock_offset_ns", Type.LONG);
-    /** The round trip of the clock sample the offset came from: the offset's uncertainty is half of it either way. */
+    /** The round trip of the clock sample used: the uncertainty of the correction (0 on rank 0). */
     public static final Key CLOCK_RTT_NS = new Key("ppexec.clock_rtt_ns", Type.LONG);
-    public static final List<Key> WORLD_RESOURCE_KEYS = List.of(WORLD_RANK, WORLD_SIZE, CLOCK_OFFSET_NS, CLOCK_RTT_NS);
 
     /** The run's own resource attributes ({@code --attr} adds the user's, outside {@code ppexec.*}). */
     public static final List<Key> RESOURCE_KEYS = List.of(HOST_NAME, PROCESS_PID, RUN_MODEL, RUN_SPLIT, RUN_STAGES,

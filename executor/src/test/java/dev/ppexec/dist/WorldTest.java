@@ -78,6 +78,15 @@ class WorldTest {
         return worlds;
     }
 
+    /** A world of {@code worldSize} ranks that all agree, once every rank joined. */
+    private List<World> joined(int worldSize) throws Exception {
+        List<World> w = new ArrayList<>();
+        for (Future<World> f : join(worldSize, Launcher.freePort(), 20_000, r -> config(42))) {
+            w.add(f.get(30, TimeUnit.SECONDS));
+        }
+        return w;
+    }
+
     /** Every rank leaves at once, as rank processes do (Note [leaving] in World). */
     private void leave(List<World> worlds) throws Exception {
         List<Future<?>> closed = new ArrayList<>();
@@ -187,11 +196,7 @@ class WorldTest {
 
     @Test
     void join_ranksOfOneClock_measureAnOffsetWithinHalfTheirRtt() throws Exception {
-        List<Future<World>> worlds = join(3, Launcher.freePort(), 20_000, r -> config(42));
-        List<World> w = new ArrayList<>();
-        for (Future<World> f : worlds) {
-            w.add(f.get(30, TimeUnit.SECONDS));
-        }
+        List<World> w = joined(3);
         try {
             assertThat(w.get(0).clockOffsetNanos()).isZero();
             assertThat(w.get(0).clockRttNanos()).isZero();
@@ -209,11 +214,7 @@ class WorldTest {
 
     @Test
     void abort_isHeardByEveryRank_withTheFirstCause() throws Exception {
-        List<Future<World>> worlds = join(3, Launcher.freePort(), 20_000, r -> config(42));
-        List<World> w = new ArrayList<>();
-        for (Future<World> f : worlds) {
-            w.add(f.get(30, TimeUnit.SECONDS));
-        }
+        List<World> w = joined(3);
         try {
             w.get(2).abort("rank 2 failed: test");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
