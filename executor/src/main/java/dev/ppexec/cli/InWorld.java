@@ -8,14 +8,23 @@ import dev.ppexec.dist.WorldToken;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.io.OutputCheck;
+import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
+import dev.ppexec.otel.TraceSummary;
+import dev.ppexec.otel.Tracing;
+import dev.ppexec.otel.WorldTrace;
 import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.RunListener;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
+import dev.ppexec.trace.SpanContract;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
@@ -35,12 +44,12 @@ final class InWorld {
                    Map<String, String> env) throws IOException {
         int world = contract.worldSize();
         ModelConfig config = plan.config();
-        TraceOptions trace = plan.traceOptions();
-        if (!trace.level().isOff()) {
-            throw new UsageException("tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_"
-                    + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them (or --trace-level 0) in a world "
-                    + "of " + world + " ranks");
+        if (cmd.perfetto != null) {
+            throw new UsageException("--perfetto " + cmd.perfetto + " with ranks as processes: each rank writes its own "
+                    + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert");
         }
+        TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
+        new OutputCheck().output("--trace-file", trace.file()).check();
         if (cmd.device == DeviceChoice.cuda) {
             throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "
                     + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
@@ -83,21 +92,42 @@ final class InWorld {
         }
         try (w) {
             Launcher.followLauncher(w, launcher);
-            err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
-                    contract.master(), contract.source());
+            err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s); %s%n", contract.rank(), world,
+                    contract.master(), contract.source(), w.clockLine());
             err.flush();
             RunResult result;
+            Tracing tracing = null;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
                     .microBatches(plan.microBatches()).process(contract.rank(), w.transports()).build()) {
+                WorldTrace worldTrace = null;
+                if (!trace.level().isOff()) {
+                    worldTrace = new WorldTrace(contract.rank(), w.clockOffsetNanos());
+                    w.trace(worldTrace);
+                    tracing = Tracing.start(trace, RunResource.of(pipeline, workload, trace.level()).toBuilder()
+                                    .putAll(RunResource.world(contract.rank(), world, w.clockOffsetNanos(),
+                                            w.clockRttNanos())).build(),
+                            SpanContract.spanCount(plan.requests(), 1, plan.decodeSteps(), trace.level()));
+                }
                 try {
                     Workload warm = Workload.generated(config, plan.requests(), plan.promptLength(),
                             Math.min(plan.decodeSteps(), 4));
                     for (int i = 0; i < cmd.warmup; i++) {
                         pipeline.generate(warm);
                     }
-                    result = Results.gather(w, pipeline.generate(workload), timeoutMillis);
+                    List<RunListener> listeners = List.of();
+                    if (tracing != null) {
+                        worldTrace.arm(); // Note [one trace across processes]: this run, not the warm-ups
+                        listeners = List.of(tracing.listener(worldTrace));
+                    }
+                    result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), timeoutMillis);
                 } catch (RuntimeException e) {
-                    throw failed(w, contract, e);
+                    RuntimeException failure = failed(w, contract, e);
+                    try {
+                        endTrace(out, tracing, trace); // what this rank had (Note [streaming spans] in TraceListener)
+                    } catch (RuntimeException traceFailure) {
+                        failure.addSuppressed(traceFailure);
+                    }
+                    throw failure;
                 }
                 if (result != null) {
                     cmd.printSummary(out, pipeline, workload, result);
@@ -109,11 +139,47 @@ final class InWorld {
                     out.printf(Locale.ROOT, "rank %d of %d: stage %d (layers %s) done; rank 0 has the results%n",
                             contract.rank(), world, contract.rank(), partition.size(contract.rank()));
                 }
+                endTrace(out, tracing, trace);
+            } finally {
+                if (tracing != null) {
+                    tracing.close();
+                }
             }
             out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
                     world, contract.source(), contract.master(), w.refusedCalls(), WorldToken.VARIABLE);
         }
         return 0;
+    }
+
+    /**
+     * A world's trace options for rank {@code rank}: {@code --trace-file DIR/t.jsonl} becomes {@code DIR/t.rank{r}.jsonl}
+     * (a name without an extension gets {@code .rank{r}} at its end); a collector is every rank's.
+     */
+    static TraceOptions rankTrace(TraceOptions trace, int rank) {
+        Path file = trace.file();
+        if (file == null) {
+            return trace;
+        }
+        String name = file.getFileName().toString();
+        int dot = name.lastIndexOf('.');
+        String ranked = dot > 0 ? name.substring(0, dot) + ".rank" + rank + name.substring(dot) : name + ".rank" + rank;
+        return new TraceOptions(trace.level(), file.resolveSibling(ranked), trace.otlpEndpoint(), trace.otlpProtocol(),
+                trace.attributes(), trace.schema());
+    }
+
+    /** Flushes this rank's spans (bounded) and says what each destination got; a trace file it could not write fails. */
+    private static void endTrace(PrintWriter out, Tracing tracing, TraceOptions trace) {
+        if (tracing == null) {
+            return;
+        }
+        TraceSummary summary = tracing.shutdown();
+        summary.lines().forEach(out::println);
+        out.flush();
+        for (TraceSummary.Destination d : summary.destinations()) {
+            if (trace.file() != null && d.name().equals(trace.file().toString()) && d.error() != null) {
+                throw new IllegalStateException("--trace-file " + trace.file() + ": cannot write: " + d.error());
+            }
+        }
     }
 
     /** This rank's failure, told to the world; or, when another rank's failure stopped this one, that rank's. */

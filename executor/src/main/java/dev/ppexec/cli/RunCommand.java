@@ -193,8 +193,8 @@ final class RunCommand implements Callable<Integer> {
                 }
                 LaunchContract contract = world();
                 if (contract != null) {
-                    // InWorld refuses tracing first; metrics are refused the same way (nothing silently not exported)
-                    if (plan.metricsOptions() != null && plan.traceOptions().level().isOff()) {
+                    // metrics of rank processes are not built: refused rather than silently not exported
+                    if (plan.metricsOptions() != null) {
                         throw new UsageException("metrics (--metrics-file, --otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) with "
                                 + "ranks as processes are not built yet; allowed: none of them (or OTEL_METRICS_EXPORTER=none) "
                                 + "in a world of " + contract.worldSize() + " ranks");

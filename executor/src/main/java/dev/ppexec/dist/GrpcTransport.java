@@ -6,6 +6,7 @@ import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.cpu.CpuStaging;
+import dev.ppexec.otel.WorldTrace;
 import dev.ppexec.runtime.Transport;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
@@ -17,6 +18,8 @@ import io.grpc.stub.StreamObserver;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
@@ -54,6 +57,8 @@ final class GrpcTransport implements Transport {
     private final Map<Integer, StreamObserver<byte[]>> outbound = new HashMap<>(); // sender thread only
     private final Source[] sources;
     private final Destination[] destinations;
+    /** This process's tracing of the world, or null while it traces nothing. */
+    private volatile WorldTrace trace;
 
     private record Source(Buffer buffer, int batch, int rowLength) {
     }
@@ -87,6 +92,11 @@ final class GrpcTransport implements Transport {
         return this;
     }
 
+    /** Traces the world's next runs with {@code trace} (null: none). */
+    void trace(WorldTrace trace) {
+        this.trace = trace;
+    }
+
     /** Where other ranks' processes push to this one. */
     ServerServiceDefinition service() {
         return ServerServiceDefinition.builder("ppexec.Data")
@@ -107,6 +117,12 @@ final class GrpcTransport implements Transport {
                     world.abort("rank " + localRank + " got micro-batch " + mb + " from rank " + fromRank
                             + "; allowed: 0.." + (microBatches - 1));
                     return;
+                }
+                int contextBytes = b.getInt(16);
+                WorldTrace t = trace;
+                if (contextBytes > 0 && t != null) {
+                    t.received(mb, Arrays.asList(new String(message, Wire.ENVELOPE_BYTES, contextBytes,
+                            StandardCharsets.US_ASCII).split(",")));
                 }
                 inbox[mb].add(b);
             }
@@ -152,14 +168,26 @@ final class GrpcTransport implements Transport {
     public void send(int fromRank, int toRank, int microBatch, int step, int tokens, Event ready) {
         Source s = sources[microBatch];
         int elements = s.batch * tokens * s.rowLength;
+        WorldTrace t = toRank == fromRank + 1 ? trace : null; // the ring's tokens back to rank 0 are no pp_send
+        int timed = t == null ? 0 : t.posted();
         sender.execute(() -> {
             try {
                 ready.synchronize();
-                ByteBuffer b = ByteBuffer.allocate(Wire.ENVELOPE_BYTES + 4 * elements).order(ByteOrder.LITTLE_ENDIAN);
-                b.putInt(fromRank).putInt(microBatch).putInt(step).putInt(elements);
+                long start = System.nanoTime();
+                byte[] contexts = t == null || step != 0 ? new byte[0]
+                        : String.join(",", t.outgoing(microBatch)).getBytes(StandardCharsets.US_ASCII);
+                ByteBuffer b = ByteBuffer.allocate(Wire.ENVELOPE_BYTES + contexts.length + 4 * elements)
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                b.putInt(fromRank).putInt(microBatch).putInt(step).putInt(elements).putInt(contexts.length).put(contexts);
                 CpuStaging.read(s.buffer, elements, b);
                 stream(toRank).onNext(b.array());
-            } catch (RuntimeException e) {
+                if (t != null) {
+                    t.sent(timed, microBatch, step, start, System.nanoTime());
+                }
+            } catch (RuntimeException | InterruptedException e) {
+                if (t != null) {
+                    t.dropped(timed);
+                }
                 world.abort("rank " + fromRank + ": sending micro-batch " + microBatch + " step " + step + " to rank "
                         + toRank + " failed: " + e.getMessage());
             }
@@ -203,7 +231,7 @@ final class GrpcTransport implements Transport {
                     + "'s step " + step + " (" + expected + " elements) but got rank " + fromRank + "'s step " + sentStep
                     + " (" + elements + " elements)");
         }
-        b.position(Wire.ENVELOPE_BYTES);
+        b.position(Wire.ENVELOPE_BYTES + b.getInt(16));
         staged[microBatch].add(b.slice().order(ByteOrder.LITTLE_ENDIAN));
         copyStream.record(started);
         copyStream.launch(d.copyIn, tokens, 0);

@@ -43,8 +43,15 @@ final class Store {
         return ServerServiceDefinition.builder("ppexec.Store")
                 .addMethod(Wire.SET, ServerCalls.asyncUnaryCall(this::set))
                 .addMethod(Wire.GET, ServerCalls.asyncUnaryCall(this::get))
+                .addMethod(Wire.CLOCK, ServerCalls.asyncUnaryCall(Store::clock))
                 .addMethod(Wire.WATCH, ServerCalls.asyncServerStreamingCall(this::watch))
                 .build();
+    }
+
+    /** Note [clock offset] in ClockOffset: rank 0's clock, in the domain its spans use. */
+    private static void clock(byte[] request, StreamObserver<byte[]> response) {
+        response.onNext(Wire.encode(World.clockNanos()));
+        response.onCompleted();
     }
 
     private void set(byte[] request, StreamObserver<byte[]> response) {

@@ -22,15 +22,18 @@ final class Wire {
      * Note [wire format]
      * Store: Set = key (UTF), value (int length + bytes) → empty; Get = key, wait millis (long) → value, or
      * ABORTED with the abort's reason; Watch = rank (int) → at most one message, the abort's reason (UTF), while the
-     * call's life says the rank is there (Note [who is there]). Data: Push, one client stream per sending process:
-     * each message is [from rank, micro-batch, step, elements] as little-endian ints, then the elements' 4-byte
-     * values (CpuStaging), in the receiver's order of RECVs for that micro-batch.
+     * call's life says the rank is there (Note [who is there]); Clock = empty → rank 0's clock (long, epoch
+     * nanoseconds of its EpochClock: Note [clock offset] in ClockOffset). Data: Push, one client stream per sending process:
+     * each message is [from rank, micro-batch, step, elements, context bytes] as little-endian ints, the
+     * requests' W3C traceparents of a traced run's step 0 (ASCII, comma-separated, in the micro-batch's order; Note
+     * [one trace across processes] in WorldTrace), then the elements' 4-byte values (CpuStaging), in the receiver's
+     * order of RECVs for that micro-batch.
      */
 
     static final Metadata.Key<String> TOKEN = Metadata.Key.of("ppexec-world-token", Metadata.ASCII_STRING_MARSHALLER);
 
-    /** Bytes of an envelope before the payload. */
-    static final int ENVELOPE_BYTES = 16;
+    /** Bytes of an envelope's fixed fields, before its trace contexts and the payload. */
+    static final int ENVELOPE_BYTES = 20;
 
     static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
         @Override
@@ -50,6 +53,7 @@ final class Wire {
 
     static final MethodDescriptor<byte[], byte[]> SET = method("ppexec.Store/Set", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> GET = method("ppexec.Store/Get", MethodDescriptor.MethodType.UNARY);
+    static final MethodDescriptor<byte[], byte[]> CLOCK = method("ppexec.Store/Clock", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> WATCH = method("ppexec.Store/Watch",
             MethodDescriptor.MethodType.SERVER_STREAMING);
     static final MethodDescriptor<byte[], byte[]> PUSH = method("ppexec.Data/Push",

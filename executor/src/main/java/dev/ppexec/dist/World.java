@@ -1,6 +1,8 @@
 package dev.ppexec.dist;
 
+import dev.ppexec.otel.WorldTrace;
 import dev.ppexec.runtime.Transport;
+import dev.ppexec.trace.EpochClock;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -57,6 +59,7 @@ public final class World implements AutoCloseable {
     private final Map<Integer, ManagedChannel> channels = new ConcurrentHashMap<>();
     private final CompletableFuture<String> aborted = new CompletableFuture<>();
     private volatile boolean leaving;
+    private ClockOffset.Estimate clockOffset = ClockOffset.Estimate.REFERENCE;
     private Server server;
     private ManagedChannel master;
 
@@ -80,6 +83,7 @@ public final class World implements AutoCloseable {
         try {
             w.start();
             w.rendezvous(configuration);
+            w.measureClock();
             return w;
         } catch (RuntimeException | Error e) {
             w.leaving = true;
@@ -256,6 +260,42 @@ public final class World implements AutoCloseable {
         return "ok";
     }
 
+    /** This process's clock in the domain its spans use: epoch nanoseconds of {@link System#nanoTime()}. */
+    static long clockNanos() {
+        return EpochClock.process().epochNanos(System.nanoTime());
+    }
+
+    /** Note [clock offset] in ClockOffset: rank r > 0 pings rank 0's store after the rendezvous. */
+    private void measureClock() {
+        if (store != null) {
+            return;
+        }
+        clockOffset = ClockOffset.measure(World::clockNanos, () -> {
+            try (DataInputStream in = Wire.decode(ClientCalls.blockingUnaryCall(master, Wire.CLOCK, CallOptions.DEFAULT
+                    .withDeadlineAfter(timeoutMillis, TimeUnit.MILLISECONDS), new byte[0]))) {
+                return in.readLong();
+            } catch (StatusRuntimeException e) {
+                throw failure("reading rank 0's clock", e);
+            } catch (IOException e) {
+                throw new IllegalStateException("rendezvous: an unreadable clock from rank 0", e);
+            }
+        }, ClockOffset.SAMPLES);
+    }
+
+    /** This process's clock minus rank 0's, and the round trip that bounds it (zero on rank 0). */
+    public long clockOffsetNanos() {
+        return clockOffset.offsetNanos();
+    }
+
+    public long clockRttNanos() {
+        return clockOffset.rttNanos();
+    }
+
+    /** {@code clock offset to rank 0: +12.3 us (rtt 85 us)}. */
+    public String clockLine() {
+        return store != null ? "its clock is the reference of every rank's spans" : clockOffset.line();
+    }
+
     private static byte[] encodeConfig(Map<String, String> config) {
         StringBuilder sb = new StringBuilder();
         config.forEach((k, v) -> sb.append(k).append('\n').append(v).append('\n'));
@@ -392,6 +432,11 @@ public final class World implements AutoCloseable {
 
     public LaunchContract contract() {
         return contract;
+    }
+
+    /** Traces this world's next runs with {@code trace}: the data plane carries its contexts and times its sends. */
+    public void trace(WorldTrace trace) {
+        transport.trace(trace);
     }
 
     /** Transports for the pipeline's runs: this world's data plane. */

@@ -53,4 +53,14 @@ public final class RunResource {
                 .put(longKey(SpanContract.RUN_SEED), model.seed())
                 .build();
     }
+
+    /** A rank process's place in its world and its clock against rank 0's (zero on rank 0). */
+    public static Attributes world(int rank, int size, long clockOffsetNanos, long clockRttNanos) {
+        return Attributes.builder()
+                .put(longKey(SpanContract.WORLD_RANK), rank)
+                .put(longKey(SpanContract.WORLD_SIZE), size)
+                .put(longKey(SpanContract.CLOCK_OFFSET_NS), clockOffsetNanos)
+                .put(longKey(SpanContract.CLOCK_RTT_NS), clockRttNanos)
+                .build();
+    }
 }

@@ -18,10 +18,14 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanBuilder;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Context;
+import io.opentelemetry.context.propagation.TextMapGetter;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
 
@@ -74,6 +78,11 @@ import static dev.ppexec.otel.ContractKeys.TP_RANK;
  * children of the {@code run_batch_device} of the micro-batch's first request only: they are the
  * micro-batch's, and one copy keeps level 5's span count to one per launch.
  *
+ * <p>In a world of rank processes (Note [one trace across processes] in {@link WorldTrace}) the listener hears only
+ * its own rank: rank 0 starts every root when the run starts and ends it with its own thread spans; a rank r > 0
+ * exports only its thread spans and their slices, parented on the root's context that reached it, and its pp_send
+ * slices are the transport's timing of the send.
+ *
  * <p>With {@link TraceSchema#SGLANG} the spans are the same, plus what sglang's converter looks
  * for: {@code module} on each root and {@code pid} (the OS thread id) on each thread span.
  */
@@ -86,10 +95,31 @@ public final class TraceListener implements RunListener {
     private final TraceLevel level;
     private final EpochClock clock;
     private final String hostName;
+    private static final String TRACEPARENT = "traceparent";
+    private static final TextMapGetter<Map<String, String>> GETTER = new TextMapGetter<>() {
+        @Override
+        public Iterable<String> keys(Map<String, String> carrier) {
+            return carrier.keySet();
+        }
+
+        @Override
+        public String get(Map<String, String> carrier, String key) {
+            return carrier == null ? null : carrier.get(key);
+        }
+    };
+
     private final TraceSchema schema;
+    /** This process's rank of a world, or null when every rank runs here. */
+    private final WorldTrace world;
     private Run run;
 
     public TraceListener(Tracer tracer, TraceLevel level, TraceSchema schema, EpochClock clock, String hostName) {
+        this(tracer, level, schema, clock, hostName, null);
+    }
+
+    public TraceListener(Tracer tracer, TraceLevel level, TraceSchema schema, EpochClock clock, String hostName,
+                         WorldTrace world) {
+        this.world = world;
         this.tracer = Objects.requireNonNull(tracer, "tracer");
         this.schema = Objects.requireNonNull(schema, "schema");
         this.level = Objects.requireNonNull(level, "level");
@@ -105,12 +135,25 @@ public final class TraceListener implements RunListener {
     @Override
     public void runStarted(RunInfo info) {
         run = level.isOff() ? null : new Run(info);
+        if (run != null && world != null && world.rank() == 0) {
+            for (int m = 0; m < info.microBatches(); m++) {
+                List<String> traceparents = new ArrayList<>();
+                for (int rid : info.members()[m]) {
+                    Map<String, String> carrier = new HashMap<>();
+                    W3CTraceContextPropagator.getInstance().inject(Context.root().with(run.root(rid)), carrier,
+                            Map::put);
+                    traceparents.add(carrier.get(TRACEPARENT));
+                }
+                world.publish(m, traceparents);
+            }
+        }
     }
 
     @Override
     public void action(RunInfo info, int rank, ActionRecord r) {
         if (run != null) {
             run.action(rank, r);
+            run.takeSends();
         }
     }
 
@@ -119,6 +162,14 @@ public final class TraceListener implements RunListener {
         Run done = run;
         run = null;
         if (done != null) {
+            if (world != null && failure == null) {
+                try {
+                    world.awaitSends();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt(); // a signal: end with what was timed
+                }
+            }
+            done.takeSends();
             done.finish(failure);
         }
     }
@@ -132,6 +183,8 @@ public final class TraceListener implements RunListener {
     private final class Run {
         final RunInfo info;
         final int ranks;
+        /** Ranks whose records this process hears: all, or its own in a world. */
+        final int localRanks;
         final int lastStep;
         final boolean transfers;
         final Span[] roots;
@@ -144,6 +197,7 @@ public final class TraceListener implements RunListener {
         Run(RunInfo info) {
             this.info = info;
             this.ranks = info.ranks();
+            this.localRanks = world == null ? ranks : 1;
             this.lastStep = info.decodeSteps();
             this.transfers = level.records(TraceStage.PP_RECV) && ranks > 1;
             int requests = info.requests();
@@ -171,8 +225,22 @@ public final class TraceListener implements RunListener {
                 case RECV -> {
                     if (rank > 0 && transfers) {
                         cells[rank][r.microBatch()].add(Role.RECV_IN, r);
-                        cells[rank - 1][r.microBatch()].add(Role.SEND, r);
+                        if (world == null) {
+                            cells[rank - 1][r.microBatch()].add(Role.SEND, r);
+                        }
                     }
+                }
+            }
+        }
+
+        /** In a world: the pp_send records this rank's transport timed since the last look. */
+        void takeSends() {
+            if (world == null) {
+                return;
+            }
+            for (ActionRecord s = world.nextSend(); s != null; s = world.nextSend()) {
+                if (transfers && world.rank() < ranks - 1) {
+                    cells[world.rank()][s.microBatch()].add(Role.SEND, s);
                 }
             }
         }
@@ -195,11 +263,14 @@ public final class TraceListener implements RunListener {
         }
 
         void rankDone(Cell c) {
+            if (world != null && world.rank() > 0) {
+                return; // the roots are rank 0's
+            }
             int[] rids = info.members()[c.microBatch];
             for (int rid : rids) {
                 rootEndNanos[rid] = Math.max(rootEndNanos[rid], c.endNanos);
             }
-            if (++ranksDone[c.microBatch] == ranks) {
+            if (++ranksDone[c.microBatch] == localRanks) {
                 for (int rid : rids) {
                     roots[rid].end(clock.epochNanos(rootEndNanos[rid]), TimeUnit.NANOSECONDS);
                     roots[rid] = null;
@@ -216,8 +287,11 @@ public final class TraceListener implements RunListener {
                     c.cut(cause);
                 }
             }
+            if (world != null && world.rank() > 0) {
+                return; // the roots are rank 0's
+            }
             for (int rid = 0; rid < roots.length; rid++) {
-                boolean open = roots[rid] != null || ranksDone[microBatchOf[rid]] < ranks;
+                boolean open = roots[rid] != null || ranksDone[microBatchOf[rid]] < localRanks;
                 if (open) {
                     Span root = root(rid);
                     markError(root, failure, cause);
@@ -290,8 +364,10 @@ public final class TraceListener implements RunListener {
             threads = new Span[rids.length];
             contexts = new Context[rids.length];
             base = new Attributes[rids.length];
+            List<String> carried = world != null && rank > 0 ? world.parents(microBatch) : null;
             for (int i = 0; i < rids.length; i++) {
-                Context rootContext = Context.root().with(run.root(rids[i]));
+                Context rootContext = world != null && rank > 0 ? remoteRoot(carried, i)
+                        : Context.root().with(run.root(rids[i]));
                 threads[i] = tracer.spanBuilder(thread.spanName()).setParent(rootContext)
                         .setStartTimestamp(clock.epochNanos(first), TimeUnit.NANOSECONDS)
                         .setAllAttributes(threadAttributes)
@@ -305,6 +381,15 @@ public final class TraceListener implements RunListener {
             for (Pending p : waiting) {
                 emit(p.role(), p.record());
             }
+        }
+
+        /** Note [one trace across processes]: the root's context as rank 0 sent it, or none when none came. */
+        private static Context remoteRoot(List<String> carried, int i) {
+            if (carried == null || i >= carried.size()) {
+                return Context.root();
+            }
+            return W3CTraceContextPropagator.getInstance().extract(Context.root(), Map.of(TRACEPARENT, carried.get(i)),
+                    GETTER);
         }
 
         private long startOf(Role role, ActionRecord r) {
@@ -413,8 +498,8 @@ public final class TraceListener implements RunListener {
             switch (stage) {
                 case RUN_BATCH_DEVICE -> b.put(STREAM, stream(info, rank, info.computeStreams()[rank]));
                 case PP_RECV -> b.put(STREAM, stream(info, rank, info.copyStreams()[rank])).put(PEER_RANK, rank - 1);
-                case PP_SEND -> b.put(STREAM, stream(info, rank + 1, info.copyStreams()[rank + 1]))
-                        .put(PEER_RANK, rank + 1);
+                case PP_SEND -> b.put(STREAM, world != null ? info.rankDevices().get(rank) + " pp_send [PP " + rank + "]"
+                        : stream(info, rank + 1, info.copyStreams()[rank + 1])).put(PEER_RANK, rank + 1);
                 default -> { }
             }
             return b.build();

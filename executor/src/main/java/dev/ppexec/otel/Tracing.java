@@ -273,6 +273,12 @@ public final class Tracing implements AutoCloseable {
         return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, schema, EpochClock.process(), HostName.get());
     }
 
+    /** As {@link #listener()}, for one rank process of a world: its own rank's spans, on rank 0's clock. */
+    public RunListener listener(WorldTrace world) {
+        return new TraceListener(sdk.getTracer(SCOPE_NAME, SCOPE_VERSION), level, schema, world.clock(), HostName.get(),
+                world);
+    }
+
     /**
      * Hands every span ended from now on to {@code records}, as a reader's record, on the thread
      * that ends it (the run's trace delivery thread): e.g. the run's report, built from the same

@@ -91,6 +91,9 @@ final class RecordDelivery {
 
     private void deliverResolved() {
         for (int rank = 0; rank < logs.length; rank++) {
+            if (logs[rank] == null) {
+                continue; // a rank of another process
+            }
             for (int k = 0; k < 2; k++) {
                 ForwardLog log = logs[rank][k];
                 ActionRecord.Kind kind = k == 0 ? ActionRecord.Kind.FORWARD : ActionRecord.Kind.RECV;

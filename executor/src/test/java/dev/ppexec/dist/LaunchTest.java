@@ -14,7 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
@@ -69,6 +71,107 @@ class LaunchTest {
                 .contains("[PP 0] world: 2 ranks (torchrun), rank 0 at 127.0.0.1:")
                 .contains("0 call(s) refused").doesNotContain(WorldToken.VARIABLE + "=");
         assertThat(ranksOfThisJvm()).as("no rank process outlives the launcher").isEmpty();
+    }
+
+    /** One rank's trace file: its resource attributes and its spans (OTLP-JSON lines, read with Jackson). */
+    private record RankTrace(Map<String, JsonNode> resource, List<JsonNode> spans) {
+
+        static RankTrace read(Path file) throws IOException {
+            Map<String, JsonNode> resource = new HashMap<>();
+            List<JsonNode> spans = new ArrayList<>();
+            ObjectMapper json = new ObjectMapper();
+            for (String line : Files.readAllLines(file)) {
+                for (JsonNode rs : json.readTree(line).get("resourceSpans")) {
+                    rs.get("resource").get("attributes").forEach(a -> resource.put(a.get("key").asText(), a.get("value")));
+                    for (JsonNode ss : rs.get("scopeSpans")) {
+                        ss.get("spans").forEach(spans::add);
+                    }
+                }
+            }
+            return new RankTrace(resource, spans);
+        }
+
+        long resourceLong(String key) {
+            return resource.get(key).get("intValue").asLong();
+        }
+
+        List<JsonNode> named(String prefix) {
+            return spans.stream().filter(s -> s.get("name").asText().startsWith(prefix)).toList();
+        }
+    }
+
+    private static String attribute(JsonNode span, String key) {
+        for (JsonNode a : span.get("attributes")) {
+            if (a.get("key").asText().equals(key)) {
+                return a.get("value").elements().next().asText();
+            }
+        }
+        return null;
+    }
+
+    /** pp_send or pp_recv spans (one per request) by "request/micro-batch/step". */
+    private static Map<String, JsonNode> transfers(RankTrace t, String name) {
+        Map<String, JsonNode> out = new HashMap<>();
+        for (JsonNode s : t.named(name)) {
+            assertThat(out.put(attribute(s, "rid") + "/" + attribute(s, "pp_mb_id") + "/" + attribute(s, "step"), s))
+                    .as("one %s per request and step", name).isNull();
+        }
+        return out;
+    }
+
+    @Test
+    void launch_traced_writesAFilePerRank_oneTracePerRequest_recvAfterSendOnRankZerosClock() throws IOException {
+        Path trace = dir.resolve("t.jsonl");
+        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN),
+                "--trace-file", trace.toString()));
+        assertThat(launched.status()).as(launched.err()).isZero();
+        assertThat(trace).doesNotExist();
+        assertThat(launched.out()).contains("[PP 0] trace: ").contains(" to " + dir.resolve("t.rank0.jsonl"))
+                .contains(" to " + dir.resolve("t.rank1.jsonl"));
+        assertThat(launched.err()).containsPattern("\\[PP 1\\] world: rank 1 of 2 joined .*; clock offset to rank 0: "
+                + "[+-]\\d+\\.\\d us \\(rtt \\d+ us\\)");
+        RankTrace rank0 = RankTrace.read(dir.resolve("t.rank0.jsonl"));
+        RankTrace rank1 = RankTrace.read(dir.resolve("t.rank1.jsonl"));
+        assertThat(rank0.resourceLong("ppexec.world.rank")).isZero();
+        assertThat(rank1.resourceLong("ppexec.world.rank")).isEqualTo(1);
+        assertThat(rank1.resourceLong("ppexec.world.size")).isEqualTo(2);
+        assertThat(rank0.resourceLong("ppexec.clock_offset_ns")).isZero();
+        assertThat(rank0.resourceLong("ppexec.clock_rtt_ns")).isZero();
+        long rttNanos = rank1.resourceLong("ppexec.clock_rtt_ns");
+        assertThat(rttNanos).isPositive();
+        assertThat(rank1.resource()).containsKeys("ppexec.clock_offset_ns", "host.name", "process.pid", "ppexec.model");
+
+        // Rank 0 owns the roots; rank 1's thread spans hang below them, in the same traces.
+        Map<String, JsonNode> roots = new HashMap<>();
+        rank0.named("Req ").forEach(s -> roots.put(attribute(s, "rid"), s));
+        assertThat(roots).hasSize(6);
+        assertThat(rank1.named("Req ")).isEmpty();
+        assertThat(rank1.named("Scheduler [PP 0]")).isEmpty();
+        List<JsonNode> threads1 = rank1.named("Scheduler [PP 1]");
+        assertThat(threads1).hasSize(6);
+        Map<String, String> threadIdsByRid = new HashMap<>();
+        for (JsonNode t : threads1) {
+            String spanId = t.get("spanId").asText();
+            JsonNode root = rank1.spans().stream().filter(s -> s.get("parentSpanId") != null
+                    && s.get("parentSpanId").asText().equals(spanId) && attribute(s, "rid") != null).findFirst()
+                    .map(s -> roots.get(attribute(s, "rid"))).orElseThrow();
+            assertThat(t.get("traceId").asText()).isEqualTo(root.get("traceId").asText());
+            assertThat(t.get("parentSpanId").asText()).isEqualTo(root.get("spanId").asText());
+            threadIdsByRid.put(root.get("traceId").asText(), spanId);
+        }
+        assertThat(threadIdsByRid).as("one thread span per request's trace").hasSize(6);
+        for (JsonNode t : rank0.named("Scheduler [PP 0]")) {
+            assertThat(roots.values()).anySatisfy(r -> assertThat(t.get("parentSpanId").asText())
+                    .isEqualTo(r.get("spanId").asText()));
+        }
+
+        // Every pp_recv of rank 1 starts after its pp_send on rank 0, on rank 0's clock, within the stated uncertainty.
+        Map<String, JsonNode> sends = transfers(rank0, "pp_send");
+        Map<String, JsonNode> recvs = transfers(rank1, "pp_recv");
+        assertThat(recvs).hasSize(6 * 11);
+        assertThat(sends.keySet()).isEqualTo(recvs.keySet());
+        recvs.forEach((key, recv) -> assertThat(recv.get("startTimeUnixNano").asLong())
+                .as("pp_recv %s", key).isGreaterThanOrEqualTo(sends.get(key).get("startTimeUnixNano").asLong() - rttNanos));
     }
 
     @Test
@@ -143,6 +246,42 @@ class LaunchTest {
             assertThat(noticedMillis).as("noticed within 5 s, plus the stop").isLessThan(10_000);
         } finally {
             ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    @Test
+    void traced_killedRank_leavesTheSurvivorsTrace_withWhatItHad_cutShortAsErrors() throws Exception {
+        Path trace = dir.resolve("t.jsonl");
+        List<Process> ranks = startRanks(LONG_RUN, r -> new String[] {"--trace-file", trace.toString()});
+        try {
+            awaitText(() -> read(dir.resolve("err1")), "world: rank 1 of 2 joined");
+            awaitText(() -> read(dir.resolve("err0")), "world: rank 0 of 2 joined");
+            awaitText(() -> writtenSoFar(".t.rank0.jsonl.") > 0 ? "written" : "", "written"); // a first batch of spans
+            ranks.get(1).destroyForcibly();
+            assertThat(ranks.get(0).waitFor(30, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
+            assertThat(ranks.get(0).exitValue()).isEqualTo(1);
+            Path file = dir.resolve("t.rank0.jsonl");
+            assertThat(read(dir.resolve("out0"))).containsPattern("trace: [\\d,]+ spans \\(level 4\\) to "
+                    + java.util.regex.Pattern.quote(file.toString()));
+            RankTrace rank0 = RankTrace.read(file);
+            assertThat(rank0.resourceLong("ppexec.world.rank")).isZero();
+            assertThat(rank0.named("run_batch_cpu")).as("the forwards rank 0 did before rank 1 died").isNotEmpty();
+            assertThat(rank0.named("Req ")).as("every request's root, cut short").hasSize(4).allSatisfy(root -> {
+                assertThat(root.get("status").get("code").asInt()).isEqualTo(2);
+                assertThat(root.get("status").get("message").asText()).contains("rank 1 went away");
+            });
+        } finally {
+            ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    /** Bytes in the test folder's files whose names start with {@code prefix}: a trace file while it is written. */
+    private long writtenSoFar(String prefix) {
+        try (var files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith(prefix)).mapToLong(f -> f.toFile().length())
+                    .sum();
+        } catch (IOException e) {
+            return 0;
         }
     }
 

@@ -47,12 +47,13 @@ class WorldOptionsTest {
     }
 
     @Test
-    void tracing_inAWorld_isRefused_notSilentlyDropped() {
-        CliRun r = run("--trace-file", Path.of("never-written.jsonl").toString());
+    void perfetto_inAWorld_isRefused_pointingAtPerRankTraceFiles() {
+        CliRun r = run("--perfetto", Path.of("never-written.json").toString());
         assertThat(r.status()).isEqualTo(2);
-        assertThat(r.err()).startsWith("run: tracing (--trace-file, --perfetto, --otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT)"
-                + " with ranks as processes is not built yet");
-        assertThat(Path.of("never-written.jsonl")).doesNotExist();
+        assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("run: --perfetto never-written.json "
+                + "with ranks as processes: each rank writes its own trace; allowed: --trace-file DIR/t.jsonl (rank r "
+                + "writes DIR/t.rank{r}.jsonl), then ppexec convert");
+        assertThat(Path.of("never-written.json")).doesNotExist();
     }
 
     @Test
@@ -66,20 +67,18 @@ class WorldOptionsTest {
     }
 
     @Test
-    void collectorInTheEnvironment_isRefusedInAWorld_unlessTracingIsOff() {
+    void collectorInTheEnvironment_isEveryRanksInAWorld_notRefused() {
         Map<String, String> env = Map.of("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "1",
                 "OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318");
         CliRun traced = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4");
         assertThat(traced.status()).isEqualTo(2);
-        assertThat(traced.err()).startsWith("run: tracing (").contains("allowed: none of them (or --trace-level 0)");
-        CliRun metrics = CliRun.withEnv(env, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
-        assertThat(metrics.status()).isEqualTo(2);
-        assertThat(metrics.err()).startsWith("run: metrics (").contains("allowed: none of them (or OTEL_METRICS_EXPORTER=none)");
+        assertThat(traced.err()).startsWith("run: metrics (").contains("allowed: none of them (or OTEL_METRICS_EXPORTER=none)");
         Map<String, String> noMetrics = new java.util.HashMap<>(env);
         noMetrics.put("OTEL_METRICS_EXPORTER", "none");
-        CliRun off = CliRun.withEnv(noMetrics, "run", "--model", "tiny", "--requests", "4", "--trace-level", "0");
-        assertThat(off.status()).isEqualTo(2);
-        assertThat(off.err()).as("past the tracing and metrics checks, on to the token").startsWith("run: PPEXEC_WORLD_TOKEN is not set");
+        CliRun tracedOnly = CliRun.withEnv(noMetrics, "run", "--model", "tiny", "--requests", "4");
+        assertThat(tracedOnly.status()).isEqualTo(2);
+        assertThat(tracedOnly.err()).as("past the trace and metrics checks, on to the token")
+                .startsWith("run: PPEXEC_WORLD_TOKEN is not set");
     }
 
     @Test

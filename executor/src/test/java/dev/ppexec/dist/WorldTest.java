@@ -78,6 +78,15 @@ class WorldTest {
         return worlds;
     }
 
+    /** A world of {@code worldSize} ranks that all agree, once every rank joined. */
+    private List<World> joined(int worldSize) throws Exception {
+        List<World> w = new ArrayList<>();
+        for (Future<World> f : join(worldSize, Launcher.freePort(), 20_000, r -> config(42))) {
+            w.add(f.get(30, TimeUnit.SECONDS));
+        }
+        return w;
+    }
+
     /** Every rank leaves at once, as rank processes do (Note [leaving] in World). */
     private void leave(List<World> worlds) throws Exception {
         List<Future<?>> closed = new ArrayList<>();
@@ -186,12 +195,26 @@ class WorldTest {
     }
 
     @Test
-    void abort_isHeardByEveryRank_withTheFirstCause() throws Exception {
-        List<Future<World>> worlds = join(3, Launcher.freePort(), 20_000, r -> config(42));
-        List<World> w = new ArrayList<>();
-        for (Future<World> f : worlds) {
-            w.add(f.get(30, TimeUnit.SECONDS));
+    void join_ranksOfOneClock_measureAnOffsetWithinHalfTheirRtt() throws Exception {
+        List<World> w = joined(3);
+        try {
+            assertThat(w.get(0).clockOffsetNanos()).isZero();
+            assertThat(w.get(0).clockRttNanos()).isZero();
+            for (World rank : w.subList(1, 3)) {
+                // Threads of one JVM share one clock: the truth is 0, and Note [clock offset] bounds the error by rtt/2.
+                assertThat(rank.clockRttNanos()).isPositive();
+                assertThat(Math.abs(rank.clockOffsetNanos())).as(rank.clockLine())
+                        .isLessThanOrEqualTo(rank.clockRttNanos() / 2 + 1);
+                assertThat(rank.clockLine()).matches("clock offset to rank 0: [+-]\\d+\\.\\d us \\(rtt \\d+ us\\)");
+            }
+        } finally {
+            leave(w);
         }
+    }
+
+    @Test
+    void abort_isHeardByEveryRank_withTheFirstCause() throws Exception {
+        List<World> w = joined(3);
         try {
             w.get(2).abort("rank 2 failed: test");
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
