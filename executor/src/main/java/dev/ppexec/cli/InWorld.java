@@ -46,7 +46,7 @@ final class InWorld {
         ModelConfig config = plan.config();
         if (cmd.perfetto != null) {
             throw new UsageException("--perfetto " + cmd.perfetto + " with ranks as processes: each rank writes its own "
-                    + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert");
+                    + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert, or ppexec launch --perfetto");
         }
         TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
         new OutputCheck().output("--trace-file", trace.file()).check();
@@ -160,11 +160,16 @@ final class InWorld {
         if (file == null) {
             return trace;
         }
+        return new TraceOptions(trace.level(), rankFile(file, rank), trace.otlpEndpoint(), trace.otlpProtocol(),
+                trace.attributes(), trace.schema());
+    }
+
+    /** Rank {@code rank}'s trace file of a world's {@code --trace-file}: {@code t.jsonl} -> {@code t.rank{r}.jsonl}. */
+    static Path rankFile(Path file, int rank) {
         String name = file.getFileName().toString();
         int dot = name.lastIndexOf('.');
         String ranked = dot > 0 ? name.substring(0, dot) + ".rank" + rank + name.substring(dot) : name + ".rank" + rank;
-        return new TraceOptions(trace.level(), file.resolveSibling(ranked), trace.otlpEndpoint(), trace.otlpProtocol(),
-                trace.attributes(), trace.schema());
+        return file.resolveSibling(ranked);
     }
 
     /** Flushes this rank's spans (bounded) and says what each destination got; a trace file it could not write fails. */

@@ -1,13 +1,23 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.dist.Launcher;
+import dev.ppexec.io.OutputCheck;
+import dev.ppexec.otlp.TraceInputException;
+import dev.ppexec.perfetto.ConvertResult;
+import dev.ppexec.perfetto.PerfettoConverter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /** {@code ppexec launch --nproc N -- run ...}: N rank processes of this host, as {@code torchrun --standalone} does. */
@@ -26,6 +36,11 @@ final class LaunchCommand implements Callable<Integer> {
             description = "Port of rank 0's rendezvous store on 127.0.0.1 (default: a free one).")
     int masterPort;
 
+    @Option(names = "--perfetto", paramLabel = "OUT.json",
+            description = "When the ranks have ended, merge their trace files (the run's --trace-file DIR/t.jsonl: "
+                    + "DIR/t.rank{r}.jsonl) into one Chrome trace JSON for ui.perfetto.dev, as ppexec convert does.")
+    Path perfetto;
+
     @Parameters(paramLabel = "COMMAND", description = "The ppexec command each rank runs, after --: run ...")
     List<String> command = List.of();
 
@@ -42,9 +57,68 @@ final class LaunchCommand implements Callable<Integer> {
             throw new UsageException("launch: command '" + String.join(" ", command) + "'; allowed: -- run "
                     + "[run's options] (each rank runs it)");
         }
+        List<Path> rankFiles = perfetto == null ? List.of() : rankFiles();
         Launcher.requireGrpc();
-        Launcher.Outcome o = new Launcher().run(nproc, masterPort, command, spec.commandLine().getOut(),
-                spec.commandLine().getErr());
-        return o.status() == 0 ? 0 : o.status() > 128 ? 1 : o.status();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Launcher.Outcome o = new Launcher().run(nproc, masterPort, command, out, err);
+        int status = o.status() == 0 ? 0 : o.status() > 128 ? 1 : o.status();
+        if (perfetto != null && !convert(rankFiles, out, err)) {
+            return status == 0 ? 1 : status;
+        }
+        return status;
+    }
+
+    /** The files the ranks will write for --perfetto to merge, checked as outputs before any rank starts. */
+    private List<Path> rankFiles() {
+        Path traceFile = traceFileOf(command);
+        if (traceFile == null) {
+            throw new UsageException("--perfetto " + perfetto + ": the ranks write no trace file; allowed: with "
+                    + "--trace-file DIR/t.jsonl in the run command (rank r writes DIR/t.rank{r}.jsonl)");
+        }
+        List<Path> files = new ArrayList<>();
+        OutputCheck check = new OutputCheck().output("--perfetto", perfetto);
+        for (int r = 0; r < nproc; r++) {
+            files.add(InWorld.rankFile(traceFile, r));
+            check.output("--trace-file (rank " + r + ")", files.getLast());
+        }
+        check.check();
+        return files;
+    }
+
+    /** The value of the run command's {@code --trace-file}, or null. */
+    static Path traceFileOf(List<String> command) {
+        Path file = null;
+        for (int i = 0; i < command.size(); i++) {
+            String a = command.get(i);
+            if (a.equals("--trace-file") && i + 1 < command.size()) {
+                file = Path.of(command.get(++i));
+            } else if (a.startsWith("--trace-file=")) {
+                file = Path.of(a.substring("--trace-file=".length()));
+            }
+        }
+        return file;
+    }
+
+    /**
+     * Merges the rank files that exist (a failed world still has what its surviving ranks wrote) into --perfetto;
+     * false when nothing could be converted.
+     */
+    private boolean convert(List<Path> rankFiles, PrintWriter out, PrintWriter err) {
+        List<Path> written = rankFiles.stream().filter(Files::isRegularFile).toList();
+        if (written.isEmpty()) {
+            err.println("launch: --perfetto " + perfetto + ": not converted: no rank wrote its trace file");
+            return false;
+        }
+        try {
+            ConvertResult r = PerfettoConverter.convert(written, perfetto, false, skipped -> {});
+            r.warnings().forEach(w -> out.println("warning: " + w));
+            out.printf(Locale.ROOT, "perfetto: %s (%,d slices, %,d arrows, %d rank files merged); open it at "
+                    + "https://ui.perfetto.dev%n", perfetto, r.written().slices(), r.written().flows(), written.size());
+            return true;
+        } catch (TraceInputException | UncheckedIOException e) {
+            err.println("launch: --perfetto " + perfetto + ": not converted: " + e.getMessage());
+            return false;
+        }
     }
 }

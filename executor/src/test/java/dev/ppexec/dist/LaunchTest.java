@@ -3,6 +3,7 @@ package dev.ppexec.dist;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.perfetto.ChromeTrace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -122,8 +123,9 @@ class LaunchTest {
     @Test
     void launch_traced_writesAFilePerRank_oneTracePerRequest_recvAfterSendOnRankZerosClock() throws IOException {
         Path trace = dir.resolve("t.jsonl");
-        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN),
-                "--trace-file", trace.toString()));
+        Path perfetto = dir.resolve("world.perfetto.json");
+        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--perfetto", perfetto.toString(),
+                "--"}, TINY_RUN), "--trace-file", trace.toString()));
         assertThat(launched.status()).as(launched.err()).isZero();
         assertThat(trace).doesNotExist();
         assertThat(launched.out()).contains("[PP 0] trace: ").contains(" to " + dir.resolve("t.rank0.jsonl"))
@@ -172,6 +174,29 @@ class LaunchTest {
         assertThat(sends.keySet()).isEqualTo(recvs.keySet());
         recvs.forEach((key, recv) -> assertThat(recv.get("startTimeUnixNano").asLong())
                 .as("pp_recv %s", key).isGreaterThanOrEqualTo(sends.get(key).get("startTimeUnixNano").asLong() - rttNanos));
+
+        // launch --perfetto merged both rank files into one picture: a process per rank, transfer arrows between them.
+        assertThat(launched.out()).contains("perfetto: " + perfetto + " (").contains("2 rank files merged")
+                .doesNotContain("warning:");
+        ChromeTrace picture = ChromeTrace.read(perfetto);
+        assertThat(picture.processes().values()).anyMatch(n -> n.endsWith(":Scheduler-PP0"))
+                .anyMatch(n -> n.endsWith(":Scheduler-PP1"));
+        List<ChromeTrace.Flow> arrows = picture.flows().stream().filter(f -> f.name().equals("pp transfer")).toList();
+        long microBatchTransfers = sends.keySet().stream().map(k -> k.substring(k.indexOf('/') + 1)).distinct().count();
+        assertThat(arrows).as("one arrow (start and finish) per micro-batch transfer").hasSize(2 * (int) microBatchTransfers);
+        assertThat(arrows).allSatisfy(f -> assertThat(picture.processes().get(f.pid()))
+                .endsWith(f.phase().equals("s") ? ":Scheduler-PP0" : ":Scheduler-PP1"));
+    }
+
+    @Test
+    void launchPerfetto_withoutATraceFile_exits2_namingWhatIsNeeded() {
+        CliRun r = CliRun.of(concat(new String[] {"launch", "--nproc", "2", "--perfetto", dir.resolve("p.json").toString(),
+                "--"}, TINY_RUN));
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("launch: --perfetto "
+                + dir.resolve("p.json") + ": the ranks write no trace file; allowed: with --trace-file DIR/t.jsonl in "
+                + "the run command (rank r writes DIR/t.rank{r}.jsonl)");
+        assertThat(dir.resolve("p.json")).doesNotExist();
     }
 
     @Test

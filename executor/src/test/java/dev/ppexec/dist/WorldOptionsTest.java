@@ -52,7 +52,7 @@ class WorldOptionsTest {
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("run: --perfetto never-written.json "
                 + "with ranks as processes: each rank writes its own trace; allowed: --trace-file DIR/t.jsonl (rank r "
-                + "writes DIR/t.rank{r}.jsonl), then ppexec convert");
+                + "writes DIR/t.rank{r}.jsonl), then ppexec convert, or ppexec launch --perfetto");
         assertThat(Path.of("never-written.json")).doesNotExist();
     }
 

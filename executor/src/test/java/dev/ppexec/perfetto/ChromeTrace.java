@@ -13,12 +13,12 @@ import java.util.List;
 import java.util.Map;
 
 /** A converted trace read back with exact decimals, in the shapes the structural checks need. */
-record ChromeTrace(List<Slice> slices, List<Flow> flows, Map<Integer, String> processes,
+public record ChromeTrace(List<Slice> slices, List<Flow> flows, Map<Integer, String> processes,
                    Map<Thread, String> threads) {
 
-    record Thread(int pid, int tid) {}
+    public record Thread(int pid, int tid) {}
 
-    record Slice(String name, int pid, int tid, BigDecimal ts, BigDecimal dur, JsonNode args) {
+    public record Slice(String name, int pid, int tid, BigDecimal ts, BigDecimal dur, JsonNode args) {
         BigDecimal end() {
             return ts.add(dur);
         }
@@ -28,13 +28,13 @@ record ChromeTrace(List<Slice> slices, List<Flow> flows, Map<Integer, String> pr
         }
     }
 
-    record Flow(String phase, long id, String name, String cat, int pid, int tid, BigDecimal ts, String bindingPoint) {
+    public record Flow(String phase, long id, String name, String cat, int pid, int tid, BigDecimal ts, String bindingPoint) {
         Thread thread() {
             return new Thread(pid, tid);
         }
     }
 
-    static ChromeTrace read(Path file) throws IOException {
+    public static ChromeTrace read(Path file) throws IOException {
         JsonNode root = new ObjectMapper().enable(DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS).readTree(file.toFile());
         List<Slice> slices = new ArrayList<>();
         List<Flow> flows = new ArrayList<>();
