@@ -1,10 +1,14 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.backend.Device;
+import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
 import dev.ppexec.dist.World;
+import dev.ppexec.dist.WorldLinks;
 import dev.ppexec.dist.WorldToken;
+import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
@@ -21,7 +25,7 @@ import java.util.Map;
 
 /**
  * {@code ppexec run} as one rank of a world of rank processes (Note [launch contract] in LaunchContract): rank r runs
- * stage r on the CPU, rank 0 owns the workload's results, the summary and {@code --report}.
+ * stage r on its device (CUDA: the LOCAL_RANK-th, Note [transport choice] for how hand-offs travel), rank 0 owns the workload's results, the summary and {@code --report}.
  */
 final class InWorld {
 
@@ -41,10 +45,9 @@ final class InWorld {
                     + "ENDPOINT) with ranks as processes is not built yet; allowed: none of them (or --trace-level 0) in a world "
                     + "of " + world + " ranks");
         }
-        if (cmd.device == DeviceChoice.cuda) {
-            throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "
-                    + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
-        }
+        cmd.transport.refusal().ifPresent(line -> {
+            throw new UsageException(line);
+        });
         boolean stagesGiven = cmd.stagesGiven != null;
         int stageCount = stagesGiven ? plan.stages() : world;
         if (!stagesGiven && world > config.layers()) {
@@ -72,12 +75,25 @@ final class InWorld {
             throw new UsageException(e.getMessage());
         }
         Launcher.requireGrpc();
+        DeviceChoice.Opened opened = cmd.device.openForRank(cmd.deviceOrdinals, cmd.tf32, contract.localRank());
+        try {
+            return run(cmd, out, err, contract, plan, partition, stageCount, token, launcher, opened);
+        } finally {
+            opened.devices().forEach(Device::close);
+        }
+    }
+
+    private static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract,
+                           RunCommand.Plan plan, Partition partition, int stageCount, WorldToken token, long launcher,
+                           DeviceChoice.Opened opened) throws IOException {
+        int world = contract.worldSize();
+        ModelConfig config = plan.config();
         Workload workload = Workload.generated(config, plan.requests(), plan.promptLength(), plan.decodeSteps());
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         World w;
         try {
             w = World.join(contract, token, timeoutMillis, plan.microBatches(),
-                    configuration(config, partition, plan, cmd.warmup, trace));
+                    configuration(config, partition, plan, cmd.warmup, plan.traceOptions(), cmd.transport));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage()); // a configuration that differs from rank 0's
         }
@@ -85,10 +101,15 @@ final class InWorld {
             Launcher.followLauncher(w, launcher);
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
                     contract.master(), contract.source());
+            opened.line().ifPresent(err::println);
+            boolean cuda = opened.devices().getFirst() instanceof CudaDevice;
+            WorldLinks links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(cuda), timeoutMillis);
+            err.println(links.line());
             err.flush();
             RunResult result;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
-                    .microBatches(plan.microBatches()).process(contract.rank(), w.transports()).build()) {
+                    .microBatches(plan.microBatches()).devices(opened.devices())
+                    .process(contract.rank(), links.transports()).build()) {
                 try {
                     Workload warm = Workload.generated(config, plan.requests(), plan.promptLength(),
                             Math.min(plan.decodeSteps(), 4));
@@ -129,7 +150,7 @@ final class InWorld {
 
     /** What every rank must agree on, in the order differences are named. */
     private static Map<String, String> configuration(ModelConfig m, Partition partition, RunCommand.Plan plan, int warmup,
-                                                     TraceOptions trace) {
+                                                     TraceOptions trace, TransportChoice transport) {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("version", VERSION);
         c.put("--seed", Long.toString(m.seed()));
@@ -142,6 +163,7 @@ final class InWorld {
         c.put("--decode-steps", Integer.toString(plan.decodeSteps()));
         c.put("--warmup", Integer.toString(warmup));
         c.put("--trace-level", Integer.toString(trace.level().value()));
+        c.put("--transport", transport.name());
         return c;
     }
 }

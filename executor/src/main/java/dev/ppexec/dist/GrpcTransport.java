@@ -5,7 +5,6 @@ import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
-import dev.ppexec.backend.cpu.CpuStaging;
 import dev.ppexec.runtime.Transport;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
@@ -28,7 +27,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
 /**
- * The CPU data plane between rank processes: a SEND's payload goes, once its event completed, as one message on a
+ * The host data plane between rank processes (the CPU's, and host staging on CUDA, Note [host staging] in
+ * CudaStaging): a SEND's payload goes, once its event completed, as one message on a
  * gRPC client stream to the receiving rank's process (Note [wire format] in Wire); the receiver queues it per
  * micro-batch and its RECV copies it into the destination on the copy stream. One transport per world, reused by
  * every run of it; a run binds its buffers anew.
@@ -128,24 +128,17 @@ final class GrpcTransport implements Transport {
 
     @Override
     public void bindSource(int fromRank, int microBatch, Buffer source, int batch, int rowLength) {
-        requireCpu(source);
+        HostStaging.require(source);
         sources[microBatch] = new Source(source, batch, rowLength);
     }
 
     @Override
     public void bindDestination(int toRank, int fromRank, int microBatch, Device receiver, Buffer destination, int batch,
                                 int rowLength) {
-        requireCpu(destination);
+        HostStaging.require(destination);
         ConcurrentLinkedQueue<ByteBuffer> payloads = staged[microBatch];
-        Launch copyIn = CpuStaging.write("pp_recv rank " + toRank + " mb" + microBatch, destination, payloads::poll);
+        Launch copyIn = HostStaging.write("pp_recv rank " + toRank + " mb" + microBatch, destination, payloads::poll);
         destinations[microBatch] = new Destination(fromRank, copyIn, batch, rowLength);
-    }
-
-    private static void requireCpu(Buffer b) {
-        if (!CpuStaging.isCpu(b)) {
-            throw new IllegalArgumentException("--device: ranks as processes run on the CPU backend only (the GPU data "
-                    + "plane between processes is issue [H2]); allowed: --device cpu");
-        }
     }
 
     @Override
@@ -157,7 +150,7 @@ final class GrpcTransport implements Transport {
                 ready.synchronize();
                 ByteBuffer b = ByteBuffer.allocate(Wire.ENVELOPE_BYTES + 4 * elements).order(ByteOrder.LITTLE_ENDIAN);
                 b.putInt(fromRank).putInt(microBatch).putInt(step).putInt(elements);
-                CpuStaging.read(s.buffer, elements, b);
+                HostStaging.read(s.buffer, elements, b);
                 stream(toRank).onNext(b.array());
             } catch (RuntimeException e) {
                 world.abort("rank " + fromRank + ": sending micro-batch " + microBatch + " step " + step + " to rank "

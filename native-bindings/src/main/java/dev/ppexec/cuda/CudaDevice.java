@@ -268,6 +268,11 @@ public final class CudaDevice implements Device {
         return driver.memAllocHost(bytes);
     }
 
+    void freeHost(long pointer) {
+        bind();
+        bestEffort(() -> driver.memFreeHost(pointer));
+    }
+
     void free(CudaBuffer buffer, long pointer, long hostMirror) {
         buffers.remove(buffer);
         bind();

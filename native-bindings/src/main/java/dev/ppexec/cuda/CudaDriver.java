@@ -65,6 +65,7 @@ final class CudaDriver {
     private final MethodHandle cuMemcpyDtoDAsync;
     private final MethodHandle cuMemcpyPeerAsync;
     private final MethodHandle cuMemcpyDtoHAsync;
+    private final MethodHandle cuMemcpyHtoDAsync;
     private final MethodHandle cuStreamCreate;
     private final MethodHandle cuStreamDestroy;
     private final MethodHandle cuStreamSynchronize;
@@ -110,6 +111,7 @@ final class CudaDriver {
         cuMemcpyPeerAsync = lib.function("cuMemcpyPeerAsync",
                 FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG, LONG, LONG));
         cuMemcpyDtoHAsync = lib.function("cuMemcpyDtoHAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
+        cuMemcpyHtoDAsync = lib.function("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(INT, POINTER, INT));
         cuStreamDestroy = lib.function("cuStreamDestroy_v2", FunctionDescriptor.of(INT, LONG));
         cuStreamSynchronize = lib.function("cuStreamSynchronize", FunctionDescriptor.of(INT, LONG));
@@ -317,6 +319,11 @@ final class CudaDriver {
     /** Asynchronous copy to page-locked host memory at {@code hostAddress}. */
     void memcpyDtoHAsync(long hostAddress, long src, long bytes, long stream) {
         call("cuMemcpyDtoHAsync_v2", () -> (int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream));
+    }
+
+    /** Asynchronous copy from page-locked host memory at {@code hostAddress} to the device. */
+    void memcpyHtoDAsync(long dst, long hostAddress, long bytes, long stream) {
+        call("cuMemcpyHtoDAsync_v2", () -> (int) cuMemcpyHtoDAsync.invokeExact(dst, hostAddress, bytes, stream));
     }
 
     // ---- streams and events ----

@@ -268,6 +268,14 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream
     return SUCCESS;
 }
 
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
+    (void)stream;
+    NEED_CONTEXT();
+    CHECK("cuMemcpyHtoDAsync_v2");
+    memcpy((void *)(uintptr_t)dst, src, n);
+    return SUCCESS;
+}
+
 /* ---- streams and events ---- */
 
 CUresult cuStreamCreate(void **stream, unsigned int flags) {

@@ -1,0 +1,81 @@
+package dev.ppexec.dist;
+
+import dev.ppexec.cli.CliRun;
+import dev.ppexec.cuda.CudaPlatform;
+import dev.ppexec.cuda.StubDriver;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Rank processes on CUDA, on the stub driver's emulated device (the project's kernels compiled for the host): {@code
+ * launch --nproc 2 -- run --device cuda} picks a device by LOCAL_RANK, stages activations through page-locked host
+ * memory over gRPC, and gives the CPU backend's tokens.
+ */
+@Timeout(300)
+class CudaWorldTest {
+
+    static final String[] RUN = {"run", "--model", "tiny", "--requests", "4", "--micro-batches", "2", "--prompt-len",
+            "5", "--decode-steps", "6", "--warmup", "0", "--no-progress"};
+
+    @TempDir
+    Path dir;
+
+    private static List<String> requestLines(String out, String prefix) {
+        return out.lines().filter(l -> l.startsWith(prefix + "request ")).map(l -> l.substring(prefix.length())).toList();
+    }
+
+    @Test
+    void launch_twoRanksOnTheEmulatedDevice_giveTheCpuTokens_overHostStaging() throws Exception {
+        Path driver = StubDriver.library();
+        Path cublas = StubDriver.cublasLibrary();
+        CliRun cpu = CliRun.of(concat(RUN, "--device", "cpu", "--stages", "2", "--print-tokens", "4"));
+        assertThat(cpu.status()).as(cpu.err()).isZero();
+        List<String> expected = requestLines(cpu.out(), "");
+        assertThat(expected).hasSize(4);
+
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + driver, "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + cublas,
+                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "launch", "--nproc", "2", "--"));
+        cmd.addAll(Arrays.asList(RUN));
+        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4"));
+        Process launcher = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out").toFile())
+                .redirectError(dir.resolve("err").toFile()).start();
+        try {
+            assertThat(launcher.waitFor(240, TimeUnit.SECONDS)).as("launch ended").isTrue();
+            String out = Files.readString(dir.resolve("out"));
+            String err = Files.readString(dir.resolve("err"));
+            assertThat(launcher.exitValue()).as(err + out).isZero();
+            assertThat(requestLines(out, "[PP 0] ")).as("rank 0's tokens against the CPU backend's").isEqualTo(expected);
+            assertThat(out).contains("[PP 0] model tiny (4 layers, dim 64, vocab 256, seed 42); 2 rank(s), split 2,2, on cuda:0");
+            assertThat(err.lines().filter(l -> l.contains("device cuda: local rank")).sorted().toList())
+                    .as("LOCAL_RANK picks the device: rank r on cuda:(r mod 1)").satisfiesExactly(
+                            l -> assertThat(l).startsWith("[PP 0] device cuda: local rank 0 -> cuda:0 (local rank mod 1 "
+                                    + "device(s)): cuda:0  Stub GPU 0"),
+                            l -> assertThat(l).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 1 "
+                                    + "device(s)): cuda:0  Stub GPU 0"));
+            assertThat(err).contains("[PP 0] transport: host to rank 1 and from rank 1 (auto: rank 1 shares this host, "
+                    + "and CUDA IPC is not in this build)")
+                    .contains("[PP 1] transport: host to rank 0 and from rank 0 (auto: rank 0 shares this host, "
+                            + "and CUDA IPC is not in this build)");
+        } finally {
+            launcher.destroyForcibly();
+        }
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+}
