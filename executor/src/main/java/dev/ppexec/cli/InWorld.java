@@ -97,13 +97,19 @@ final class InWorld {
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage()); // a configuration that differs from rank 0's
         }
+        WorldLinks links = null;
         try (w) {
             Launcher.followLauncher(w, launcher);
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s)%n", contract.rank(), world,
                     contract.master(), contract.source());
             opened.line().ifPresent(err::println);
-            boolean cuda = opened.devices().getFirst() instanceof CudaDevice;
-            WorldLinks links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(cuda), timeoutMillis);
+            Device device = opened.devices().getFirst();
+            try {
+                links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(device instanceof CudaDevice),
+                        device, timeoutMillis);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage()); // --transport ipc where a link cannot have it
+            }
             err.println(links.line());
             err.flush();
             RunResult result;
@@ -131,8 +137,13 @@ final class InWorld {
                             contract.rank(), world, contract.rank(), partition.size(contract.rank()));
                 }
             }
+            links.leaving(); // Note [cuda ipc] in IpcLinks: mappings go before this rank leaves, exports after all left
             out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
                     world, contract.source(), contract.master(), w.refusedCalls(), WorldToken.VARIABLE);
+        } finally {
+            if (links != null) {
+                links.close();
+            }
         }
         return 0;
     }

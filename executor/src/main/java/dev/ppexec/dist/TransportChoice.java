@@ -13,9 +13,9 @@ import java.util.Optional;
  * <p>Note [transport choice]: every rank publishes where it runs ({@link Facts}: host name, boot id, CUDA or not)
  * in the store; each link (sender, receiver) is then decided by {@link #decide} from the two ends' facts, the same
  * function on both ends, so they agree without another round trip. {@code auto} takes CUDA IPC between CUDA ranks of
- * one host, NCCL between CUDA ranks of different hosts when NCCL loads, and host staging over gRPC otherwise (on the
- * CPU that is the only path). This build has neither NCCL nor CUDA IPC: {@code auto} is {@code host} and says why;
- * asking for either is bad input.
+ * one host (Note [cuda ipc] in IpcLinks), NCCL between CUDA ranks of different hosts when NCCL loads, and host
+ * staging over gRPC otherwise (on the CPU that is the only path). This build has no NCCL: {@code auto} never takes
+ * it, and asking for it is bad input.
  */
 public enum TransportChoice {
     auto, nccl, ipc, host;
@@ -58,29 +58,38 @@ public enum TransportChoice {
     public record Decision(TransportChoice transport, String why) {
     }
 
-    /**
-     * The checks that need no peer: a transport this build or this rank cannot use, as one line naming the option,
-     * the value and what is allowed.
-     */
+    /** The check that needs no peer: a transport this build lacks, as one line naming the option, value and what is allowed. */
     public Optional<String> refusal() {
-        return switch (this) {
-            case nccl -> Optional.of("--transport nccl: NCCL is not available in this build; allowed: auto, host");
-            case ipc -> Optional.of("--transport ipc: CUDA IPC is not available in this build; allowed: auto, host");
-            case auto, host -> Optional.empty();
-        };
+        return this == nccl ? Optional.of("--transport nccl: NCCL is not available in this build; allowed: auto, ipc, host")
+                : Optional.empty();
     }
 
-    /** The link between {@code self} and {@code peer} (rank {@code peerRank}); the same answer on both ends. */
+    /**
+     * The link between {@code self} and {@code peer} (rank {@code peerRank}); the same answer on both ends.
+     *
+     * @throws IllegalArgumentException when {@code --transport ipc} cannot serve this link, in one line
+     */
     public Decision decide(Facts self, Facts peer, int peerRank) {
         if (this == host) {
             return new Decision(host, "--transport host");
         }
-        if (!self.cuda() || !peer.cuda()) {
+        boolean cuda = self.cuda() && peer.cuda();
+        boolean sameHost = self.sameHost(peer);
+        if (this == ipc) {
+            if (!cuda || !sameHost) {
+                throw new IllegalArgumentException("--transport ipc: " + (!cuda
+                        ? (self.cuda() ? "rank " + peerRank + " runs" : "this rank runs") + " on the CPU"
+                        : "rank " + peerRank + " is on host " + peer.host() + ", not this one")
+                        + "; allowed: ipc between CUDA ranks of one host, else --transport auto or host");
+            }
+            return new Decision(ipc, "--transport ipc");
+        }
+        if (!cuda) {
             return new Decision(host, "auto: " + (self.cuda() ? "rank " + peerRank + " runs" : "this rank runs")
                     + " on the CPU, which only the gRPC path serves");
         }
-        if (self.sameHost(peer)) {
-            return new Decision(host, "auto: rank " + peerRank + " shares this host, and CUDA IPC is not in this build");
+        if (sameHost) {
+            return new Decision(ipc, "auto: rank " + peerRank + " is on this host, both on CUDA");
         }
         return new Decision(host, "auto: rank " + peerRank + " is on host " + peer.host()
                 + ", and NCCL is not in this build");

@@ -3,7 +3,8 @@ package dev.ppexec.dist;
 import dev.ppexec.cli.CliRun;
 import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.cuda.StubDriver;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,9 +18,10 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * Rank processes on CUDA, on the stub driver's emulated device (the project's kernels compiled for the host): {@code
- * launch --nproc 2 -- run --device cuda} picks a device by LOCAL_RANK, stages activations through page-locked host
- * memory over gRPC, and gives the CPU backend's tokens.
+ * Rank processes on CUDA, on the stub driver's emulated device (the project's kernels compiled for the host, its
+ * device memory shared between processes for CUDA IPC): {@code launch --nproc 2 -- run --device cuda} picks a device
+ * by LOCAL_RANK, passes activations by CUDA IPC ({@code auto} on one host) or by host staging through page-locked
+ * memory over gRPC ({@code --transport host}), and gives the CPU backend's tokens either way.
  */
 @Timeout(300)
 class CudaWorldTest {
@@ -34,8 +36,13 @@ class CudaWorldTest {
         return out.lines().filter(l -> l.startsWith(prefix + "request ")).map(l -> l.substring(prefix.length())).toList();
     }
 
-    @Test
-    void launch_twoRanksOnTheEmulatedDevice_giveTheCpuTokens_overHostStaging() throws Exception {
+    @ParameterizedTest(name = "--transport {0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            auto | ipc to rank 1 and from rank 1 (auto: rank 1 is on this host, both on CUDA)  | ipc to rank 0 and from rank 0 (auto: rank 0 is on this host, both on CUDA)
+            host | host to rank 1 and from rank 1 (--transport host)                            | host to rank 0 and from rank 0 (--transport host)
+            """)
+    void launch_twoRanksOnTheEmulatedDevice_giveTheCpuTokens(String transport, String rank0, String rank1)
+            throws Exception {
         Path driver = StubDriver.library();
         Path cublas = StubDriver.cublasLibrary();
         CliRun cpu = CliRun.of(concat(RUN, "--device", "cpu", "--stages", "2", "--print-tokens", "4"));
@@ -48,7 +55,7 @@ class CudaWorldTest {
                 "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + driver, "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + cublas,
                 "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "launch", "--nproc", "2", "--"));
         cmd.addAll(Arrays.asList(RUN));
-        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4"));
+        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4", "--transport", transport));
         Process launcher = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out").toFile())
                 .redirectError(dir.resolve("err").toFile()).start();
         try {
@@ -64,10 +71,7 @@ class CudaWorldTest {
                                     + "device(s)): cuda:0  Stub GPU 0"),
                             l -> assertThat(l).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 1 "
                                     + "device(s)): cuda:0  Stub GPU 0"));
-            assertThat(err).contains("[PP 0] transport: host to rank 1 and from rank 1 (auto: rank 1 shares this host, "
-                    + "and CUDA IPC is not in this build)")
-                    .contains("[PP 1] transport: host to rank 0 and from rank 0 (auto: rank 0 shares this host, "
-                            + "and CUDA IPC is not in this build)");
+            assertThat(err).contains("[PP 0] transport: " + rank0).contains("[PP 1] transport: " + rank1);
         } finally {
             launcher.destroyForcibly();
         }

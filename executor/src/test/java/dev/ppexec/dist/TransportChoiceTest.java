@@ -2,7 +2,10 @@ package dev.ppexec.dist;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /** Note [transport choice]: each link decided from both ends' facts, the same on both ends. */
 class TransportChoiceTest {
@@ -23,13 +26,36 @@ class TransportChoiceTest {
     }
 
     @Test
-    void auto_betweenCudaRanks_isHostInThisBuild_sayingWhatIsMissing() {
-        assertThat(TransportChoice.auto.decide(GPU_A, GPU_A2, 0).why())
-                .isEqualTo("auto: rank 0 shares this host, and CUDA IPC is not in this build");
-        assertThat(TransportChoice.auto.decide(GPU_A, GPU_B, 3).why())
-                .isEqualTo("auto: rank 3 is on host node-b, and NCCL is not in this build");
-        assertThat(TransportChoice.auto.decide(GPU_A, GPU_A_ELSEWHERE, 3).why()).as("a boot id tells hosts apart")
-                .startsWith("auto: rank 3 is on host node-a");
+    void auto_betweenCudaRanksOfOneHost_isIpc_andAcrossHostsIsHost_sinceThisBuildHasNoNccl() {
+        assertThat(TransportChoice.auto.decide(GPU_A, GPU_A2, 0)).isEqualTo(new TransportChoice.Decision(
+                TransportChoice.ipc, "auto: rank 0 is on this host, both on CUDA"));
+        assertThat(TransportChoice.auto.decide(GPU_B, GPU_A, 3)).isEqualTo(new TransportChoice.Decision(
+                TransportChoice.host, "auto: rank 3 is on host node-a, and NCCL is not in this build"));
+        assertThat(TransportChoice.auto.decide(GPU_A, GPU_A_ELSEWHERE, 3).transport()).as("a boot id tells hosts apart")
+                .isEqualTo(TransportChoice.host);
+    }
+
+    @Test
+    void bothEnds_decideTheirLinkAlike() {
+        for (TransportChoice.Facts a : List.of(GPU_A, CPU_A, GPU_B, GPU_A_ELSEWHERE)) {
+            for (TransportChoice.Facts b : List.of(GPU_A2, CPU_A, GPU_B)) {
+                assertThat(TransportChoice.auto.decide(a, b, 1).transport()).as("%s -> %s", a, b)
+                        .isEqualTo(TransportChoice.auto.decide(b, a, 0).transport());
+            }
+        }
+    }
+
+    @Test
+    void ipc_whereALinkCannotHaveIt_isOneLineNamingWhy() {
+        assertThatThrownBy(() -> TransportChoice.ipc.decide(CPU_A, GPU_A, 1)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("--transport ipc: this rank runs on the CPU; allowed: ipc between CUDA ranks of one host, "
+                        + "else --transport auto or host");
+        assertThatThrownBy(() -> TransportChoice.ipc.decide(GPU_A, CPU_A, 1))
+                .hasMessageStartingWith("--transport ipc: rank 1 runs on the CPU; ");
+        assertThatThrownBy(() -> TransportChoice.ipc.decide(GPU_A, GPU_B, 2))
+                .hasMessageStartingWith("--transport ipc: rank 2 is on host node-b, not this one; ");
+        assertThat(TransportChoice.ipc.decide(GPU_A, GPU_A2, 1))
+                .isEqualTo(new TransportChoice.Decision(TransportChoice.ipc, "--transport ipc"));
     }
 
     @Test
@@ -39,9 +65,10 @@ class TransportChoiceTest {
     }
 
     @Test
-    void refusal_namesWhatThisBuildLacks_andAllowsAutoAndHost() {
-        assertThat(TransportChoice.nccl.refusal()).hasValueSatisfying(l -> assertThat(l).startsWith("--transport nccl: "));
-        assertThat(TransportChoice.ipc.refusal()).hasValueSatisfying(l -> assertThat(l).startsWith("--transport ipc: "));
+    void refusal_isNcclOnly_whichThisBuildLacks() {
+        assertThat(TransportChoice.nccl.refusal()).contains(
+                "--transport nccl: NCCL is not available in this build; allowed: auto, ipc, host");
+        assertThat(TransportChoice.ipc.refusal()).isEmpty();
         assertThat(TransportChoice.auto.refusal()).isEmpty();
         assertThat(TransportChoice.host.refusal()).isEmpty();
     }

@@ -18,6 +18,8 @@ final class CudaBuffer implements Buffer {
     private final Type type;
     private final long length;
     private final long pointer;
+    /** Another process's allocation mapped here (CUDA IPC): closing unmaps it instead of freeing it. */
+    private final boolean imported;
     private long hostMirror;
     private long hostMirrorBytes;
     private long staging;
@@ -25,10 +27,15 @@ final class CudaBuffer implements Buffer {
     private boolean closed;
 
     CudaBuffer(CudaDevice device, Type type, long length, long pointer) {
+        this(device, type, length, pointer, false);
+    }
+
+    CudaBuffer(CudaDevice device, Type type, long length, long pointer, boolean imported) {
         this.device = device;
         this.type = type;
         this.length = length;
         this.pointer = pointer;
+        this.imported = imported;
     }
 
     @Override
@@ -111,7 +118,11 @@ final class CudaBuffer implements Buffer {
         if (actions != null) {
             actions.forEach(Runnable::run);
         }
-        device.free(this, pointer, host);
+        if (imported) {
+            device.unmap(this, pointer);
+        } else {
+            device.free(this, pointer, host);
+        }
         if (stagingHost != 0) {
             device.freeHost(stagingHost);
         }

@@ -39,6 +39,9 @@ public final class CudaStaging {
                     + b.device().name() + "; allowed: 0.." + b.length());
         }
         long bytes = (long) count * Float.BYTES;
+        if (bytes == 0) {
+            return; // a notice without payload (CUDA IPC carries the data)
+        }
         MemorySegment pinned = b.staging();
         b.device().bind();
         b.device().driver().memcpyDtoH(pinned, b.pointer(), bytes);
@@ -78,6 +81,9 @@ public final class CudaStaging {
                         + destination.length() + " (the destination's length)");
             }
             long bytes = (long) count * Float.BYTES;
+            if (bytes == 0) {
+                return;
+            }
             MemorySegment pinned = destination.staging();
             MemorySegment.copy(MemorySegment.ofBuffer(in), 0, pinned, 0, bytes);
             stream.cudaDevice().driver().memcpyHtoDAsync(destination.pointer(), pinned.address(), bytes,
