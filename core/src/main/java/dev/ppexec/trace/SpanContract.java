@@ -44,6 +44,8 @@ public final class SpanContract {
     public static final Key DEVICE = new Key("device", Type.STRING);
     public static final Key STREAM = new Key("stream", Type.STRING);
     public static final Key PEER_RANK = new Key("peer_rank", Type.LONG);
+    /** How a pp_send/pp_recv travelled: {@code local} (one process), {@code host} (gRPC), {@code ipc} (CUDA IPC). */
+    public static final Key TRANSPORT = new Key("transport", Type.STRING);
     /** sglang's schema ({@link TraceSchema#SGLANG}): {@link #SGLANG_REQUEST_MODULE} on a request's root. */
     public static final Key MODULE = new Key("module", Type.STRING);
     /** sglang's schema: the OS thread id of the rank's scheduler thread, on its thread span (sglang calls it pid). */
@@ -58,8 +60,8 @@ public final class SpanContract {
 
     /** Every attribute a span of ours may carry. */
     public static final List<Key> SPAN_KEYS = List.of(RID, PROMPT_LEN, OUTPUT_TOKENS, PP_RANK, TP_RANK, DP_RANK,
-            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, MODULE,
-            PID);
+            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, TRANSPORT,
+            MODULE, PID);
 
     /** The keys only {@link TraceSchema#SGLANG} writes. */
     public static final List<Key> SGLANG_KEYS = List.of(MODULE, PID);

@@ -203,6 +203,11 @@ final class GrpcTransport implements Transport {
         copyStream.record(done);
     }
 
+    @Override
+    public String kind(int toRank) {
+        return "host";
+    }
+
     /** Wakes every RECV that waits, and every later one, with the world's abort. */
     void abort() {
         for (BlockingQueue<ByteBuffer> q : inbox) {

@@ -201,6 +201,12 @@ final class IpcLinks implements AutoCloseable {
         }
 
         @Override
+        public String kind(int toRank) {
+            boolean into = toRank == world.contract().rank();
+            return (into ? receiving : sending) ? "ipc" : grpc.kind(toRank);
+        }
+
+        @Override
         public void close() {
             grpc.close();
         }

@@ -24,6 +24,7 @@ final class ContractKeys {
     static final AttributeKey<String> DEVICE = string(SpanContract.DEVICE);
     static final AttributeKey<String> STREAM = string(SpanContract.STREAM);
     static final AttributeKey<Long> PEER_RANK = longKey(SpanContract.PEER_RANK);
+    static final AttributeKey<String> TRANSPORT = string(SpanContract.TRANSPORT);
     static final AttributeKey<String> MODULE = string(SpanContract.MODULE);
     static final AttributeKey<Long> PID = longKey(SpanContract.PID);
 
