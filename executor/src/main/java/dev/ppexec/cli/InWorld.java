@@ -48,6 +48,9 @@ final class InWorld {
         cmd.transport.refusal().ifPresent(line -> {
             throw new UsageException(line);
         });
+        UsageException.check(cmd.device != DeviceChoice.cpu || cmd.transport != TransportChoice.ipc, "--transport ipc "
+                + "with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or "
+                + "--transport auto or host");
         boolean stagesGiven = cmd.stagesGiven != null;
         int stageCount = stagesGiven ? plan.stages() : world;
         if (!stagesGiven && world > config.layers()) {

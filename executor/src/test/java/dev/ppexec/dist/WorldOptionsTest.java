@@ -34,6 +34,7 @@ class WorldOptionsTest {
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
             --transport nccl             | run: --transport nccl: NCCL is not available in this build; allowed: auto, ipc, host
+            --device cpu --transport ipc | run: --transport ipc with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or --transport auto or host
             --transport tcp              | run: Invalid value for option '--transport': expected one of [auto, nccl, ipc, host] (case-sensitive) but was 'tcp'
             --stages 4                   | run: --stages 4 makes 4 stages in a world of 2 ranks (from options); allowed: one stage per rank, 2 stages
             --split 1,1,2                | run: --split '1,1,2' makes 3 stages in a world of 2 ranks (from options); allowed: one stage per rank, 2 stages
