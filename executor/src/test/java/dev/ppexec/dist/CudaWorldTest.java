@@ -5,6 +5,7 @@ import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.cuda.StubDriver;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,45 +38,75 @@ class CudaWorldTest {
         return out.lines().filter(l -> l.startsWith(prefix + "request ")).map(l -> l.substring(prefix.length())).toList();
     }
 
+    /** What {@code launch --nproc 2} printed, with the stub driver showing {@code devices} devices to the ranks. */
+    private record Launched(String out, String err) {
+    }
+
+    private Launched launch(int devices, String... options) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + StubDriver.library(),
+                "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + StubDriver.cublasLibrary(),
+                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "launch", "--nproc", "2", "--"));
+        cmd.addAll(Arrays.asList(RUN));
+        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4"));
+        cmd.addAll(Arrays.asList(options));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out").toFile())
+                .redirectError(dir.resolve("err").toFile());
+        pb.environment().put("PPEXEC_STUB_DEVICES", Integer.toString(devices));
+        Process launcher = pb.start();
+        try {
+            assertThat(launcher.waitFor(240, TimeUnit.SECONDS)).as("launch ended").isTrue();
+            Launched l = new Launched(Files.readString(dir.resolve("out")), Files.readString(dir.resolve("err")));
+            assertThat(launcher.exitValue()).as(l.err + l.out).isZero();
+            assertThat(requestLines(l.out, "[PP 0] ")).as("rank 0's tokens against the CPU backend's")
+                    .isEqualTo(cpuTokens());
+            return l;
+        } finally {
+            launcher.destroyForcibly();
+        }
+    }
+
+    private static List<String> cpuTokens() {
+        CliRun cpu = CliRun.of(concat(RUN, "--device", "cpu", "--stages", "2", "--print-tokens", "4"));
+        assertThat(cpu.status()).as(cpu.err()).isZero();
+        List<String> expected = requestLines(cpu.out(), "");
+        assertThat(expected).hasSize(4);
+        return expected;
+    }
+
+    /** The lines that say which device each rank took, in rank order. */
+    private static List<String> deviceLines(Launched l) {
+        return l.err.lines().filter(line -> line.contains("device cuda: local rank")).sorted().toList();
+    }
+
     @ParameterizedTest(name = "--transport {0}")
     @CsvSource(delimiter = '|', textBlock = """
             auto | ipc to rank 1 and from rank 1 (auto: rank 1 is on this host, both on CUDA)  | ipc to rank 0 and from rank 0 (auto: rank 0 is on this host, both on CUDA)
             host | host to rank 1 and from rank 1 (--transport host)                            | host to rank 0 and from rank 0 (--transport host)
             """)
-    void launch_twoRanksOnTheEmulatedDevice_giveTheCpuTokens(String transport, String rank0, String rank1)
+    void launch_twoRanksOnOneEmulatedDevice_giveTheCpuTokens(String transport, String rank0, String rank1)
             throws Exception {
-        Path driver = StubDriver.library();
-        Path cublas = StubDriver.cublasLibrary();
-        CliRun cpu = CliRun.of(concat(RUN, "--device", "cpu", "--stages", "2", "--print-tokens", "4"));
-        assertThat(cpu.status()).as(cpu.err()).isZero();
-        List<String> expected = requestLines(cpu.out(), "");
-        assertThat(expected).hasSize(4);
+        Launched l = launch(1, "--transport", transport);
+        assertThat(l.out).contains("[PP 0] model tiny (4 layers, dim 64, vocab 256, seed 42); 2 rank(s), split 2,2, on cuda:0");
+        assertThat(deviceLines(l)).as("LOCAL_RANK picks the device: rank r on cuda:(r mod 1)").satisfiesExactly(
+                line -> assertThat(line).startsWith("[PP 0] device cuda: local rank 0 -> cuda:0 (local rank mod 1 "
+                        + "device(s)): cuda:0  Stub GPU 0"),
+                line -> assertThat(line).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 1 "
+                        + "device(s)): cuda:0  Stub GPU 0"));
+        assertThat(l.err).contains("[PP 0] transport: " + rank0).contains("[PP 1] transport: " + rank1);
+    }
 
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + driver, "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + cublas,
-                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "launch", "--nproc", "2", "--"));
-        cmd.addAll(Arrays.asList(RUN));
-        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4", "--transport", transport));
-        Process launcher = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out").toFile())
-                .redirectError(dir.resolve("err").toFile()).start();
-        try {
-            assertThat(launcher.waitFor(240, TimeUnit.SECONDS)).as("launch ended").isTrue();
-            String out = Files.readString(dir.resolve("out"));
-            String err = Files.readString(dir.resolve("err"));
-            assertThat(launcher.exitValue()).as(err + out).isZero();
-            assertThat(requestLines(out, "[PP 0] ")).as("rank 0's tokens against the CPU backend's").isEqualTo(expected);
-            assertThat(out).contains("[PP 0] model tiny (4 layers, dim 64, vocab 256, seed 42); 2 rank(s), split 2,2, on cuda:0");
-            assertThat(err.lines().filter(l -> l.contains("device cuda: local rank")).sorted().toList())
-                    .as("LOCAL_RANK picks the device: rank r on cuda:(r mod 1)").satisfiesExactly(
-                            l -> assertThat(l).startsWith("[PP 0] device cuda: local rank 0 -> cuda:0 (local rank mod 1 "
-                                    + "device(s)): cuda:0  Stub GPU 0"),
-                            l -> assertThat(l).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 1 "
-                                    + "device(s)): cuda:0  Stub GPU 0"));
-            assertThat(err).contains("[PP 0] transport: " + rank0).contains("[PP 1] transport: " + rank1);
-        } finally {
-            launcher.destroyForcibly();
-        }
+    @Test
+    void launch_onTwoEmulatedDevices_localRankPicksAmongDevicesGiven_andIpcCrossesThem() throws Exception {
+        Launched l = launch(2, "--devices", "1,0");
+        assertThat(deviceLines(l)).satisfiesExactly(
+                line -> assertThat(line).startsWith("[PP 0] device cuda: local rank 0 -> cuda:1 (local rank mod 2 "
+                        + "device(s) of --devices 1,0): cuda:1  Stub GPU 1"),
+                line -> assertThat(line).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 2 "
+                        + "device(s) of --devices 1,0): cuda:0  Stub GPU 0"));
+        assertThat(l.out).contains("2 rank(s), split 2,2, on cuda:1");
+        assertThat(l.err).contains("[PP 0] transport: ipc to rank 1 and from rank 1 (auto: ");
     }
 
     private static String[] concat(String[] a, String... b) {
