@@ -78,20 +78,24 @@ public enum TransportChoice {
         if (this == ipc) {
             if (!cuda || !sameHost) {
                 throw new IllegalArgumentException("--transport ipc: " + (!cuda
-                        ? (self.cuda() ? "rank " + peerRank + " runs" : "this rank runs") + " on the CPU"
+                        ? onTheCpu(self, peerRank)
                         : "rank " + peerRank + " is on host " + peer.host() + ", not this one")
                         + "; allowed: ipc between CUDA ranks of one host, else --transport auto or host");
             }
             return new Decision(ipc, "--transport ipc");
         }
         if (!cuda) {
-            return new Decision(host, "auto: " + (self.cuda() ? "rank " + peerRank + " runs" : "this rank runs")
-                    + " on the CPU, which only the gRPC path serves");
+            return new Decision(host, "auto: " + onTheCpu(self, peerRank) + ", which only the gRPC path serves");
         }
         if (sameHost) {
             return new Decision(ipc, "auto: rank " + peerRank + " is on this host, both on CUDA");
         }
         return new Decision(host, "auto: rank " + peerRank + " is on host " + peer.host()
                 + ", and NCCL is not in this build");
+    }
+
+    /** Which end of a link with a CPU rank runs on the CPU, in words. */
+    private static String onTheCpu(Facts self, int peerRank) {
+        return (self.cuda() ? "rank " + peerRank + " runs" : "this rank runs") + " on the CPU";
     }
 }
