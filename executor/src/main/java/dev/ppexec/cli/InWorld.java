@@ -5,10 +5,10 @@ import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
+import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.dist.World;
 import dev.ppexec.dist.WorldLinks;
 import dev.ppexec.dist.WorldToken;
-import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
@@ -25,7 +25,8 @@ import java.util.Map;
 
 /**
  * {@code ppexec run} as one rank of a world of rank processes (Note [launch contract] in LaunchContract): rank r runs
- * stage r on its device (CUDA: the LOCAL_RANK-th, Note [transport choice] for how hand-offs travel), rank 0 owns the workload's results, the summary and {@code --report}.
+ * stage r on its device (on CUDA the LOCAL_RANK-th; Note [transport choice] for how hand-offs travel), rank 0 owns
+ * the workload's results, the summary and {@code --report}.
  */
 final class InWorld {
 
