@@ -52,6 +52,8 @@ public final class SpanContract {
     public static final Key K = new Key("k", Type.LONG);
     /** Level 5: the width of a launch's output rows (matmul: out; rmsnorm, attention, add: dim; argmax: vocab). */
     public static final Key N = new Key("n", Type.LONG);
+    /** How a pp_send/pp_recv travelled: {@code local} (one process), {@code host} (gRPC), {@code ipc} (CUDA IPC). */
+    public static final Key TRANSPORT = new Key("transport", Type.STRING);
     /** sglang's schema ({@link TraceSchema#SGLANG}): {@link #SGLANG_REQUEST_MODULE} on a request's root. */
     public static final Key MODULE = new Key("module", Type.STRING);
     /** sglang's schema: the OS thread id of the rank's scheduler thread, on its thread span (sglang calls it pid). */
@@ -66,8 +68,8 @@ public final class SpanContract {
 
     /** Every attribute a span of ours may carry. */
     public static final List<Key> SPAN_KEYS = List.of(RID, PROMPT_LEN, OUTPUT_TOKENS, PP_RANK, TP_RANK, DP_RANK,
-            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, KERNEL, ROWS,
-            K, N, MODULE, PID);
+            HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, TRANSPORT,
+            KERNEL, ROWS, K, N, MODULE, PID);
 
     /**
      * The kernels a stage launches, as the backends name them ({@code "matmul layers.3.wq"}: kernel, space,

@@ -8,6 +8,7 @@ import dev.ppexec.stage.MemoryPlan;
 
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.stream.Collectors;
 
@@ -43,24 +44,62 @@ enum DeviceChoice {
      */
     Opened open(List<Integer> ordinals, boolean tf32) {
         check(this, ordinals, tf32);
-        if (this == cpu) {
-            return new Opened(List.of(new CpuDevice()), Optional.empty());
+        CudaPlatform platform = this == cpu ? null : CudaPlatform.detect();
+        Optional<Opened> onCpu = onCpu(platform);
+        if (onCpu.isPresent()) {
+            return onCpu.get();
         }
-        CudaPlatform platform = CudaPlatform.detect();
-        Optional<String> reason = platform.unavailableReason();
-        if (reason.isPresent()) {
-            UsageException.check(this != cuda, "--device cuda: " + reason.get() + "; allowed here: cpu, auto");
-            return new Opened(List.of(new CpuDevice()), Optional.of("device auto: using cpu: " + reason.get()));
-        }
-        List<Device> devices;
-        try {
-            devices = ordinals == null ? platform.openAll(tf32) : platform.open(ordinals, tf32);
-        } catch (IllegalArgumentException e) {
-            throw UsageException.asOption(e, "device ordinal", "--devices");
-        }
+        List<Device> devices = openOrdinals(platform, ordinals == null ? everyOrdinal(platform) : ordinals, tf32);
         return new Opened(devices, Optional.of("device " + this + ": using " + devices.stream()
                 .map(d -> ((CudaDevice) d).info().describe()).collect(Collectors.joining(", ")) + "; matmul: "
                 + ((CudaDevice) devices.getFirst()).matmul()));
+    }
+
+    private static List<Integer> everyOrdinal(CudaPlatform platform) {
+        return platform.devices().stream().map(CudaPlatform.DeviceInfo::ordinal).toList();
+    }
+
+    private static List<Device> openOrdinals(CudaPlatform platform, List<Integer> ordinals, boolean tf32) {
+        try {
+            return platform.open(ordinals, tf32);
+        } catch (IllegalArgumentException e) {
+            throw UsageException.asOption(e, "device ordinal", "--devices");
+        }
+    }
+
+    /** The CPU, when this choice or the platform ({@code null} for cpu) says so; empty when CUDA serves. */
+    private Optional<Opened> onCpu(CudaPlatform platform) {
+        if (platform == null) {
+            return Optional.of(new Opened(List.of(new CpuDevice()), Optional.empty()));
+        }
+        Optional<String> reason = platform.unavailableReason();
+        if (reason.isEmpty()) {
+            return Optional.empty();
+        }
+        UsageException.check(this != cuda, "--device cuda: " + reason.get() + "; allowed here: cpu, auto");
+        return Optional.of(new Opened(List.of(new CpuDevice()), Optional.of("device auto: using cpu: " + reason.get())));
+    }
+
+    /**
+     * A world's rank process: one device, the (localRank mod N)-th of the listed ordinals (every device when none
+     * are listed), as torchrun's LOCAL_RANK picks a GPU. {@code auto} without a usable CUDA device is the CPU, and
+     * the line says why; on CUDA the line names the device and how it was picked.
+     */
+    Opened openForRank(List<Integer> ordinals, boolean tf32, int localRank) {
+        check(this, ordinals, tf32);
+        CudaPlatform platform = this == cpu ? null : CudaPlatform.detect();
+        Optional<Opened> onCpu = onCpu(platform);
+        if (onCpu.isPresent()) {
+            return onCpu.get();
+        }
+        List<Integer> candidates = ordinals != null ? ordinals : everyOrdinal(platform);
+        int ordinal = candidates.get(Math.floorMod(localRank, candidates.size()));
+        List<Device> devices = openOrdinals(platform, List.of(ordinal), tf32);
+        CudaDevice d = (CudaDevice) devices.getFirst();
+        return new Opened(devices, Optional.of(String.format(Locale.ROOT,
+                "device %s: local rank %d -> cuda:%d (local rank mod %d device(s)%s): %s; matmul: %s", this, localRank,
+                ordinal, candidates.size(), ordinals != null ? " of --devices " + join(ordinals) : "",
+                d.info().describe(), d.matmul())));
     }
 
     /**

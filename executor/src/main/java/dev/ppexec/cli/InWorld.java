@@ -1,9 +1,13 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.backend.Device;
+import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
+import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.dist.World;
+import dev.ppexec.dist.WorldLinks;
 import dev.ppexec.dist.WorldToken;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
@@ -30,7 +34,8 @@ import java.util.Map;
 
 /**
  * {@code ppexec run} as one rank of a world of rank processes (Note [launch contract] in LaunchContract): rank r runs
- * stage r on the CPU, rank 0 owns the workload's results, the summary and {@code --report}.
+ * stage r on its device (on CUDA the LOCAL_RANK-th; Note [transport choice] for how hand-offs travel), rank 0 owns
+ * the workload's results, the summary and {@code --report}.
  */
 final class InWorld {
 
@@ -48,12 +53,13 @@ final class InWorld {
             throw new UsageException("--perfetto " + cmd.perfetto + " with ranks as processes: each rank writes its own "
                     + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert, or ppexec launch --perfetto");
         }
-        TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
-        new OutputCheck().output("--trace-file", trace.file()).check();
-        if (cmd.device == DeviceChoice.cuda) {
-            throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "
-                    + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
-        }
+        new OutputCheck().output("--trace-file", rankTrace(plan.traceOptions(), contract.rank()).file()).check();
+        cmd.transport.refusal().ifPresent(line -> {
+            throw new UsageException(line);
+        });
+        UsageException.check(cmd.device != DeviceChoice.cpu || cmd.transport != TransportChoice.ipc, "--transport ipc "
+                + "with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or "
+                + "--transport auto or host");
         boolean stagesGiven = cmd.stagesGiven != null;
         int stageCount = stagesGiven ? plan.stages() : world;
         if (!stagesGiven && world > config.layers()) {
@@ -81,24 +87,49 @@ final class InWorld {
             throw new UsageException(e.getMessage());
         }
         Launcher.requireGrpc();
+        DeviceChoice.Opened opened = cmd.device.openForRank(cmd.deviceOrdinals, cmd.tf32, contract.localRank());
+        try {
+            return run(cmd, out, err, contract, plan, partition, stageCount, token, launcher, opened);
+        } finally {
+            opened.devices().forEach(Device::close);
+        }
+    }
+
+    private static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract,
+                           RunCommand.Plan plan, Partition partition, int stageCount, WorldToken token, long launcher,
+                           DeviceChoice.Opened opened) throws IOException {
+        int world = contract.worldSize();
+        ModelConfig config = plan.config();
         Workload workload = Workload.generated(config, plan.requests(), plan.promptLength(), plan.decodeSteps());
+        TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         World w;
         try {
             w = World.join(contract, token, timeoutMillis, plan.microBatches(),
-                    configuration(config, partition, plan, cmd.warmup, trace));
+                    configuration(config, partition, plan, cmd.warmup, plan.traceOptions(), cmd.transport));
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage()); // a configuration that differs from rank 0's
         }
+        WorldLinks links = null;
         try (w) {
             Launcher.followLauncher(w, launcher);
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s); %s%n", contract.rank(), world,
                     contract.master(), contract.source(), w.clockLine());
+            opened.line().ifPresent(err::println);
+            Device device = opened.devices().getFirst();
+            try {
+                links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(device instanceof CudaDevice),
+                        device, timeoutMillis);
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage()); // --transport ipc where a link cannot have it
+            }
+            err.println(links.line());
             err.flush();
             RunResult result;
             Tracing tracing = null;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
-                    .microBatches(plan.microBatches()).process(contract.rank(), w.transports()).build()) {
+                    .microBatches(plan.microBatches()).devices(opened.devices())
+                    .process(contract.rank(), links.transports()).build()) {
                 WorldTrace worldTrace = null;
                 if (!trace.level().isOff()) {
                     worldTrace = new WorldTrace(contract.rank(), w.clockOffsetNanos());
@@ -145,8 +176,13 @@ final class InWorld {
                     tracing.close();
                 }
             }
+            links.leaving(); // Note [cuda ipc] in IpcLinks: mappings go before this rank leaves, exports after all left
             out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
                     world, contract.source(), contract.master(), w.refusedCalls(), WorldToken.VARIABLE);
+        } finally {
+            if (links != null) {
+                links.close();
+            }
         }
         return 0;
     }
@@ -200,7 +236,7 @@ final class InWorld {
 
     /** What every rank must agree on, in the order differences are named. */
     private static Map<String, String> configuration(ModelConfig m, Partition partition, RunCommand.Plan plan, int warmup,
-                                                     TraceOptions trace) {
+                                                     TraceOptions trace, TransportChoice transport) {
         Map<String, String> c = new LinkedHashMap<>();
         c.put("version", VERSION);
         c.put("--seed", Long.toString(m.seed()));
@@ -213,6 +249,7 @@ final class InWorld {
         c.put("--decode-steps", Integer.toString(plan.decodeSteps()));
         c.put("--warmup", Integer.toString(warmup));
         c.put("--trace-level", Integer.toString(trace.level().value()));
+        c.put("--transport", transport.name());
         return c;
     }
 }

@@ -2,6 +2,7 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.dist.LaunchContract;
+import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.model.ModelConfig;
@@ -175,6 +176,10 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--master", paramLabel = "HOST:PORT", description = "Where rank 0 serves the rendezvous store (default: MASTER_ADDR:MASTER_PORT).")
     String master;
 
+    @Option(names = "--transport", paramLabel = "T", defaultValue = "auto",
+            description = "Between rank processes: auto, nccl, ipc or host (default: ${DEFAULT-VALUE}).")
+    TransportChoice transport;
+
     @Option(names = "--rendezvous-timeout", paramLabel = "SECONDS", defaultValue = "60",
             description = "How long ranks wait for each other at rendezvous (default: ${DEFAULT-VALUE}).")
     double rendezvousTimeoutSeconds;
@@ -192,6 +197,8 @@ final class RunCommand implements Callable<Integer> {
                     return 1;
                 }
                 LaunchContract contract = world();
+                check(contract != null || transport == TransportChoice.auto, "--transport " + transport
+                        + " applies between rank processes, and this run is one process; allowed here: auto");
                 if (contract != null) {
                     // metrics of rank processes are not built: refused rather than silently not exported
                     if (plan.metricsOptions() != null) {

@@ -5,7 +5,6 @@ import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
-import dev.ppexec.backend.cpu.CpuStaging;
 import dev.ppexec.otel.WorldTrace;
 import dev.ppexec.runtime.Transport;
 import io.grpc.CallOptions;
@@ -31,7 +30,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
 /**
- * The CPU data plane between rank processes: a SEND's payload goes, once its event completed, as one message on a
+ * The host data plane between rank processes (the CPU's, and host staging on CUDA, Note [host staging] in
+ * CudaStaging): a SEND's payload goes, once its event completed, as one message on a
  * gRPC client stream to the receiving rank's process (Note [wire format] in Wire); the receiver queues it per
  * micro-batch and its RECV copies it into the destination on the copy stream. One transport per world, reused by
  * every run of it; a run binds its buffers anew.
@@ -144,24 +144,17 @@ final class GrpcTransport implements Transport {
 
     @Override
     public void bindSource(int fromRank, int microBatch, Buffer source, int batch, int rowLength) {
-        requireCpu(source);
+        HostStaging.require(source);
         sources[microBatch] = new Source(source, batch, rowLength);
     }
 
     @Override
     public void bindDestination(int toRank, int fromRank, int microBatch, Device receiver, Buffer destination, int batch,
                                 int rowLength) {
-        requireCpu(destination);
+        HostStaging.require(destination);
         ConcurrentLinkedQueue<ByteBuffer> payloads = staged[microBatch];
-        Launch copyIn = CpuStaging.write("pp_recv rank " + toRank + " mb" + microBatch, destination, payloads::poll);
+        Launch copyIn = HostStaging.write("pp_recv rank " + toRank + " mb" + microBatch, destination, payloads::poll);
         destinations[microBatch] = new Destination(fromRank, copyIn, batch, rowLength);
-    }
-
-    private static void requireCpu(Buffer b) {
-        if (!CpuStaging.isCpu(b)) {
-            throw new IllegalArgumentException("--device: ranks as processes run on the CPU backend only (the GPU data "
-                    + "plane between processes is issue [H2]); allowed: --device cpu");
-        }
     }
 
     @Override
@@ -179,7 +172,7 @@ final class GrpcTransport implements Transport {
                 ByteBuffer b = ByteBuffer.allocate(Wire.ENVELOPE_BYTES + contexts.length + 4 * elements)
                         .order(ByteOrder.LITTLE_ENDIAN);
                 b.putInt(fromRank).putInt(microBatch).putInt(step).putInt(elements).putInt(contexts.length).put(contexts);
-                CpuStaging.read(s.buffer, elements, b);
+                HostStaging.read(s.buffer, elements, b);
                 stream(toRank).onNext(b.array());
                 if (t != null) {
                     t.sent(timed, microBatch, step, start, System.nanoTime());
@@ -236,6 +229,11 @@ final class GrpcTransport implements Transport {
         copyStream.record(started);
         copyStream.launch(d.copyIn, tokens, 0);
         copyStream.record(done);
+    }
+
+    @Override
+    public String kind(int toRank) {
+        return "host";
     }
 
     /** Wakes every RECV that waits, and every later one, with the world's abort. */

@@ -1,5 +1,7 @@
 package dev.ppexec.dist;
 
+import dev.ppexec.cuda.CudaPlatform;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -193,7 +195,7 @@ public final class Launcher {
         pumps.add(t);
     }
 
-    /** This JVM's java, its JVM flags that matter to a rank, its class path, and ppexec's entry point. */
+    /** This JVM's java, its JVM flags and CUDA library settings that matter to a rank, its class path, and ppexec's entry point. */
     private static List<String> javaCommand(List<String> command) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
@@ -203,6 +205,12 @@ public final class Launcher {
         for (String a : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (a.startsWith("-Xmx") || a.startsWith("-Xms") || a.startsWith("-Xss")) {
                 cmd.add(a);
+            }
+        }
+        for (String key : List.of(CudaPlatform.DRIVER_PROPERTY, CudaPlatform.CUBLAS_PROPERTY)) {
+            String value = System.getProperty(key);
+            if (value != null) {
+                cmd.add("-D" + key + "=" + value); // the driver and cuBLAS this JVM was pointed at
             }
         }
         cmd.add("-cp");

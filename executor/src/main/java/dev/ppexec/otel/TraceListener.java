@@ -48,6 +48,7 @@ import static dev.ppexec.otel.ContractKeys.PROMPT_LEN;
 import static dev.ppexec.otel.ContractKeys.RID;
 import static dev.ppexec.otel.ContractKeys.STEP;
 import static dev.ppexec.otel.ContractKeys.STREAM;
+import static dev.ppexec.otel.ContractKeys.TRANSPORT;
 import static dev.ppexec.otel.ContractKeys.THREAD_ID;
 import static dev.ppexec.otel.ContractKeys.THREAD_LABEL;
 import static dev.ppexec.otel.ContractKeys.TP_RANK;
@@ -497,9 +498,11 @@ public final class TraceListener implements RunListener {
                     .put(DEVICE, info.rankDevices().get(rank));
             switch (stage) {
                 case RUN_BATCH_DEVICE -> b.put(STREAM, stream(info, rank, info.computeStreams()[rank]));
-                case PP_RECV -> b.put(STREAM, stream(info, rank, info.copyStreams()[rank])).put(PEER_RANK, rank - 1);
+                case PP_RECV -> b.put(STREAM, stream(info, rank, info.copyStreams()[rank])).put(PEER_RANK, rank - 1)
+                        .put(TRANSPORT, info.transports().get(rank));
                 case PP_SEND -> b.put(STREAM, world != null ? info.rankDevices().get(rank) + " pp_send [PP " + rank + "]"
-                        : stream(info, rank + 1, info.copyStreams()[rank + 1])).put(PEER_RANK, rank + 1);
+                        : stream(info, rank + 1, info.copyStreams()[rank + 1])).put(PEER_RANK, rank + 1)
+                        .put(TRANSPORT, info.transports().get(rank + 1));
                 default -> { }
             }
             return b.build();

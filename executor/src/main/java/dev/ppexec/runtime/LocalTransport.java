@@ -97,6 +97,11 @@ public final class LocalTransport implements Transport {
     }
 
     @Override
+    public String kind(int toRank) {
+        return "local";
+    }
+
+    @Override
     public void close() {
         // Nothing held beyond the buffers, which the ranks own.
     }

@@ -94,6 +94,7 @@ final class PipelineRun implements AutoCloseable {
 
     private RunInfo runInfo(long arrivalNanos) {
         List<String> names = new ArrayList<>();
+        List<String> kinds = new ArrayList<>();
         int[] compute = new int[ranks];
         int[] copy = new int[ranks];
         long[] threadIds = new long[ranks];
@@ -102,6 +103,7 @@ final class PipelineRun implements AutoCloseable {
             Rank rank = rankStates[r];
             launches.add(rank == null ? List.of() : rank.slots[0].launches());
             names.add(rank == null ? "rank " + r + "'s process" : rank.device.name());
+            kinds.add(transport.kind(r));
             compute[r] = rank == null ? -1 : rank.compute.id();
             copy[r] = rank == null ? -1 : rank.copy.id();
         }
@@ -109,8 +111,8 @@ final class PipelineRun implements AutoCloseable {
             threadIds[locals.get(i).index] = threads.get(i).threadId();
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
-                workload.decodeSteps(), members, List.copyOf(names), compute, copy, threadIds, osThreadIds, arrivalNanos,
-                List.copyOf(launches));
+                workload.decodeSteps(), members, List.copyOf(names), compute, copy, List.copyOf(kinds), threadIds, osThreadIds,
+                arrivalNanos, List.copyOf(launches));
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */

@@ -14,6 +14,8 @@ import java.util.List;
  * @param rankDevices   device name per rank ({@code "cpu"}, {@code "cuda:0"})
  * @param computeStreams stream id of each rank's compute stream
  * @param copyStreams   stream id of each rank's copy stream
+ * @param transports    how hand-offs into each rank travel ({@link Transport#kind}): pp_recv's and pp_send's
+ *                      {@code transport}
  * @param threadIds     JVM id of each rank's scheduler thread ({@code Scheduler [PP r]})
  * @param osThreadIds   the operating system's id of the same thread; each is set by the rank's thread before its
  *                      first action, so a listener reads it once it heard one of the rank's actions
@@ -23,7 +25,7 @@ import java.util.List;
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
                       int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
-                      long[] threadIds, long[] osThreadIds, long arrivalNanos,
+                      List<String> transports, long[] threadIds, long[] osThreadIds, long arrivalNanos,
                       List<List<StageProgram.LaunchShape>> launches) {
 
     public int ranks() {

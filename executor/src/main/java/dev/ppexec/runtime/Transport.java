@@ -48,6 +48,9 @@ public interface Transport extends AutoCloseable {
     void receive(int toRank, int microBatch, int step, int tokens, Stream copyStream, Event started, Event done)
             throws InterruptedException;
 
+    /** How hand-offs into {@code toRank} travel, as the {@code transport} span attribute names it ({@code local}, ...). */
+    String kind(int toRank);
+
     /** Ends this run's use of the transport; what outlives the run (connections) belongs to whoever made it. */
     @Override
     void close();

@@ -33,7 +33,9 @@ class WorldOptionsTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
-            --device cuda                | run: --device cuda with ranks as processes: the GPU data plane between processes is not built yet (issue [H2]); allowed: --device cpu or auto
+            --transport nccl             | run: --transport nccl: NCCL is not available in this build; allowed: auto, ipc, host
+            --device cpu --transport ipc | run: --transport ipc with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or --transport auto or host
+            --transport tcp              | run: Invalid value for option '--transport': expected one of [auto, nccl, ipc, host] (case-sensitive) but was 'tcp'
             --stages 4                   | run: --stages 4 makes 4 stages in a world of 2 ranks (from options); allowed: one stage per rank, 2 stages
             --split 1,1,2                | run: --split '1,1,2' makes 3 stages in a world of 2 ranks (from options); allowed: one stage per rank, 2 stages
             --rendezvous-timeout 0       | run: --rendezvous-timeout 0.0 is out of range; allowed: seconds in (0, 86400]
@@ -44,6 +46,14 @@ class WorldOptionsTest {
         CliRun r = run(option.split(" "));
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().lines().toList()).singleElement().asString().startsWith(expected);
+    }
+
+    @Test
+    void transport_inOneProcess_exits2_sayingItIsForRankProcesses() {
+        CliRun r = CliRun.of("run", "--model", "tiny", "--requests", "4", "--transport", "host");
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().lines().toList()).singleElement().asString().isEqualTo("run: --transport host applies between "
+                + "rank processes, and this run is one process; allowed here: auto");
     }
 
     @Test

@@ -205,7 +205,12 @@ public final class CudaDevice implements Device {
     public Event createEvent() {
         requireOpen();
         bind();
-        CudaEvent e = new CudaEvent(this, driver.eventCreate());
+        return adopt(driver.eventCreate(CudaDriver.EVENT_DEFAULT));
+    }
+
+    /** An event made here with {@code handle}, owned (destroyed on close) by this device. */
+    CudaEvent adopt(long handle) {
+        CudaEvent e = new CudaEvent(this, handle);
         events.add(e);
         return e;
     }
@@ -266,6 +271,24 @@ public final class CudaDevice implements Device {
     long allocateHost(long bytes) {
         bind();
         return driver.memAllocHost(bytes);
+    }
+
+    /** Another process's allocation, mapped here at {@code pointer}, owned (unmapped on close) by this device. */
+    CudaBuffer imported(Buffer.Type type, long length, long pointer) {
+        CudaBuffer b = new CudaBuffer(this, type, length, pointer, true);
+        buffers.add(b);
+        return b;
+    }
+
+    void unmap(CudaBuffer buffer, long pointer) {
+        buffers.remove(buffer);
+        bind();
+        bestEffort(() -> driver.ipcCloseMemHandle(pointer));
+    }
+
+    void freeHost(long pointer) {
+        bind();
+        bestEffort(() -> driver.memFreeHost(pointer));
     }
 
     void free(CudaBuffer buffer, long pointer, long hostMirror) {

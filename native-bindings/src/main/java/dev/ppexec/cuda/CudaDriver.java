@@ -3,6 +3,7 @@ package dev.ppexec.cuda;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
@@ -36,6 +37,13 @@ final class CudaDriver {
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     static final int STREAM_NON_BLOCKING = 1;
     static final int EVENT_DEFAULT = 0;
+    /** CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS: an event another process can open and wait for. */
+    static final int EVENT_INTERPROCESS = 0x2 | 0x4;
+    static final int IPC_MEM_LAZY_ENABLE_PEER_ACCESS = 0x1;
+    /** CU_IPC_HANDLE_SIZE: a CUipcMemHandle or CUipcEventHandle, passed by value. */
+    static final int IPC_HANDLE_BYTES = 64;
+    private static final MemoryLayout IPC_HANDLE = MemoryLayout.structLayout(
+            MemoryLayout.sequenceLayout(IPC_HANDLE_BYTES, BYTE).withName("reserved"));
 
 
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
@@ -65,6 +73,7 @@ final class CudaDriver {
     private final MethodHandle cuMemcpyDtoDAsync;
     private final MethodHandle cuMemcpyPeerAsync;
     private final MethodHandle cuMemcpyDtoHAsync;
+    private final MethodHandle cuMemcpyHtoDAsync;
     private final MethodHandle cuStreamCreate;
     private final MethodHandle cuStreamDestroy;
     private final MethodHandle cuStreamSynchronize;
@@ -79,6 +88,11 @@ final class CudaDriver {
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuModuleUnload;
     private final MethodHandle cuLaunchKernel;
+    private final MethodHandle cuIpcGetMemHandle;
+    private final MethodHandle cuIpcOpenMemHandle;
+    private final MethodHandle cuIpcCloseMemHandle;
+    private final MethodHandle cuIpcGetEventHandle;
+    private final MethodHandle cuIpcOpenEventHandle;
 
     private CudaDriver(NativeLibrary lib) {
         this.library = lib;
@@ -110,6 +124,7 @@ final class CudaDriver {
         cuMemcpyPeerAsync = lib.function("cuMemcpyPeerAsync",
                 FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG, LONG, LONG));
         cuMemcpyDtoHAsync = lib.function("cuMemcpyDtoHAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
+        cuMemcpyHtoDAsync = lib.function("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(INT, POINTER, INT));
         cuStreamDestroy = lib.function("cuStreamDestroy_v2", FunctionDescriptor.of(INT, LONG));
         cuStreamSynchronize = lib.function("cuStreamSynchronize", FunctionDescriptor.of(INT, LONG));
@@ -127,6 +142,12 @@ final class CudaDriver {
         cuModuleUnload = lib.function("cuModuleUnload", FunctionDescriptor.of(INT, LONG));
         cuLaunchKernel = lib.function("cuLaunchKernel",
                 FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER));
+        cuIpcGetMemHandle = lib.function("cuIpcGetMemHandle", FunctionDescriptor.of(INT, POINTER, LONG));
+        // The header maps cuIpcOpenMemHandle to _v2 (Note [driver ABI]); both handles are 64-byte structs by value.
+        cuIpcOpenMemHandle = lib.function("cuIpcOpenMemHandle_v2", FunctionDescriptor.of(INT, POINTER, IPC_HANDLE, INT));
+        cuIpcCloseMemHandle = lib.function("cuIpcCloseMemHandle", FunctionDescriptor.of(INT, LONG));
+        cuIpcGetEventHandle = lib.function("cuIpcGetEventHandle", FunctionDescriptor.of(INT, POINTER, LONG));
+        cuIpcOpenEventHandle = lib.function("cuIpcOpenEventHandle", FunctionDescriptor.of(INT, POINTER, IPC_HANDLE));
     }
 
     /**
@@ -319,6 +340,11 @@ final class CudaDriver {
         call("cuMemcpyDtoHAsync_v2", () -> (int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream));
     }
 
+    /** Asynchronous copy from page-locked host memory at {@code hostAddress} to the device. */
+    void memcpyHtoDAsync(long dst, long hostAddress, long bytes, long stream) {
+        call("cuMemcpyHtoDAsync_v2", () -> (int) cuMemcpyHtoDAsync.invokeExact(dst, hostAddress, bytes, stream));
+    }
+
     // ---- streams and events ----
 
     long streamCreate(int flags) {
@@ -341,11 +367,11 @@ final class CudaDriver {
         call("cuStreamWaitEvent", () -> (int) cuStreamWaitEvent.invokeExact(stream, event, 0));
     }
 
-    /** An event with timing (the default flags), for device spans. */
-    long eventCreate() {
+    /** An event with {@code flags}: {@link #EVENT_DEFAULT} (timing, for device spans) or {@link #EVENT_INTERPROCESS}. */
+    long eventCreate(int flags) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(LONG);
-            call("cuEventCreate", () -> (int) cuEventCreate.invokeExact(out, EVENT_DEFAULT));
+            call("cuEventCreate", () -> (int) cuEventCreate.invokeExact(out, flags));
             return out.get(LONG, 0);
         }
     }
@@ -408,5 +434,60 @@ final class CudaDriver {
                       MemorySegment parameters) {
         call("cuLaunchKernel", () -> (int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1,
                 sharedBytes, stream, parameters, MemorySegment.NULL));
+    }
+
+    // ---- interprocess (CUDA IPC) ----
+
+    /** The handle that lets another process map the allocation at {@code pointer} (a cuMemAlloc base address). */
+    byte[] ipcGetMemHandle(long pointer) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(IPC_HANDLE);
+            call("cuIpcGetMemHandle", () -> (int) cuIpcGetMemHandle.invokeExact(out, pointer));
+            return out.toArray(BYTE);
+        }
+    }
+
+    /** Maps another process's allocation into the current context; release with {@link #ipcCloseMemHandle}. */
+    long ipcOpenMemHandle(byte[] handle) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(LONG);
+            MemorySegment h = ipcHandle(arena, handle);
+            call("cuIpcOpenMemHandle_v2", () -> (int) cuIpcOpenMemHandle.invokeExact(out, h,
+                    IPC_MEM_LAZY_ENABLE_PEER_ACCESS));
+            return out.get(LONG, 0);
+        }
+    }
+
+    void ipcCloseMemHandle(long pointer) {
+        call("cuIpcCloseMemHandle", () -> (int) cuIpcCloseMemHandle.invokeExact(pointer));
+    }
+
+    /** The handle of an event made with {@link #EVENT_INTERPROCESS}. */
+    byte[] ipcGetEventHandle(long event) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(IPC_HANDLE);
+            call("cuIpcGetEventHandle", () -> (int) cuIpcGetEventHandle.invokeExact(out, event));
+            return out.toArray(BYTE);
+        }
+    }
+
+    /** Another process's event, to wait for here; destroyed with {@link #eventDestroy}. */
+    long ipcOpenEventHandle(byte[] handle) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(LONG);
+            MemorySegment h = ipcHandle(arena, handle);
+            call("cuIpcOpenEventHandle", () -> (int) cuIpcOpenEventHandle.invokeExact(out, h));
+            return out.get(LONG, 0);
+        }
+    }
+
+    private static MemorySegment ipcHandle(Arena arena, byte[] handle) {
+        if (handle.length != IPC_HANDLE_BYTES) {
+            throw new IllegalArgumentException("an IPC handle of " + handle.length + " bytes; allowed: "
+                    + IPC_HANDLE_BYTES + " (CU_IPC_HANDLE_SIZE)");
+        }
+        MemorySegment h = arena.allocate(IPC_HANDLE);
+        MemorySegment.copy(handle, 0, h, BYTE, 0, IPC_HANDLE_BYTES);
+        return h;
     }
 }

@@ -197,13 +197,4 @@ public final class CudaPlatform {
         }
         return List.copyOf(opened);
     }
-
-    /** Every device, in ordinal order. */
-    public List<Device> openAll(boolean tf32) {
-        List<Integer> all = new ArrayList<>();
-        for (DeviceInfo d : devices) {
-            all.add(d.ordinal());
-        }
-        return open(all, tf32);
-    }
 }

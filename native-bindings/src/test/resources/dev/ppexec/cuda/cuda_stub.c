@@ -1,16 +1,22 @@
 /*
  * A stand-in for libcuda.so.1, built by StubDriver in the tests, so that the FFM bindings and the
- * CUDA backend run in CI without a GPU: device memory is host memory, every operation runs at once
+ * CUDA backend run in CI without a GPU: device memory is host memory (each allocation a memfd mapped
+ * shared, so that CUDA IPC works between processes: a memory handle names the exporter's pid and
+ * fd, which the importer maps through /proc/{pid}/fd), every operation runs at once
  * when it is enqueued (copies are memcpy, kernels run in the host emulation of cuda_emu.h, host
  * functions are called), events record the host clock. It counts what is alive, checks that a
  * context is current on the calling thread, and fails a chosen call on request (stub_fail).
  */
+#define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
@@ -21,6 +27,7 @@ typedef void (*CUhostFn)(void *);
 #define ERROR_OUT_OF_MEMORY 2
 #define ERROR_NO_DEVICE 100
 #define ERROR_INVALID_CONTEXT 201
+#define ERROR_MAP_FAILED 205
 #define ERROR_INVALID_HANDLE 400
 #define ERROR_NOT_FOUND 500
 #define ERROR_NOT_READY 600
@@ -36,16 +43,25 @@ static char fail_call[64];
 static int fail_status;
 static long counters[16];
 enum { LIVE_ALLOCATIONS, LIVE_HOST, LIVE_STREAMS, LIVE_EVENTS, CONTEXT_REFS, MODULES, LAUNCHES, HOST_FUNCTIONS,
-       SET_CURRENT, LAST_GRID_X, LAST_GRID_Y, LAST_BLOCK_X, LAST_SHARED, COUNTER_COUNT };
+       SET_CURRENT, LAST_GRID_X, LAST_GRID_Y, LAST_BLOCK_X, LAST_SHARED, LIVE_IMPORTS, IPC_EVENTS_OPENED,
+       COUNTER_COUNT };
 static const char *counter_names[] = {"live_allocations", "live_host", "live_streams", "live_events", "context_refs",
                                       "modules", "launches", "host_functions", "set_current", "last_grid_x",
-                                      "last_grid_y", "last_block_x", "last_shared"};
+                                      "last_grid_y", "last_block_x", "last_shared", "live_imports",
+                                      "ipc_events_opened"};
 static int contexts[8];
 
-struct allocation { void *pointer; size_t size; struct allocation *next; };
+struct allocation { void *pointer; size_t size; int fd; struct allocation *next; };
 static struct allocation *allocations;
+static struct allocation *imports; /* other processes' allocations mapped here (fd unused) */
 
-struct event { double millis; int recorded; };
+struct event { double millis; int recorded; unsigned flags; };
+
+/* What a CUipcMemHandle holds here: the exporter's pid and the allocation's memfd. */
+struct ipc_mem { unsigned magic; int pid; int fd; size_t size; };
+#define IPC_MEM_MAGIC 0x50504d31u
+#define IPC_EVENT_MAGIC 0x50504531u
+typedef struct { char reserved[64]; } CUipcHandle;
 
 /* The host emulation of the kernels (cuda_emu.h): a kernel by name, and one launch of it. */
 void *emu_find(const char *name);
@@ -105,6 +121,7 @@ static const struct { int code; const char *name; const char *text; } errors[] =
     {ERROR_OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
     {ERROR_NO_DEVICE, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"},
     {ERROR_INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
+    {ERROR_MAP_FAILED, "CUDA_ERROR_MAP_FAILED", "mapping of buffer object failed"},
     {ERROR_INVALID_HANDLE, "CUDA_ERROR_INVALID_HANDLE", "invalid resource handle"},
     {ERROR_NOT_FOUND, "CUDA_ERROR_NOT_FOUND", "named symbol not found"},
     {ERROR_NOT_READY, "CUDA_ERROR_NOT_READY", "device not ready"},
@@ -132,6 +149,10 @@ CUresult cuGetErrorString(CUresult error, const char **text) {
 
 CUresult cuInit(unsigned int flags) {
     CHECK("cuInit");
+    const char *devices = getenv("PPEXEC_STUB_DEVICES"); /* for rank processes, which no test can stub_reset */
+    if (devices != NULL) {
+        device_count = atoi(devices);
+    }
     return flags != 0 ? ERROR_INVALID_VALUE : device_count == 0 ? ERROR_NO_DEVICE : SUCCESS;
 }
 
@@ -188,7 +209,14 @@ CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t size) {
     pthread_mutex_lock(&lock);
     if (memory_used + size > memory_limit) { pthread_mutex_unlock(&lock); return ERROR_OUT_OF_MEMORY; }
     struct allocation *a = malloc(sizeof *a);
-    a->pointer = malloc(size);
+    a->fd = memfd_create("ppexec-stub-device", MFD_CLOEXEC);
+    if (a->fd < 0 || ftruncate(a->fd, (off_t)size) != 0) {
+        if (a->fd >= 0) close(a->fd);
+        free(a);
+        pthread_mutex_unlock(&lock);
+        return ERROR_OUT_OF_MEMORY;
+    }
+    a->pointer = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, a->fd, 0);
     a->size = size;
     a->next = allocations;
     allocations = a;
@@ -207,7 +235,8 @@ CUresult cuMemFree_v2(CUdeviceptr pointer) {
             struct allocation *a = *p;
             *p = a->next;
             memory_used -= a->size;
-            free(a->pointer);
+            munmap(a->pointer, a->size);
+            close(a->fd);
             free(a);
             pthread_mutex_unlock(&lock);
             count(LIVE_ALLOCATIONS, -1);
@@ -268,6 +297,14 @@ CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream
     return SUCCESS;
 }
 
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
+    (void)stream;
+    NEED_CONTEXT();
+    CHECK("cuMemcpyHtoDAsync_v2");
+    memcpy((void *)(uintptr_t)dst, src, n);
+    return SUCCESS;
+}
+
 /* ---- streams and events ---- */
 
 CUresult cuStreamCreate(void **stream, unsigned int flags) {
@@ -297,8 +334,9 @@ static double now_millis(void) {
 
 CUresult cuEventCreate(void **event, unsigned int flags) {
     NEED_CONTEXT();
-    if (flags != 0) return ERROR_INVALID_VALUE; /* timing must stay enabled */
+    if (flags != 0 && flags != 6) return ERROR_INVALID_VALUE; /* timing, or interprocess without timing */
     struct event *e = calloc(1, sizeof *e);
+    e->flags = flags;
     *event = e;
     count(LIVE_EVENTS, 1);
     return SUCCESS;
@@ -319,7 +357,7 @@ CUresult cuEventSynchronize(void *event) { (void)event; CHECK("cuEventSynchroniz
 
 CUresult cuEventElapsedTime_v2(float *millis, void *start, void *end) {
     struct event *s = start, *e = end;
-    if (!s->recorded || !e->recorded) return ERROR_INVALID_HANDLE;
+    if (!s->recorded || !e->recorded || s->flags || e->flags) return ERROR_INVALID_HANDLE;
     *millis = (float)(e->millis - s->millis);
     return SUCCESS;
 }
@@ -368,5 +406,95 @@ CUresult cuLaunchHostFunc(void *stream, CUhostFn fn, void *user_data) {
     CHECK("cuLaunchHostFunc");
     count(HOST_FUNCTIONS, 1);
     fn(user_data);
+    return SUCCESS;
+}
+
+/* ---- interprocess ---- */
+
+CUresult cuIpcGetMemHandle(CUipcHandle *handle, CUdeviceptr pointer) {
+    NEED_CONTEXT();
+    CHECK("cuIpcGetMemHandle");
+    memset(handle, 0, sizeof *handle);
+    pthread_mutex_lock(&lock);
+    for (struct allocation *a = allocations; a; a = a->next) {
+        if (a->pointer == (void *)(uintptr_t)pointer) {
+            struct ipc_mem m = {IPC_MEM_MAGIC, (int)getpid(), a->fd, a->size};
+            memcpy(handle->reserved, &m, sizeof m);
+            pthread_mutex_unlock(&lock);
+            return SUCCESS;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return ERROR_INVALID_VALUE; /* not the base of an allocation */
+}
+
+CUresult cuIpcOpenMemHandle_v2(CUdeviceptr *pointer, CUipcHandle handle, unsigned int flags) {
+    NEED_CONTEXT();
+    CHECK("cuIpcOpenMemHandle_v2");
+    struct ipc_mem m;
+    memcpy(&m, handle.reserved, sizeof m);
+    if (flags != 1 || m.magic != IPC_MEM_MAGIC) return ERROR_INVALID_VALUE;
+    if (m.pid == (int)getpid()) return ERROR_INVALID_CONTEXT; /* as the driver: not in the exporting process */
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", m.pid, m.fd);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return ERROR_MAP_FAILED;
+    void *p = mmap(NULL, m.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return ERROR_MAP_FAILED;
+    struct allocation *a = malloc(sizeof *a);
+    a->pointer = p;
+    a->size = m.size;
+    a->fd = -1;
+    pthread_mutex_lock(&lock);
+    a->next = imports;
+    imports = a;
+    pthread_mutex_unlock(&lock);
+    count(LIVE_IMPORTS, 1);
+    *pointer = (CUdeviceptr)(uintptr_t)p;
+    return SUCCESS;
+}
+
+CUresult cuIpcCloseMemHandle(CUdeviceptr pointer) {
+    NEED_CONTEXT();
+    pthread_mutex_lock(&lock);
+    for (struct allocation **p = &imports; *p; p = &(*p)->next) {
+        if ((*p)->pointer == (void *)(uintptr_t)pointer) {
+            struct allocation *a = *p;
+            *p = a->next;
+            pthread_mutex_unlock(&lock);
+            munmap(a->pointer, a->size);
+            free(a);
+            count(LIVE_IMPORTS, -1);
+            return SUCCESS;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return ERROR_INVALID_VALUE;
+}
+
+CUresult cuIpcGetEventHandle(CUipcHandle *handle, void *event) {
+    NEED_CONTEXT();
+    struct event *e = event;
+    if (e == NULL || e->flags != 6) return ERROR_INVALID_VALUE; /* needs INTERPROCESS | DISABLE_TIMING */
+    memset(handle, 0, sizeof *handle);
+    unsigned magic = IPC_EVENT_MAGIC;
+    memcpy(handle->reserved, &magic, sizeof magic);
+    return SUCCESS;
+}
+
+/* Work runs when it is enqueued here, so every record of the exporter's event has completed: the opened event
+   is one that has completed. */
+CUresult cuIpcOpenEventHandle(void **event, CUipcHandle handle) {
+    NEED_CONTEXT();
+    unsigned magic;
+    memcpy(&magic, handle.reserved, sizeof magic);
+    if (magic != IPC_EVENT_MAGIC) return ERROR_INVALID_VALUE;
+    struct event *e = calloc(1, sizeof *e);
+    e->flags = 2; /* as the driver: disable timing */
+    e->recorded = 1;
+    *event = e;
+    count(LIVE_EVENTS, 1);
+    count(IPC_EVENTS_OPENED, 1);
     return SUCCESS;
 }
