@@ -1,5 +1,8 @@
 package dev.ppexec.dist;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import dev.ppexec.cli.CliRun;
 import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.cuda.StubDriver;
@@ -9,6 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -87,7 +91,7 @@ class CudaWorldTest {
             """)
     void launch_twoRanksOnOneEmulatedDevice_giveTheCpuTokens(String transport, String rank0, String rank1)
             throws Exception {
-        Launched l = launch(1, "--transport", transport);
+        Launched l = launch(1, "--transport", transport, "--trace-file", dir.resolve("t.jsonl").toString());
         assertThat(l.out).contains("[PP 0] model tiny (4 layers, dim 64, vocab 256, seed 42); 2 rank(s), split 2,2, on cuda:0");
         assertThat(deviceLines(l)).as("LOCAL_RANK picks the device: rank r on cuda:(r mod 1)").satisfiesExactly(
                 line -> assertThat(line).startsWith("[PP 0] device cuda: local rank 0 -> cuda:0 (local rank mod 1 "
@@ -95,6 +99,25 @@ class CudaWorldTest {
                 line -> assertThat(line).startsWith("[PP 1] device cuda: local rank 1 -> cuda:0 (local rank mod 1 "
                         + "device(s)): cuda:0  Stub GPU 0"));
         assertThat(l.err).contains("[PP 0] transport: " + rank0).contains("[PP 1] transport: " + rank1);
+        String kind = rank0.substring(0, rank0.indexOf(' '));
+        assertThat(transports(dir.resolve("t.rank0.jsonl"), "pp_send")).as("rank 0's pp_send spans").containsOnly(kind);
+        assertThat(transports(dir.resolve("t.rank1.jsonl"), "pp_recv")).as("rank 1's pp_recv spans").containsOnly(kind);
+    }
+
+    /** The {@code transport} attribute of every span named {@code name} in an OTLP-JSON lines file (one per span). */
+    private static List<String> transports(Path file, String name) throws IOException {
+        List<String> kinds = new ArrayList<>();
+        ObjectMapper json = new ObjectMapper();
+        for (String line : Files.readAllLines(file)) {
+            for (JsonNode span : json.readTree(line).findValues("spans").stream().flatMap(a -> a.valueStream()).toList()) {
+                if (span.get("name").asText().equals(name)) {
+                    kinds.add(span.get("attributes").valueStream().filter(a -> a.get("key").asText().equals("transport"))
+                            .map(a -> a.at("/value/stringValue").asText()).findFirst().orElse("(none)"));
+                }
+            }
+        }
+        assertThat(kinds).as("%s spans in %s", name, file).isNotEmpty();
+        return kinds;
     }
 
     @Test
