@@ -41,7 +41,8 @@ final class PlanCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--input", required = true, paramLabel = "TRACE",
-            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable, or a glob in quotes (runs of one model).")
+            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable, or a glob in quotes (runs of one model; "
+                    + "the rank files of a world are one run).")
     List<Path> inputs;
 
     @Option(names = "--top", defaultValue = "5", description = "Candidates printed (default: ${DEFAULT-VALUE}).")
@@ -73,15 +74,17 @@ final class PlanCommand implements Callable<Integer> {
                 + validateRounds + " is out of range; allowed: 1.." + MAX_VALIDATE_ROUNDS);
         UsageException.check(maxStages == null || maxStages >= 1,
                 "--max-stages " + maxStages + " is out of range; allowed: 1 or more");
-        List<TracedRun> runs = new ArrayList<>();
+        List<TracedRun.Input> traces = new ArrayList<>();
         for (Path input : TraceInput.expand("--input", inputs.stream().map(Path::toString).toList())) {
             List<SpanRecord> spans = new ArrayList<>();
             OtlpJsonReader.read(input, false, spans::add, skipped -> {}).requireSpans(input.toString());
-            try {
-                runs.addAll(TracedRun.read("--input " + input, spans));
-            } catch (PlanInputException e) {
-                throw new UsageException(e.getMessage());
-            }
+            traces.add(new TracedRun.Input("--input " + input, spans));
+        }
+        List<TracedRun> runs;
+        try {
+            runs = TracedRun.read(traces);
+        } catch (PlanInputException e) {
+            throw new UsageException(e.getMessage());
         }
         CostFit fit;
         try {

@@ -8,6 +8,7 @@ import dev.ppexec.report.TraceReport;
 import dev.ppexec.trace.SpanContract;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -47,15 +48,68 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
         return (long) requests * (decodeSteps + 1);
     }
 
-    /** Groups {@code spans} by their resource (one run each) and reads every run; a run lacking its configuration or its level-4 slices fails naming the attribute. */
+    /** The spans of one input (a file), named as messages name it ({@code --input t.jsonl}). */
+    public record Input(String source, List<SpanRecord> spans) {
+    }
+
+    /**
+     * What a rank process of a world writes beside its run's attributes: its place and clock, its host and pid. Files
+     * whose resources agree but for these are the files of one world (Note [world runs]).
+     */
+    private static final List<SpanContract.Key> PER_PROCESS = List.of(SpanContract.WORLD_RANK,
+            SpanContract.CLOCK_OFFSET_NS, SpanContract.CLOCK_RTT_NS, SpanContract.HOST_NAME, SpanContract.PROCESS_PID);
+
+    /** One input's spans of one resource: its run key and world rank (null outside a world). */
+    private record Part(String source, Map<String, Object> runKey, Object worldRank, List<SpanRecord> spans) {
+    }
+
+    /** Reads {@code spans} of one input: {@link #read(List)} of it alone. */
     public static List<TracedRun> read(String source, List<SpanRecord> spans) {
-        Map<Map<String, Object>, List<SpanRecord>> byRun = new LinkedHashMap<>();
-        for (SpanRecord span : spans) {
-            byRun.computeIfAbsent(span.resource(), r -> new ArrayList<>()).add(span);
+        return read(List.of(new Input(source, spans)));
+    }
+
+    /**
+     * Groups the inputs' spans into runs and reads every run; a run lacking its configuration or its level-4 slices
+     * fails naming the attribute.
+     *
+     * <p>Note [world runs]: a single-process run's spans share one resource, so a resource is a run. A world's rank
+     * processes (ppexec.world.rank) each write their own file under their own resource (host, pid, world rank,
+     * clock), so the parts of several inputs whose resources agree on everything else and hold distinct world ranks
+     * are one run: a part joins the first run of its key that lacks its world rank, in the order given, and a second
+     * file of a world rank starts another run (the same configuration run twice stays two runs).
+     */
+    public static List<TracedRun> read(List<Input> inputs) {
+        List<List<Part>> groups = new ArrayList<>();
+        for (Input input : inputs) {
+            Map<Map<String, Object>, List<SpanRecord>> byResource = new LinkedHashMap<>();
+            for (SpanRecord span : input.spans()) {
+                byResource.computeIfAbsent(span.resource(), r -> new ArrayList<>()).add(span);
+            }
+            byResource.forEach((resource, spans) -> {
+                Object worldRank = resource.get(SpanContract.WORLD_RANK.name());
+                Map<String, Object> runKey = new HashMap<>(resource);
+                if (worldRank != null) {
+                    PER_PROCESS.forEach(k -> runKey.remove(k.name()));
+                }
+                Part part = new Part(input.source(), runKey, worldRank, spans);
+                for (List<Part> group : groups) {
+                    Part first = group.getFirst();
+                    if (worldRank != null && first.worldRank() != null && first.runKey().equals(runKey)
+                            && group.stream().noneMatch(p -> String.valueOf(p.worldRank()).equals(String.valueOf(worldRank)))) {
+                        group.add(part);
+                        return;
+                    }
+                }
+                groups.add(new ArrayList<>(List.of(part)));
+            });
         }
         List<TracedRun> runs = new ArrayList<>();
-        for (List<SpanRecord> run : byRun.values()) {
-            runs.add(of(source, run));
+        for (List<Part> group : groups) {
+            List<String> sources = group.stream().map(Part::source).distinct().toList();
+            String source = sources.getFirst() + sources.stream().skip(1)
+                    .map(s -> ", " + s.substring(s.startsWith("--input ") ? "--input ".length() : 0))
+                    .reduce("", String::concat);
+            runs.add(of(source, group.stream().flatMap(p -> p.spans().stream()).toList()));
         }
         return runs;
     }
