@@ -24,15 +24,22 @@ import java.util.Set;
  * @param model      the preset named by ppexec.model
  * @param split      ppexec.split
  * @param device     ppexec.device ({@code cpu} or {@code cuda})
- * @param slices     the run's run_batch_cpu, run_batch_device and pp_send slices, one per rank, micro-batch and step
+ * @param slices     the run's run_batch_cpu, run_batch_device and pp_send slices, one per rank, micro-batch and step,
+ *                   and at level 5 the kernel slices of each such forward
  * @param measured   the report's run figures (tokens/s, bubble)
  */
 public record TracedRun(String source, ModelConfig model, Partition split, int microBatches, int requests,
                         int promptLength, int decodeSteps, String device, List<Slice> slices,
                         TraceReport.RunStats measured) {
 
-    /** One level-4 slice of one micro-batch at one step on one rank. */
-    public record Slice(SpanKind kind, int rank, int peerRank, int microBatch, int step, int rows, long durationNanos) {
+    /**
+     * One level-4 slice, or level 5's kernel slice, of one micro-batch at one step on one rank.
+     *
+     * @param name the span's name ({@code matmul layers.3.wq} for a kernel slice)
+     * @param rows the micro-batch's rows (a kernel slice's are its run_batch_device's)
+     */
+    public record Slice(SpanKind kind, String name, int rank, int peerRank, int microBatch, int step, int rows,
+                        long durationNanos) {
     }
 
     public TracedRun {
@@ -142,11 +149,16 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                     + " do not describe a run; allowed: 1 <= micro_batches <= requests, prompt_len >= 1, decode_steps >= 0");
         }
         List<Slice> slices = new ArrayList<>();
+        List<SpanRecord> kernels = new ArrayList<>();
         Set<List<Integer>> seen = new HashSet<>();
         TraceReport.Builder report = TraceReport.builder();
         for (SpanRecord span : spans) {
             report.accept(span);
             SpanKind kind = SpanKind.of(span);
+            if (kind == SpanKind.KERNEL) {
+                kernels.add(span);
+                continue;
+            }
             if (kind != SpanKind.BATCH_CPU && kind != SpanKind.BATCH_DEVICE && kind != SpanKind.PP_SEND) {
                 continue;
             }
@@ -160,7 +172,29 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                         + " and batch_size " + rows + "; allowed: pp_rank 0.." + (split.stages() - 1) + " and a batch_size");
             }
             if (seen.add(List.of(kind.ordinal(), rank, mb, step))) {
-                slices.add(new Slice(kind, rank, peer == null ? -1 : peer, mb, step, rows,
+                slices.add(new Slice(kind, span.name(), rank, peer == null ? -1 : peer, mb, step, rows,
+                        span.endNanos() - span.startNanos()));
+            }
+        }
+        Map<List<Integer>, Integer> forwardRows = new HashMap<>();
+        for (Slice s : slices) {
+            if (s.kind() == SpanKind.BATCH_DEVICE) {
+                forwardRows.put(List.of(s.rank(), s.microBatch(), s.step()), s.rows());
+            }
+        }
+        Set<List<Object>> seenKernels = new HashSet<>();
+        for (SpanRecord span : kernels) {
+            Integer rank = span.intAttribute(SpanContract.PP_RANK.name());
+            Integer mb = span.intAttribute(SpanContract.PP_MB_ID.name());
+            Integer step = span.intAttribute(SpanContract.STEP.name());
+            Integer rows = rank == null || mb == null || step == null ? null : forwardRows.get(List.of(rank, mb, step));
+            if (rows == null) {
+                throw new PlanInputException(source + ": kernel slice '" + span.name() + "' has pp_rank " + rank
+                        + ", pp_mb_id " + mb + ", step " + step + ", which name no run_batch_device span; allowed: "
+                        + "kernel slices inside the run_batch_device of their forward (ppexec run --trace-level 5)");
+            }
+            if (seenKernels.add(List.of(span.name(), rank, mb, step))) {
+                slices.add(new Slice(SpanKind.KERNEL, span.name(), rank, -1, mb, step, rows,
                         span.endNanos() - span.startNanos()));
             }
         }
