@@ -59,12 +59,10 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
     public record Input(String source, List<SpanRecord> spans) {
     }
 
-    /**
-     * What a rank process of a world writes beside its run's attributes: its place and clock, its host and pid. Files
-     * whose resources agree but for these are the files of one world (Note [world runs]).
-     */
+    /** What a rank process of a world writes of its own among the run's {@code ppexec.*} attributes (Note [world runs]). */
     private static final List<SpanContract.Key> PER_PROCESS = List.of(SpanContract.WORLD_RANK,
-            SpanContract.CLOCK_OFFSET_NS, SpanContract.CLOCK_RTT_NS, SpanContract.HOST_NAME, SpanContract.PROCESS_PID);
+            SpanContract.CLOCK_OFFSET_NS, SpanContract.CLOCK_RTT_NS);
+    private static final String RUN_PREFIX = "ppexec.";
 
     /** One input's spans of one resource: its run key and world rank (null outside a world). */
     private record Part(String source, Map<String, Object> runKey, Object worldRank, List<SpanRecord> spans) {
@@ -80,10 +78,11 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
      * fails naming the attribute.
      *
      * <p>Note [world runs]: a single-process run's spans share one resource, so a resource is a run. A world's rank
-     * processes (ppexec.world.rank) each write their own file under their own resource (host, pid, world rank,
-     * clock), so the parts of several inputs whose resources agree on everything else and hold distinct world ranks
-     * are one run: a part joins the first run of its key that lacks its world rank, in the order given, and a second
-     * file of a world rank starts another run (the same configuration run twice stays two runs).
+     * processes (ppexec.world.rank) each write their own file under their own resource (host, pid,
+     * service.instance.id, world rank, clock; on Kubernetes, a pod each), so the parts of several inputs whose
+     * {@code ppexec.*} attributes agree but for the world rank and clock, and whose world ranks differ, are one run: a
+     * part joins the first run of its key that lacks its world rank, in the order given, and a second file of a world
+     * rank starts another run (the same configuration run twice stays two runs).
      */
     public static List<TracedRun> read(List<Input> inputs) {
         List<List<Part>> groups = new ArrayList<>();
@@ -96,6 +95,7 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                 Object worldRank = resource.get(SpanContract.WORLD_RANK.name());
                 Map<String, Object> runKey = new HashMap<>(resource);
                 if (worldRank != null) {
+                    runKey.keySet().removeIf(k -> !k.startsWith(RUN_PREFIX));
                     PER_PROCESS.forEach(k -> runKey.remove(k.name()));
                 }
                 Part part = new Part(input.source(), runKey, worldRank, spans);

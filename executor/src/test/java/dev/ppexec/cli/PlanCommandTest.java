@@ -112,7 +112,10 @@ class PlanCommandTest {
         return new ObjectMapper().readTree(plan.out());
     }
 
-    /** {@code trace}'s spans by pp_rank (the others, Req roots among them, on rank 0) in rank0.jsonl and rank1.jsonl. */
+    /**
+     * {@code trace}'s spans by pp_rank (the others, Req roots among them, on rank 0) in rank0.jsonl and rank1.jsonl,
+     * each under its own process (pid, service.instance.id) and world rank.
+     */
     private static List<Path> rankFiles(Path trace, Path dir) throws Exception {
         ObjectMapper json = new ObjectMapper();
         List<Path> files = List.of(dir.resolve("rank0.jsonl"), dir.resolve("rank1.jsonl"));
@@ -126,11 +129,12 @@ class PlanCommandTest {
                 for (JsonNode resourceSpans : copy.get("resourceSpans")) {
                     ArrayNode attributes = (ArrayNode) resourceSpans.at("/resource/attributes");
                     for (int i = attributes.size() - 1; i >= 0; i--) {
-                        if (attributes.get(i).get("key").asText().equals("process.pid")) {
+                        if (List.of("process.pid", "service.instance.id").contains(attributes.get(i).get("key").asText())) {
                             attributes.remove(i);
                         }
                     }
                     attributes.addObject().put("key", "process.pid").putObject("value").put("intValue", "" + (100 + r));
+                    attributes.addObject().put("key", "service.instance.id").putObject("value").put("stringValue", "i" + r);
                     attributes.addObject().put("key", "ppexec.world.rank").putObject("value").put("intValue", "" + r);
                     attributes.addObject().put("key", "ppexec.world.size").putObject("value").put("intValue", "2");
                     for (JsonNode scope : resourceSpans.get("scopeSpans")) {

@@ -70,6 +70,7 @@ class WorldRunTest {
         List<TracedRun.Input> files = new ArrayList<>();
         for (int r = 0; r < 2; r++) {
             Map<String, Object> resource = new HashMap<>(spans.getFirst().resource());
+            resource.put("service.instance.id", name + r);
             resource.putAll(Map.of(SpanContract.HOST_NAME.name(), "r" + r + "host",
                     SpanContract.PROCESS_PID.name(), pidBase + 1000 + r, SpanContract.WORLD_RANK.name(), (long) r,
                     SpanContract.WORLD_SIZE.name(), 2L, SpanContract.CLOCK_OFFSET_NS.name(), r * 7_000_000L,
