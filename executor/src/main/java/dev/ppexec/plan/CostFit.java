@@ -228,8 +228,8 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                 if (index.matches("\\d{1,9}") && Integer.parseInt(index) < layers) {
                     return Integer.parseInt(index);
                 }
-                throw new PlanInputException(source + ": kernel slice '" + name + "' names no layer of the model's " + layers
-                        + "; allowed: layers.0.." + "layers." + (layers - 1));
+                throw new PlanInputException(source + ": kernel slice '" + name + "' names no layer of the model ("
+                        + layers + " layers); allowed: layers.0..layers." + (layers - 1));
             }
             return name.startsWith("embed ") ? EMBED : HEAD;
         }

@@ -1,14 +1,18 @@
 package dev.ppexec.plan;
 
 import dev.ppexec.model.Partition;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.schedule.CostModel;
+import dev.ppexec.trace.SpanContract;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
 /**
@@ -82,6 +86,29 @@ class PerLayerCostTest {
 
         assertThat(decode.perLayerNanos()).isEmpty();
         assertThat(decode.layer(1)).isEqualTo(decode.layer(5));
+    }
+
+    @Test
+    void read_kernelSliceOutsideAnyForwardOrOfNoLayer_isRefusedNamingIt() {
+        List<SpanRecord> spans = SyntheticTrace.run(COSTS, BALANCED, 4, 2, 8, 3, 90_000_000);
+        SpanRecord kernel = spans.stream().filter(s -> s.name().equals("matmul layers.1.wq")).findFirst().orElseThrow();
+        Map<String, Object> elsewhere = new HashMap<>(kernel.attributes());
+        elsewhere.put(SpanContract.STEP.name(), 99L);
+        List<SpanRecord> orphan = new ArrayList<>(spans);
+        orphan.add(new SpanRecord(kernel.name(), kernel.startNanos(), kernel.endNanos(), elsewhere, kernel.resource()));
+        List<SpanRecord> noLayer = new ArrayList<>(spans);
+        noLayer.add(new SpanRecord("matmul layers.8.wq", kernel.startNanos(), kernel.endNanos(), kernel.attributes(),
+                kernel.resource()));
+
+        assertThatThrownBy(() -> TracedRun.read("--input o.jsonl", orphan))
+                .isInstanceOf(PlanInputException.class)
+                .hasMessage("--input o.jsonl: kernel slice 'matmul layers.1.wq' has pp_rank 0, pp_mb_id 0, step 99, which "
+                        + "name no run_batch_device span; allowed: kernel slices inside the run_batch_device of their "
+                        + "forward (ppexec run --trace-level 5)");
+        assertThatThrownBy(() -> CostFit.fit(TracedRun.read("--input l.jsonl", noLayer)))
+                .isInstanceOf(PlanInputException.class)
+                .hasMessage("--input l.jsonl: kernel slice 'matmul layers.8.wq' names no layer of the model (8 layers); "
+                        + "allowed: layers.0..layers.7");
     }
 
     private static void assertCosts(CostFit.StageCosts actual, CostFit.StageCosts expected, String what) {
