@@ -27,10 +27,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 
 /** {@code ppexec plan}: fit each rank's costs on traced runs, replay candidate configurations, rank them. */
 @Command(name = "plan", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Fit per-rank costs on traced runs (level 4), simulate every P, split and micro-batch count for "
+        description = "Fit per-rank costs on traced runs (level 4; per layer at level 5), simulate every P, split and micro-batch count for "
                 + "the traced workload, and print the fastest beside the traced run's measured figures.")
 final class PlanCommand implements Callable<Integer> {
 
@@ -41,7 +42,8 @@ final class PlanCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--input", required = true, paramLabel = "TRACE",
-            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable, or a glob in quotes (runs of one model).")
+            description = "OTLP-JSON trace of a ppexec run at --trace-level 4; repeatable, or a glob in quotes (runs of one model; "
+                    + "the rank files of a world are one run).")
     List<Path> inputs;
 
     @Option(names = "--top", defaultValue = "5", description = "Candidates printed (default: ${DEFAULT-VALUE}).")
@@ -73,15 +75,17 @@ final class PlanCommand implements Callable<Integer> {
                 + validateRounds + " is out of range; allowed: 1.." + MAX_VALIDATE_ROUNDS);
         UsageException.check(maxStages == null || maxStages >= 1,
                 "--max-stages " + maxStages + " is out of range; allowed: 1 or more");
-        List<TracedRun> runs = new ArrayList<>();
+        List<TracedRun.Input> traces = new ArrayList<>();
         for (Path input : TraceInput.expand("--input", inputs.stream().map(Path::toString).toList())) {
             List<SpanRecord> spans = new ArrayList<>();
             OtlpJsonReader.read(input, false, spans::add, skipped -> {}).requireSpans(input.toString());
-            try {
-                runs.addAll(TracedRun.read("--input " + input, spans));
-            } catch (PlanInputException e) {
-                throw new UsageException(e.getMessage());
-            }
+            traces.add(new TracedRun.Input("--input " + input, spans));
+        }
+        List<TracedRun> runs;
+        try {
+            runs = TracedRun.read(traces);
+        } catch (PlanInputException e) {
+            throw new UsageException(e.getMessage());
         }
         CostFit fit;
         try {
@@ -147,6 +151,15 @@ final class PlanCommand implements Callable<Integer> {
             out.printf(Locale.ROOT, "  %4d  %8.2f  %8.2f  %8.3f  %8.3f%n", rows, p.layerNanos() / 1e3,
                     p.headNanos() / 1e3, d.layerNanos() / 1e6, d.headNanos() / 1e6);
         }
+        for (Integer rows : fit.decodePerForward().keySet()) {
+            CostFit.StageCosts d = fit.decodeAt(rows);
+            if (!d.perLayerNanos().isEmpty()) {
+                out.printf(Locale.ROOT, "  per layer (level 5, Note [per-layer costs]) at rows %d: decode ms/forward %s; "
+                                + "embed %.3f%n", rows, d.perLayerNanos().stream()
+                                .map(n -> String.format(Locale.ROOT, "%.3f", n / 1e6)).collect(Collectors.joining(" ")),
+                        d.embedNanos() / 1e6);
+            }
+        }
         out.printf(Locale.ROOT, "transfer %.3f ns/byte; launch prefill %.1f us, decode %.1f us; "
                         + "overhead (Note [planner overhead]) %.2f ms at M 1%n", fit.transferNanosPerByte(),
                 fit.prefillLaunchNanos() / 1e3, fit.decodeLaunchNanos() / 1e3, planner.overheadNanos(1) / 1e6);
@@ -198,6 +211,12 @@ final class PlanCommand implements Callable<Integer> {
             row.put("prefillHeadNanosPerToken", fit.prefillAt(r).headNanos());
             row.put("decodeLayerNanosPerForward", fit.decodeAt(r).layerNanos());
             row.put("decodeHeadNanosPerForward", fit.decodeAt(r).headNanos());
+            if (!fit.decodeAt(r).perLayerNanos().isEmpty()) {
+                row.put("prefillNanosPerTokenByLayer", fit.prefillAt(r).perLayerNanos());
+                row.put("prefillEmbedNanosPerToken", fit.prefillAt(r).embedNanos());
+                row.put("decodeNanosPerForwardByLayer", fit.decodeAt(r).perLayerNanos());
+                row.put("decodeEmbedNanosPerForward", fit.decodeAt(r).embedNanos());
+            }
             rows.add(row);
         }
         Map<String, Object> fitJson = new LinkedHashMap<>();

@@ -2,13 +2,16 @@ package dev.ppexec.plan;
 
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.otlp.SpanKind;
 import dev.ppexec.schedule.CostModel;
 
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableMap;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -24,6 +27,15 @@ import java.util.TreeMap;
  * transfer costs its activation bytes ({@code rows · positions · dim · 4}) times the time per byte of the traced
  * pp_send slices between neighbours; TOKENS and FEEDBACK copies are free.
  *
+ * <p>Note [per-layer costs]: where every run has level 5's kernel slices, which tile each run_batch_device, the fit
+ * takes the costs from them instead of solving: per phase and row count, a layer's cost is the mean over forwards of
+ * the sum of its slices ({@code matmul layers.3.wq}, {@code attention layers.3.attn}, ...; prefill per prompt token),
+ * the head's of the last rank's other slices ({@code gather_last final}, {@code rmsnorm final_norm},
+ * {@code matmul lm_head}, {@code argmax next}), and the first rank's embedding of its {@code embed} slice. Unequal
+ * layers then have unequal costs, a stage costs the sum of its own layers (the embedding on the first, the head on the
+ * last), and the measured-cost split (Planner) balances them. A row count whose forwards miss a layer or the head keeps
+ * the solved costs.
+ *
  * @param model                 the traced model
  * @param prefillPerToken       per row count: prefill time per prompt token, of a layer and of the head, ns
  * @param decodePerForward      per row count: decode time per forward, of a layer and of the head, ns
@@ -35,11 +47,43 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                       NavigableMap<Integer, StageCosts> decodePerForward, double transferNanosPerByte,
                       double prefillLaunchNanos, double decodeLaunchNanos) {
 
-    /** The time of one layer and of the head, ns. */
-    public record StageCosts(double layerNanos, double headNanos) {
+    /**
+     * The time of a layer and of the head, ns; from level 5 also each layer's own and the first rank's embedding
+     * (Note [per-layer costs]).
+     *
+     * @param layerNanos    a layer's (from level 5, the mean of {@code perLayerNanos})
+     * @param headNanos     the last rank's (final norm, LM head, argmax)
+     * @param perLayerNanos each layer's, from level 5; empty where the fit solved layers·L + last·H
+     * @param embedNanos    the first rank's embedding, from level 5; 0 otherwise (the solved L and H absorb it)
+     */
+    public record StageCosts(double layerNanos, double headNanos, List<Double> perLayerNanos, double embedNanos) {
 
-        double stage(int layers, boolean last) {
-            return layers * layerNanos + (last ? headNanos : 0);
+        public StageCosts {
+            perLayerNanos = List.copyOf(perLayerNanos);
+        }
+
+        public StageCosts(double layerNanos, double headNanos) {
+            this(layerNanos, headNanos, List.of(), 0);
+        }
+
+        /** Level 5's costs: each layer's, the head's and the embedding's. */
+        public static StageCosts perLayer(List<Double> perLayerNanos, double headNanos, double embedNanos) {
+            double mean = perLayerNanos.stream().mapToDouble(Double::doubleValue).average().orElseThrow();
+            return new StageCosts(mean, headNanos, perLayerNanos, embedNanos);
+        }
+
+        /** Layer {@code index}'s time: its own from level 5, else the fitted layer's. */
+        public double layer(int index) {
+            return perLayerNanos.isEmpty() ? layerNanos : perLayerNanos.get(index);
+        }
+
+        /** The time of rank {@code rank} of {@code split}: its layers, the embedding on the first, the head on the last. */
+        public double stage(Partition split, int rank) {
+            double nanos = rank == 0 ? embedNanos : 0;
+            for (int l = split.first(rank); l < split.end(rank); l++) {
+                nanos += layer(l);
+            }
+            return nanos + (rank == split.stages() - 1 ? headNanos : 0);
         }
     }
 
@@ -66,6 +110,9 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
         double sendNanos = 0;
         double sendBytes = 0;
         double[] launch = new double[4]; // prefill sum, count, decode sum, count
+        Map<Integer, KernelSums> prefillKernels = new TreeMap<>();
+        Map<Integer, KernelSums> decodeKernels = new TreeMap<>();
+        boolean levelFive = true;
         for (TracedRun run : runs) {
             // per (phase, rows, rank): sum and count of device time
             Map<List<Integer>, double[]> device = new TreeMap<>((a, b) -> {
@@ -95,9 +142,13 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                             sendBytes += activationBytes(model, s.rows(), s.step() == 0 ? run.promptLength() : 1);
                         }
                     }
+                    case KERNEL -> {
+                        // counted below, per forward
+                    }
                     default -> throw new AssertionError(s.kind());
                 }
             }
+            levelFive &= addKernels(run, model.layers(), prefillKernels, decodeKernels);
             for (Map.Entry<List<Integer>, double[]> e : device.entrySet()) {
                 int phase = e.getKey().get(0);
                 int rows = e.getKey().get(1);
@@ -108,9 +159,99 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                         new double[] {run.split().size(rank), rank == run.ranks() - 1 ? 1 : 0, perUnit});
             }
         }
-        return new CostFit(model, solveAll(model, prefill), solveAll(model, decode),
+        NavigableMap<Integer, StageCosts> prefillCosts = solveAll(model, prefill);
+        NavigableMap<Integer, StageCosts> decodeCosts = solveAll(model, decode);
+        if (levelFive) {
+            prefillKernels.forEach((rows, sums) -> sums.costs().ifPresent(c -> prefillCosts.put(rows, c)));
+            decodeKernels.forEach((rows, sums) -> sums.costs().ifPresent(c -> decodeCosts.put(rows, c)));
+        }
+        return new CostFit(model, prefillCosts, decodeCosts,
                 sendBytes == 0 ? 0 : sendNanos / sendBytes,
                 launch[1] == 0 ? 0 : launch[0] / launch[1], launch[3] == 0 ? 0 : launch[2] / launch[3]);
+    }
+
+    /** Per phase and row count, level 5's sums over forwards: of each layer's slices, the head's and the embedding's. */
+    private static final class KernelSums {
+        private static final int HEAD = -1;
+        private static final int EMBED = -2;
+
+        final double[] layerNanos;
+        final long[] layerForwards;
+        double headNanos;
+        long headForwards;
+        double embedNanos;
+        long embedForwards;
+
+        KernelSums(int layers) {
+            layerNanos = new double[layers];
+            layerForwards = new long[layers];
+        }
+
+        /** Adds one forward's per-part sums ({@code parts}: layer index, HEAD or EMBED, to its nanos per unit). */
+        void add(Map<Integer, Double> parts) {
+            parts.forEach((part, nanos) -> {
+                if (part == HEAD) {
+                    headNanos += nanos;
+                    headForwards++;
+                } else if (part == EMBED) {
+                    embedNanos += nanos;
+                    embedForwards++;
+                } else {
+                    layerNanos[part] += nanos;
+                    layerForwards[part]++;
+                }
+            });
+        }
+
+        /** The mean per forward of each part; empty unless every layer and the head were seen. */
+        Optional<StageCosts> costs() {
+            List<Double> perLayer = new ArrayList<>();
+            for (int l = 0; l < layerNanos.length; l++) {
+                if (layerForwards[l] == 0) {
+                    return Optional.empty();
+                }
+                perLayer.add(layerNanos[l] / layerForwards[l]);
+            }
+            if (headForwards == 0) {
+                return Optional.empty();
+            }
+            return Optional.of(StageCosts.perLayer(perLayer, headNanos / headForwards,
+                    embedForwards == 0 ? 0 : embedNanos / embedForwards));
+        }
+
+        /** The part a kernel slice's time belongs to: its layer ({@code layers.3.wq}), the embedding, else the head. */
+        static int part(String source, String name, int layers) {
+            String label = name.substring(name.indexOf(' ') + 1);
+            if (label.startsWith("layers.")) {
+                int dot = label.indexOf('.', "layers.".length());
+                String index = label.substring("layers.".length(), dot < 0 ? label.length() : dot);
+                if (index.matches("\\d{1,9}") && Integer.parseInt(index) < layers) {
+                    return Integer.parseInt(index);
+                }
+                throw new PlanInputException(source + ": kernel slice '" + name + "' names no layer of the model ("
+                        + layers + " layers); allowed: layers.0..layers." + (layers - 1));
+            }
+            return name.startsWith("embed ") ? EMBED : HEAD;
+        }
+    }
+
+    /**
+     * Adds {@code run}'s kernel slices to the sums of their phase and row count, a forward's slices of one part summed
+     * (prefill per prompt token); false when the run has none (not level 5).
+     */
+    private static boolean addKernels(TracedRun run, int layers, Map<Integer, KernelSums> prefill,
+                                      Map<Integer, KernelSums> decode) {
+        Map<List<Integer>, Map<Integer, Double>> forwards = new LinkedHashMap<>();
+        for (TracedRun.Slice s : run.slices()) {
+            if (s.kind() == SpanKind.KERNEL) {
+                double units = s.step() == 0 ? (double) s.rows() * run.promptLength() : 1;
+                forwards.computeIfAbsent(List.of(s.step() == 0 ? 0 : 1, s.rows(), s.rank(), s.microBatch(), s.step()),
+                        k -> new TreeMap<>()).merge(KernelSums.part(run.source(), s.name(), layers), s.durationNanos() / units, Double::sum);
+            }
+        }
+        forwards.forEach((key, parts) -> (key.get(0) == 0 ? prefill : decode)
+                .computeIfAbsent(key.get(1), k -> new KernelSums(layers)).add(parts));
+        return !forwards.isEmpty();
     }
 
     /**
@@ -126,8 +267,8 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
         List<Double> decodeForward = new ArrayList<>();
         for (int r = 0; r < split.stages(); r++) {
             boolean last = r == split.stages() - 1;
-            prefillForward.add(Math.max(prefillLaunchNanos, tokens * prefill.stage(split.size(r), last)));
-            decodeForward.add(Math.max(decodeLaunchNanos, decode.stage(split.size(r), last)));
+            prefillForward.add(Math.max(prefillLaunchNanos, tokens * prefill.stage(split, r)));
+            decodeForward.add(Math.max(decodeLaunchNanos, decode.stage(split, r)));
         }
         CostModel prefillCosts = new CostModel(prefillForward,
                 transferNanosPerByte * activationBytes(model, rows, promptLength), 0);
@@ -164,8 +305,16 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
             return below.getValue();
         }
         double t = (rows - below.getKey()) / (above.getKey() - below.getKey());
-        return new StageCosts(lerp(below.getValue().layerNanos(), above.getValue().layerNanos(), t),
-                lerp(below.getValue().headNanos(), above.getValue().headNanos(), t));
+        StageCosts a = below.getValue();
+        StageCosts b = above.getValue();
+        if (a.perLayerNanos().isEmpty() || b.perLayerNanos().isEmpty()) {
+            return new StageCosts(lerp(a.layerNanos(), b.layerNanos(), t), lerp(a.headNanos(), b.headNanos(), t));
+        }
+        List<Double> perLayer = new ArrayList<>();
+        for (int l = 0; l < a.perLayerNanos().size(); l++) {
+            perLayer.add(lerp(a.perLayerNanos().get(l), b.perLayerNanos().get(l), t));
+        }
+        return StageCosts.perLayer(perLayer, lerp(a.headNanos(), b.headNanos(), t), lerp(a.embedNanos(), b.embedNanos(), t));
     }
 
     private static double lerp(double a, double b, double t) {

@@ -144,8 +144,9 @@ public final class Planner {
     }
 
     /**
-     * The contiguous split of the layers into {@code stages} whose slowest stage (prefill plus every decode step, the
-     * head on the last) is the fastest; among equals, the one closest to balanced (earlier stages larger).
+     * The contiguous split of the layers into {@code stages} whose slowest stage (prefill plus every decode step, each
+     * layer at its own cost where level 5 gives it (Note [per-layer costs]), the embedding on the first, the head on the
+     * last) is the fastest; among equals, the one closest to balanced (earlier stages larger).
      */
     Partition measuredSplit(int stages, int microBatches) {
         int layers = fit.model().layers();
@@ -153,8 +154,12 @@ public final class Planner {
         CostFit.StageCosts prefill = fit.prefillAt(rows);
         CostFit.StageCosts decode = fit.decodeAt(rows);
         double tokens = rows * promptLength;
-        double layer = tokens * prefill.layerNanos() + decodeSteps * decode.layerNanos();
+        double[] upTo = new double[layers + 1]; // upTo[i]: layers 0..i-1, prefill plus every decode step
+        for (int l = 0; l < layers; l++) {
+            upTo[l + 1] = upTo[l] + tokens * prefill.layer(l) + decodeSteps * decode.layer(l);
+        }
         double head = tokens * prefill.headNanos() + decodeSteps * decode.headNanos();
+        double embed = tokens * prefill.embedNanos() + decodeSteps * decode.embedNanos();
         // best[k][i]: the smallest slowest stage when the first k stages hold the first i layers
         double[][] best = new double[stages + 1][layers + 1];
         int[][] cut = new int[stages + 1][layers + 1];
@@ -165,7 +170,7 @@ public final class Planner {
         for (int k = 1; k <= stages; k++) {
             for (int i = k; i <= layers - (stages - k); i++) {
                 for (int j = i - 1; j >= k - 1; j--) {
-                    double stage = (i - j) * layer + (k == stages ? head : 0);
+                    double stage = upTo[i] - upTo[j] + (k == stages ? head : 0) + (k == 1 ? embed : 0);
                     double worst = Math.max(best[k - 1][j], stage);
                     if (worst < best[k][i] * (1 - 1e-12)) {
                         best[k][i] = worst;

@@ -8,6 +8,7 @@ import dev.ppexec.report.TraceReport;
 import dev.ppexec.trace.SpanContract;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,15 +24,22 @@ import java.util.Set;
  * @param model      the preset named by ppexec.model
  * @param split      ppexec.split
  * @param device     ppexec.device ({@code cpu} or {@code cuda})
- * @param slices     the run's run_batch_cpu, run_batch_device and pp_send slices, one per rank, micro-batch and step
+ * @param slices     the run's run_batch_cpu, run_batch_device and pp_send slices, one per rank, micro-batch and step,
+ *                   and at level 5 the kernel slices of each such forward
  * @param measured   the report's run figures (tokens/s, bubble)
  */
 public record TracedRun(String source, ModelConfig model, Partition split, int microBatches, int requests,
                         int promptLength, int decodeSteps, String device, List<Slice> slices,
                         TraceReport.RunStats measured) {
 
-    /** One level-4 slice of one micro-batch at one step on one rank. */
-    public record Slice(SpanKind kind, int rank, int peerRank, int microBatch, int step, int rows, long durationNanos) {
+    /**
+     * One level-4 slice, or level 5's kernel slice, of one micro-batch at one step on one rank.
+     *
+     * @param name the span's name ({@code matmul layers.3.wq} for a kernel slice)
+     * @param rows the micro-batch's rows (a kernel slice's are its run_batch_device's)
+     */
+    public record Slice(SpanKind kind, String name, int rank, int peerRank, int microBatch, int step, int rows,
+                        long durationNanos) {
     }
 
     public TracedRun {
@@ -47,15 +55,68 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
         return (long) requests * (decodeSteps + 1);
     }
 
-    /** Groups {@code spans} by their resource (one run each) and reads every run; a run lacking its configuration or its level-4 slices fails naming the attribute. */
+    /** The spans of one input (a file), named as messages name it ({@code --input t.jsonl}). */
+    public record Input(String source, List<SpanRecord> spans) {
+    }
+
+    /** What a rank process of a world writes of its own among the run's {@code ppexec.*} attributes (Note [world runs]). */
+    private static final List<SpanContract.Key> PER_PROCESS = List.of(SpanContract.WORLD_RANK,
+            SpanContract.CLOCK_OFFSET_NS, SpanContract.CLOCK_RTT_NS);
+    private static final String RUN_PREFIX = "ppexec.";
+
+    /** One input's spans of one resource: its run key and world rank (null outside a world). */
+    private record Part(String source, Map<String, Object> runKey, Object worldRank, List<SpanRecord> spans) {
+    }
+
+    /** Reads {@code spans} of one input: {@link #read(List)} of it alone. */
     public static List<TracedRun> read(String source, List<SpanRecord> spans) {
-        Map<Map<String, Object>, List<SpanRecord>> byRun = new LinkedHashMap<>();
-        for (SpanRecord span : spans) {
-            byRun.computeIfAbsent(span.resource(), r -> new ArrayList<>()).add(span);
+        return read(List.of(new Input(source, spans)));
+    }
+
+    /**
+     * Groups the inputs' spans into runs and reads every run; a run lacking its configuration or its level-4 slices
+     * fails naming the attribute.
+     *
+     * <p>Note [world runs]: a single-process run's spans share one resource, so a resource is a run. A world's rank
+     * processes (ppexec.world.rank) each write their own file under their own resource (host, pid,
+     * service.instance.id, world rank, clock; on Kubernetes, a pod each), so the parts of several inputs whose
+     * {@code ppexec.*} attributes agree but for the world rank and clock, and whose world ranks differ, are one run: a
+     * part joins the first run of its key that lacks its world rank, in the order given, and a second file of a world
+     * rank starts another run (the same configuration run twice stays two runs).
+     */
+    public static List<TracedRun> read(List<Input> inputs) {
+        List<List<Part>> groups = new ArrayList<>();
+        for (Input input : inputs) {
+            Map<Map<String, Object>, List<SpanRecord>> byResource = new LinkedHashMap<>();
+            for (SpanRecord span : input.spans()) {
+                byResource.computeIfAbsent(span.resource(), r -> new ArrayList<>()).add(span);
+            }
+            byResource.forEach((resource, spans) -> {
+                Object worldRank = resource.get(SpanContract.WORLD_RANK.name());
+                Map<String, Object> runKey = new HashMap<>(resource);
+                if (worldRank != null) {
+                    runKey.keySet().removeIf(k -> !k.startsWith(RUN_PREFIX));
+                    PER_PROCESS.forEach(k -> runKey.remove(k.name()));
+                }
+                Part part = new Part(input.source(), runKey, worldRank, spans);
+                for (List<Part> group : groups) {
+                    Part first = group.getFirst();
+                    if (worldRank != null && first.worldRank() != null && first.runKey().equals(runKey)
+                            && group.stream().noneMatch(p -> String.valueOf(p.worldRank()).equals(String.valueOf(worldRank)))) {
+                        group.add(part);
+                        return;
+                    }
+                }
+                groups.add(new ArrayList<>(List.of(part)));
+            });
         }
         List<TracedRun> runs = new ArrayList<>();
-        for (List<SpanRecord> run : byRun.values()) {
-            runs.add(of(source, run));
+        for (List<Part> group : groups) {
+            List<String> sources = group.stream().map(Part::source).distinct().toList();
+            String source = sources.getFirst() + sources.stream().skip(1)
+                    .map(s -> ", " + s.substring(s.startsWith("--input ") ? "--input ".length() : 0))
+                    .reduce("", String::concat);
+            runs.add(of(source, group.stream().flatMap(p -> p.spans().stream()).toList()));
         }
         return runs;
     }
@@ -88,11 +149,16 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                     + " do not describe a run; allowed: 1 <= micro_batches <= requests, prompt_len >= 1, decode_steps >= 0");
         }
         List<Slice> slices = new ArrayList<>();
+        List<SpanRecord> kernels = new ArrayList<>();
         Set<List<Integer>> seen = new HashSet<>();
         TraceReport.Builder report = TraceReport.builder();
         for (SpanRecord span : spans) {
             report.accept(span);
             SpanKind kind = SpanKind.of(span);
+            if (kind == SpanKind.KERNEL) {
+                kernels.add(span);
+                continue;
+            }
             if (kind != SpanKind.BATCH_CPU && kind != SpanKind.BATCH_DEVICE && kind != SpanKind.PP_SEND) {
                 continue;
             }
@@ -106,7 +172,29 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                         + " and batch_size " + rows + "; allowed: pp_rank 0.." + (split.stages() - 1) + " and a batch_size");
             }
             if (seen.add(List.of(kind.ordinal(), rank, mb, step))) {
-                slices.add(new Slice(kind, rank, peer == null ? -1 : peer, mb, step, rows,
+                slices.add(new Slice(kind, span.name(), rank, peer == null ? -1 : peer, mb, step, rows,
+                        span.endNanos() - span.startNanos()));
+            }
+        }
+        Map<List<Integer>, Integer> forwardRows = new HashMap<>();
+        for (Slice s : slices) {
+            if (s.kind() == SpanKind.BATCH_DEVICE) {
+                forwardRows.put(List.of(s.rank(), s.microBatch(), s.step()), s.rows());
+            }
+        }
+        Set<List<Object>> seenKernels = new HashSet<>();
+        for (SpanRecord span : kernels) {
+            Integer rank = span.intAttribute(SpanContract.PP_RANK.name());
+            Integer mb = span.intAttribute(SpanContract.PP_MB_ID.name());
+            Integer step = span.intAttribute(SpanContract.STEP.name());
+            Integer rows = rank == null || mb == null || step == null ? null : forwardRows.get(List.of(rank, mb, step));
+            if (rows == null) {
+                throw new PlanInputException(source + ": kernel slice '" + span.name() + "' has pp_rank " + rank
+                        + ", pp_mb_id " + mb + ", step " + step + ", which name no run_batch_device span; allowed: "
+                        + "kernel slices inside the run_batch_device of their forward (ppexec run --trace-level 5)");
+            }
+            if (seenKernels.add(List.of(span.name(), rank, mb, step))) {
+                slices.add(new Slice(SpanKind.KERNEL, span.name(), rank, -1, mb, step, rows,
                         span.endNanos() - span.startNanos()));
             }
         }

@@ -2,11 +2,15 @@ package dev.ppexec.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -75,6 +79,82 @@ class PlanCommandTest {
         assertThat(median).isBetween(Double.parseDouble(validated.group(2)), Double.parseDouble(validated.group(3)));
         assertThat(Double.parseDouble(validated.group(5)))
                 .isCloseTo(median / Double.parseDouble(validated.group(4)), withinPercentage(5)); // printed rounded
+    }
+
+    /**
+     * A level-5 trace split into rank files as a world's rank processes write them (Note [world runs] in TracedRun)
+     * plans as the unsplit file does: one run, the same fit (per layer: level 5's) and the same candidates.
+     */
+    @Test
+    void plan_rankFilesOfALevelFiveTrace_sameFitAndCandidatesAsTheUnsplitFile(@TempDir Path dir) throws Exception {
+        Path trace = traced(dir, "5");
+        List<Path> ranks = rankFiles(trace, dir);
+
+        JsonNode one = planJson("--input", trace.toString());
+        JsonNode world = planJson("--input", ranks.get(0).toString(), "--input", ranks.get(1).toString());
+
+        assertThat(world.get("traced")).hasSize(1);
+        assertThat(world.get("traced").get(0).get("input").asText()).isEqualTo(ranks.get(0) + ", " + ranks.get(1));
+        assertThat(world.get("fit")).isEqualTo(one.get("fit"));
+        assertThat(world.get("candidates")).isEqualTo(one.get("candidates"));
+        JsonNode byLayer = one.at("/fit/byRows/0/decodeNanosPerForwardByLayer");
+        assertThat(byLayer).as("tiny's 4 layers, each its own cost").hasSize(4);
+        byLayer.forEach(n -> assertThat(n.asDouble()).isPositive());
+        assertThat(planJson("--input", traced(dir, "4").toString()).at("/fit/byRows/0").has("decodeNanosPerForwardByLayer"))
+                .as("level 4 has no kernel slices").isFalse();
+    }
+
+    private static JsonNode planJson(String... inputs) throws Exception {
+        List<String> args = new ArrayList<>(List.of("plan", "--max-stages", "2", "--top", "50", "--format", "json"));
+        args.addAll(List.of(inputs));
+        CliRun plan = CliRun.withEnv(Map.of(), args.toArray(String[]::new));
+        assertThat(plan.status()).as(plan.err()).isZero();
+        return new ObjectMapper().readTree(plan.out());
+    }
+
+    /**
+     * {@code trace}'s spans by pp_rank (the others, Req roots among them, on rank 0) in rank0.jsonl and rank1.jsonl,
+     * each under its own process (pid, service.instance.id) and world rank.
+     */
+    private static List<Path> rankFiles(Path trace, Path dir) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        List<Path> files = List.of(dir.resolve("rank0.jsonl"), dir.resolve("rank1.jsonl"));
+        for (int r = 0; r < 2; r++) {
+            StringBuilder out = new StringBuilder();
+            for (String line : Files.readAllLines(trace)) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                ObjectNode copy = (ObjectNode) json.readTree(line);
+                for (JsonNode resourceSpans : copy.get("resourceSpans")) {
+                    ArrayNode attributes = (ArrayNode) resourceSpans.at("/resource/attributes");
+                    for (int i = attributes.size() - 1; i >= 0; i--) {
+                        if (List.of("process.pid", "service.instance.id").contains(attributes.get(i).get("key").asText())) {
+                            attributes.remove(i);
+                        }
+                    }
+                    attributes.addObject().put("key", "process.pid").putObject("value").put("intValue", "" + (100 + r));
+                    attributes.addObject().put("key", "service.instance.id").putObject("value").put("stringValue", "i" + r);
+                    attributes.addObject().put("key", "ppexec.world.rank").putObject("value").put("intValue", "" + r);
+                    attributes.addObject().put("key", "ppexec.world.size").putObject("value").put("intValue", "2");
+                    for (JsonNode scope : resourceSpans.get("scopeSpans")) {
+                        ArrayNode spans = (ArrayNode) scope.get("spans");
+                        for (int i = spans.size() - 1; i >= 0; i--) {
+                            int rank = 0;
+                            for (JsonNode a : spans.get(i).path("attributes")) {
+                                rank = a.get("key").asText().equals("pp_rank") ? a.at("/value/intValue").asInt() : rank;
+                            }
+                            if (rank != r) {
+                                spans.remove(i);
+                            }
+                        }
+                    }
+                }
+                out.append(json.writeValueAsString(copy)).append('\n');
+            }
+            Files.writeString(files.get(r), out);
+        }
+        return files;
     }
 
     @Test

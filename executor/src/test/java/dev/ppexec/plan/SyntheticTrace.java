@@ -9,12 +9,15 @@ import dev.ppexec.trace.TraceStage;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.SequencedMap;
 
 /**
  * A traced run of model toy with known costs, as ppexec run would export it at level 4: per rank, micro-batch and
  * step a run_batch_cpu and a run_batch_device slice (once per request of the micro-batch, as the runtime exports
- * them), a pp_send between neighbours, and one Req span per request over {@code requestSpanNanos}.
+ * them), a pp_send between neighbours, and one Req span per request over {@code requestSpanNanos}. Costs with
+ * per-layer times (level 5's) add each forward's kernel slices, once per micro-batch, tiling its run_batch_device.
  */
 final class SyntheticTrace {
 
@@ -25,11 +28,44 @@ final class SyntheticTrace {
     record Costs(Map<Integer, CostFit.StageCosts> prefillPerToken, Map<Integer, CostFit.StageCosts> decodePerForward,
                  long transferNanosPerKiB, long prefillLaunchNanos, long decodeLaunchNanos) {
 
-        long device(int step, int rows, int promptLength, int layers, boolean last) {
-            double costs = step == 0
-                    ? rows * promptLength * prefillPerToken.get(rows).stage(layers, last)
-                    : decodePerForward.get(rows).stage(layers, last);
-            return Math.round(costs);
+        /** The stage's costs of a forward at {@code step}, and the units they are per (prompt tokens, or 1). */
+        private CostFit.StageCosts of(int step, int rows) {
+            return step == 0 ? prefillPerToken.get(rows) : decodePerForward.get(rows);
+        }
+
+        private static double units(int step, int rows, int promptLength) {
+            return step == 0 ? (double) rows * promptLength : 1;
+        }
+
+        long device(int step, int rows, int promptLength, Partition split, int rank) {
+            if (!of(step, rows).perLayerNanos().isEmpty()) {
+                return kernels(step, rows, promptLength, split, rank).values().stream().mapToLong(Long::longValue).sum();
+            }
+            return Math.round(units(step, rows, promptLength) * of(step, rows).stage(split, rank));
+        }
+
+        /**
+         * Level 5: the forward's kernel slices, named as the backends name them, and their durations: the embedding on
+         * the first rank, two slices per layer (a third of its time, and the rest), two for the head on the last.
+         */
+        SequencedMap<String, Long> kernels(int step, int rows, int promptLength, Partition split, int rank) {
+            CostFit.StageCosts costs = of(step, rows);
+            double units = units(step, rows, promptLength);
+            SequencedMap<String, Long> out = new LinkedHashMap<>();
+            if (rank == 0) {
+                out.put("embed embed", Math.round(units * costs.embedNanos()));
+            }
+            for (int l = split.first(rank); l < split.end(rank); l++) {
+                long layer = Math.round(units * costs.layer(l));
+                out.put("matmul layers." + l + ".wq", layer / 3);
+                out.put("attention layers." + l + ".attn", layer - layer / 3);
+            }
+            if (rank == split.stages() - 1) {
+                long head = Math.round(units * costs.headNanos());
+                out.put("matmul lm_head", head / 3);
+                out.put("argmax next", head - head / 3);
+            }
+            return out;
         }
 
         long transfer(int step, int rows, int promptLength) {
@@ -64,8 +100,15 @@ final class SyntheticTrace {
                 for (int step = 0; step <= decodeSteps; step++) {
                     long launch = step == 0 ? costs.prefillLaunchNanos() : costs.decodeLaunchNanos();
                     spans.add(batch(TraceStage.RUN_BATCH_CPU, r, -1, mb, step, rid, rows, at, at + launch, resource));
-                    long device = costs.device(step, rows, promptLength, split.size(r), last);
+                    long device = costs.device(step, rows, promptLength, split, r);
                     spans.add(batch(TraceStage.RUN_BATCH_DEVICE, r, -1, mb, step, rid, rows, at, at + device, resource));
+                    if (rid % rows == 0 && !costs.of(step, rows).perLayerNanos().isEmpty()) {
+                        long kernelAt = at;
+                        for (Map.Entry<String, Long> k : costs.kernels(step, rows, promptLength, split, r).entrySet()) {
+                            spans.add(kernel(k.getKey(), r, mb, step, kernelAt, kernelAt + k.getValue(), resource));
+                            kernelAt += k.getValue();
+                        }
+                    }
                     if (!last) {
                         long transfer = costs.transfer(step, rows, promptLength);
                         spans.add(batch(TraceStage.PP_SEND, r, r + 1, mb, step, rid, rows, at, at + transfer, resource));
@@ -78,6 +121,16 @@ final class SyntheticTrace {
             spans.add(new SpanRecord(SpanContract.REQUEST_PREFIX + rid, T0, T0 + requestSpanNanos, root, resource));
         }
         return spans;
+    }
+
+    private static SpanRecord kernel(String name, int rank, int mb, int step, long start, long end,
+                                     Map<String, Object> resource) {
+        Map<String, Object> a = new HashMap<>();
+        a.put(SpanContract.PP_RANK.name(), (long) rank);
+        a.put(SpanContract.PP_MB_ID.name(), (long) mb);
+        a.put(SpanContract.STEP.name(), (long) step);
+        a.put(SpanContract.KERNEL.name(), name.substring(0, name.indexOf(' ')));
+        return new SpanRecord(name, start, end, a, resource);
     }
 
     private static SpanRecord batch(TraceStage stage, int rank, int peer, int mb, int step, int rid, int rows,
