@@ -94,9 +94,12 @@ final class BenchCommand implements Callable<Integer> {
                         MetricsOptions metrics) {}
 
     @Override
-    public Integer call() throws IOException {
-        PrintWriter o = spec.commandLine().getOut();
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        return StopOnSignal.guard(err, "bench", true, signal -> bench(spec.commandLine().getOut(), err, signal));
+    }
+
+    private Integer bench(PrintWriter o, PrintWriter err, StopOnSignal signal) throws IOException {
         Plan plan = validate();
         new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
                 .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT))
@@ -136,6 +139,9 @@ final class BenchCommand implements Callable<Integer> {
             files = SweepOutput.write(out, header, points);
         } catch (IOException e) {
             throw new IOException("--out " + out + ": cannot write the results (" + e.getMessage() + ")", e);
+        }
+        if (signal.signalled()) {
+            return 1; // the stop line is the hook's
         }
         files.forEach(f -> o.println("wrote " + f));
         if (!Desktop.available()) {

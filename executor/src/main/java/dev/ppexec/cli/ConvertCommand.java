@@ -31,9 +31,12 @@ final class ConvertCommand implements Callable<Integer> {
     Path output;
 
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        return StopOnSignal.guard(err, "convert", false, signal -> convert(spec.commandLine().getOut(), err, signal));
+    }
+
+    private Integer convert(PrintWriter out, PrintWriter err, StopOnSignal signal) {
         input.check();
         input.inputsOf(new OutputCheck()).output("--output", output).check();
         ConvertResult r;
@@ -41,6 +44,9 @@ final class ConvertCommand implements Callable<Integer> {
             r = PerfettoConverter.convert(input.paths(), output, input.lenient, input.skipPrinter(err, "convert"));
         } catch (UncheckedIOException e) {
             throw new UncheckedIOException("--output " + e.getMessage(), e.getCause()); // "OUT: cannot write: why"
+        }
+        if (signal.signalled()) {
+            return 1; // written whole before the signal; the stop line is the hook's
         }
         input.printSkipped(err, "convert", r.read());
         for (String warning : r.warnings()) {
