@@ -5,6 +5,7 @@ import dev.ppexec.host.HostCpu;
 import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.Metrics;
 import dev.ppexec.otel.MetricsOptions;
@@ -143,7 +144,7 @@ final class BenchCommand implements Callable<Integer> {
         if (signal.signalled()) {
             return 1; // the stop line is the hook's
         }
-        files.forEach(f -> o.println("wrote " + f));
+        files.forEach(f -> o.println("wrote " + Printable.path(f)));
         if (!Desktop.available()) {
             o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
         }

@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
@@ -54,7 +55,7 @@ final class ConvertCommand implements Callable<Integer> {
         }
         TraceCounts w = r.written();
         out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
-                        + "%,d thread spans not drawn)%n", output, w.slices(), w.flows(),
+                        + "%,d thread spans not drawn)%n", Printable.path(output), w.slices(), w.flows(),
                 count(w.processes(), "process", "processes"), count(w.tracks(), "track", "tracks"), r.read().spans(),
                 w.mergedCopies(), w.threadSpans());
         if (w.backwardFlows() > 0) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.io.PngFile;
 import dev.ppexec.report.KernelReport;
 import dev.ppexec.report.TimelinePainter;
@@ -92,7 +93,7 @@ final class ReportCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
             }
-            (format == Format.json ? err : out).println("timeline: " + timeline);
+            (format == Format.json ? err : out).println("timeline: " + Printable.path(timeline));
         }
         return 0;
     }
