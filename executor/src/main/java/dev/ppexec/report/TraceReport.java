@@ -1,5 +1,6 @@
 package dev.ppexec.report;
 
+import dev.ppexec.io.Printable;
 import dev.ppexec.otlp.Flows;
 import dev.ppexec.otlp.RankKey;
 import dev.ppexec.otlp.SliceTable;
@@ -147,7 +148,7 @@ public final class TraceReport {
     /** The figures as a table, for people ("-" where a figure has nothing to stand on). */
     public void printText(PrintWriter out) {
         for (String w : warnings) {
-            out.println("warning: " + w);
+            out.println("warning: " + Printable.text(w)); // names from the trace (rid, span names)
         }
         if (ranks.isEmpty()) {
             out.println("no run_batch_cpu or run_batch_device spans: was the run traced at level 4?");
