@@ -5,6 +5,7 @@ import dev.ppexec.host.HostCpu;
 import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.otel.Metrics;
 import dev.ppexec.otel.MetricsOptions;
@@ -94,9 +95,12 @@ final class BenchCommand implements Callable<Integer> {
                         MetricsOptions metrics) {}
 
     @Override
-    public Integer call() throws IOException {
-        PrintWriter o = spec.commandLine().getOut();
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        return StopOnSignal.guard(err, "bench", true, signal -> bench(spec.commandLine().getOut(), err, signal));
+    }
+
+    private Integer bench(PrintWriter o, PrintWriter err, StopOnSignal signal) throws IOException {
         Plan plan = validate();
         new OutputCheck().output("--out", out.resolve(SweepOutput.MARKDOWN)).output("--out", out.resolve(SweepOutput.JSON))
                 .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT))
@@ -137,7 +141,10 @@ final class BenchCommand implements Callable<Integer> {
         } catch (IOException e) {
             throw new IOException("--out " + out + ": cannot write the results (" + e.getMessage() + ")", e);
         }
-        files.forEach(f -> o.println("wrote " + f));
+        if (signal.signalled()) {
+            return 1; // the stop line is the hook's
+        }
+        files.forEach(f -> o.println("wrote " + Printable.path(f)));
         if (!Desktop.available()) {
             o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
         }

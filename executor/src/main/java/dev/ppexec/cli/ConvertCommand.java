@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
 import dev.ppexec.perfetto.TraceCounts;
@@ -31,9 +32,12 @@ final class ConvertCommand implements Callable<Integer> {
     Path output;
 
     @Override
-    public Integer call() {
-        PrintWriter out = spec.commandLine().getOut();
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        return StopOnSignal.guard(err, "convert", false, signal -> convert(spec.commandLine().getOut(), err, signal));
+    }
+
+    private Integer convert(PrintWriter out, PrintWriter err, StopOnSignal signal) {
         input.check();
         input.inputsOf(new OutputCheck()).output("--output", output).check();
         ConvertResult r;
@@ -42,13 +46,16 @@ final class ConvertCommand implements Callable<Integer> {
         } catch (UncheckedIOException e) {
             throw new UncheckedIOException("--output " + e.getMessage(), e.getCause()); // "OUT: cannot write: why"
         }
+        if (signal.signalled()) {
+            return 1; // written whole before the signal; the stop line is the hook's
+        }
         input.printSkipped(err, "convert", r.read());
         for (String warning : r.warnings()) {
             out.println("warning: " + warning);
         }
         TraceCounts w = r.written();
         out.printf(Locale.ROOT, "%s: %,d slices, %,d arrows, %s, %s, from %,d spans (%,d per-request copies merged, "
-                        + "%,d thread spans not drawn)%n", output, w.slices(), w.flows(),
+                        + "%,d thread spans not drawn)%n", Printable.path(output), w.slices(), w.flows(),
                 count(w.processes(), "process", "processes"), count(w.tracks(), "track", "tracks"), r.read().spans(),
                 w.mergedCopies(), w.threadSpans());
         if (w.backwardFlows() > 0) {

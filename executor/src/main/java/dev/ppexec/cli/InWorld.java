@@ -164,7 +164,7 @@ final class InWorld {
                     cmd.printSummary(out, pipeline, workload, result);
                     if (cmd.report != null) {
                         RunReport.write(cmd.report, pipeline, workload, result);
-                        out.println("report: " + cmd.report);
+                        out.println("report: " + dev.ppexec.io.Printable.path(cmd.report));
                     }
                 } else {
                     out.printf(Locale.ROOT, "rank %d of %d: stage %d (layers %s) done; rank 0 has the results%n",

@@ -2,6 +2,7 @@ package dev.ppexec.cli;
 
 import dev.ppexec.failure.Failures;
 import dev.ppexec.io.OutputRefusedException;
+import dev.ppexec.io.Printable;
 import dev.ppexec.otlp.TraceInputException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -66,7 +67,7 @@ public final class Main implements Runnable {
     /** Says how {@code command} failed, in one line on {@code err}; returns the exit status (Note [usage errors]). */
     static int failed(Exception e, String command, PrintWriter err) {
         if (e instanceof UsageException || e instanceof TraceInputException || e instanceof OutputRefusedException) {
-            err.println(oneLine(command + ": " + e.getMessage()));
+            err.println(Printable.text(command + ": " + e.getMessage()));
             return USAGE;
         }
         boolean internal = e instanceof IllegalArgumentException || e instanceof NullPointerException
@@ -74,7 +75,7 @@ public final class Main implements Runnable {
         String what = Failures.describe(e);
         String name = e.getClass().getSimpleName();
         String kind = !internal ? ": error: " : ": internal error: " + (what.startsWith(name) ? "" : name + ": ");
-        err.println(oneLine(command + kind + what));
+        err.println(Printable.text(command + kind + what));
         return 1;
     }
 
@@ -89,7 +90,7 @@ public final class Main implements Runnable {
         if (e instanceof CommandLine.MutuallyExclusiveArgsException || e instanceof CommandLine.MaxValuesExceededException) {
             message = exclusive(cl, args).orElse(message);
         }
-        cl.getErr().println(oneLine(cl.getCommandName() + ": " + message));
+        cl.getErr().println(Printable.text(cl.getCommandName() + ": " + message));
         return USAGE;
     }
 
@@ -118,23 +119,6 @@ public final class Main implements Runnable {
             }
         }
         return Optional.empty();
-    }
-
-    /**
-     * {@code line} with every control character (line breaks and terminal escapes included) shown
-     * as {@code \\uXXXX}: what a user typed is echoed, never interpreted by their terminal, and an
-     * error stays one line.
-     */
-    static String oneLine(String line) {
-        StringBuilder sb = new StringBuilder(line.length());
-        line.codePoints().forEach(c -> {
-            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') {
-                sb.append(String.format("\\u%04x", c));
-            } else {
-                sb.appendCodePoint(c);
-            }
-        });
-        return sb.toString();
     }
 
     @Override

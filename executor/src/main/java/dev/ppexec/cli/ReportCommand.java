@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.io.Desktop;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
+import dev.ppexec.io.PngFile;
 import dev.ppexec.report.KernelReport;
 import dev.ppexec.report.TimelinePainter;
 import dev.ppexec.report.TraceReport;
@@ -13,6 +15,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -45,9 +48,12 @@ final class ReportCommand implements Callable<Integer> {
     boolean kernels;
 
     @Override
-    public Integer call() throws IOException {
-        PrintWriter out = spec.commandLine().getOut();
+    public Integer call() throws Exception {
         PrintWriter err = spec.commandLine().getErr();
+        return StopOnSignal.guard(err, "report", false, signal -> report(spec.commandLine().getOut(), err, signal));
+    }
+
+    private Integer report(PrintWriter out, PrintWriter err, StopOnSignal signal) throws IOException {
         input.check();
         input.inputsOf(new OutputCheck()).output("--timeline", timeline).check();
         if (timeline != null) {
@@ -79,11 +85,15 @@ final class ReportCommand implements Callable<Integer> {
         }
         if (timeline != null) {
             try {
-                TimelinePainter.write(report, input.describe(), timeline);
+                BufferedImage picture = TimelinePainter.paint(report, input.describe());
+                if (signal.signalled()) {
+                    return 1; // asked here, not by the interrupt: a font's first load clears the thread's interrupt flag
+                }
+                PngFile.write(timeline, picture);
             } catch (IOException e) {
                 throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
             }
-            (format == Format.json ? err : out).println("timeline: " + timeline);
+            (format == Format.json ? err : out).println("timeline: " + Printable.path(timeline));
         }
         return 0;
     }

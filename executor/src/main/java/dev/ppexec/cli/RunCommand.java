@@ -5,6 +5,7 @@ import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.TransportChoice;
 import dev.ppexec.io.AtomicFile;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otel.Metrics;
@@ -357,7 +358,7 @@ final class RunCommand implements Callable<Integer> {
             printSummary(out, pipeline, workload, result);
             if (report != null) {
                 RunReport.write(report, pipeline, workload, result);
-                out.println("report: " + report);
+                out.println("report: " + Printable.path(report));
             }
             signal.uninterruptible();
             if (tracing != null) {
@@ -399,7 +400,7 @@ final class RunCommand implements Callable<Integer> {
     /** What each destination got; the --perfetto run's hidden trace file is not named. */
     private void printTraceSummary(PrintWriter out, TraceSummary summary) {
         summary.lines().stream().filter(l -> traceFile != null || perfetto == null || !l.contains(traceFile().toString()))
-                .forEach(out::println);
+                .map(Printable::text).forEach(out::println);
         out.flush();
     }
 
@@ -513,7 +514,7 @@ final class RunCommand implements Callable<Integer> {
         out.println("trace report:");
         report.printText(out);
         if (perfetto != null && !Files.isRegularFile(traceFile())) {
-            out.println("perfetto: not converted: " + traceOption() + " is not a regular file (a FIFO or a device cannot be read back)");
+            out.println("perfetto: not converted: " + Printable.text(traceOption()) + " is not a regular file (a FIFO or a device cannot be read back)");
         } else if (perfetto != null) {
             PerfettoConverter converter = new PerfettoConverter();
             OtlpJsonReader.read(traceFile(), false, converter, skipped -> {});
@@ -524,7 +525,7 @@ final class RunCommand implements Callable<Integer> {
                 throw new IOException("--perfetto " + perfetto + ": cannot write: " + e.getMessage(), e);
             }
             out.printf(Locale.ROOT, "perfetto: %s (%,d slices, %,d arrows); open it at https://ui.perfetto.dev%n",
-                    perfetto, w.slices(), w.flows());
+                    Printable.path(perfetto), w.slices(), w.flows());
         }
     }
 

@@ -20,6 +20,16 @@ final class StopOnSignal implements AutoCloseable {
     static final String STOPPED = "stopped by a signal (SIGINT or SIGTERM): every rank stopped; finished outputs are "
             + "whole, unfinished ones are left as they were";
 
+    /** The stop line of a command without ranks ({@code convert}, {@code report}). */
+    static final String STOPPED_READING = "stopped by a signal (SIGINT or SIGTERM): finished outputs are whole, "
+            + "unfinished ones are left as they were";
+
+    /** A command's body, run under {@link #guard}. */
+    @FunctionalInterface
+    interface Body {
+        Integer call(StopOnSignal signal) throws Exception;
+    }
+
     private final CountDownLatch finished = new CountDownLatch(1);
     private final Object lock = new Object();
     private final Thread hook;
@@ -27,7 +37,7 @@ final class StopOnSignal implements AutoCloseable {
     private volatile String traceNote = "";
     private boolean interruptible = true;
 
-    private StopOnSignal(Thread worker, PrintWriter err, String command) {
+    private StopOnSignal(Thread worker, PrintWriter err, String command, String stopped) {
         this.hook = new Thread(() -> {
             synchronized (lock) {
                 signalled = true;
@@ -35,13 +45,13 @@ final class StopOnSignal implements AutoCloseable {
                     worker.interrupt();
                 }
             }
-            boolean stopped = false;
+            boolean done = false;
             try {
-                stopped = finished.await(BOUND_MILLIS, TimeUnit.MILLISECONDS);
+                done = finished.await(BOUND_MILLIS, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
-            err.println(command + ": error: " + (stopped ? STOPPED + traceNote
+            err.println(command + ": error: " + (done ? stopped + traceNote
                     : "stopped by a signal (SIGINT or SIGTERM): the run did not stop within " + BOUND_MILLIS + " ms"));
             err.flush();
         }, "ppexec-stop-on-signal");
@@ -49,9 +59,31 @@ final class StopOnSignal implements AutoCloseable {
 
     /** Watches for a signal while the calling thread runs; close when done. */
     static StopOnSignal watch(PrintWriter err, String command) {
-        StopOnSignal s = new StopOnSignal(Thread.currentThread(), err, command);
+        return watch(err, command, STOPPED);
+    }
+
+    private static StopOnSignal watch(PrintWriter err, String command, String stopped) {
+        StopOnSignal s = new StopOnSignal(Thread.currentThread(), err, command, stopped);
         Runtime.getRuntime().addShutdownHook(s.hook);
         return s;
+    }
+
+    /**
+     * Runs a whole command under the hook: after a signal its failure (the interrupt's) is the stop
+     * line's, not an error line of its own. {@code ranks}: whether it runs a pipeline ({@code bench})
+     * or only reads and writes files ({@code convert}, {@code report}).
+     */
+    static Integer guard(PrintWriter err, String command, boolean ranks, Body body) throws Exception {
+        try (StopOnSignal signal = watch(err, command, ranks ? STOPPED : STOPPED_READING)) {
+            try {
+                return body.call(signal);
+            } catch (Exception e) {
+                if (!signal.signalled()) {
+                    throw e;
+                }
+                return 1; // the stop line is the signal hook's, whatever the phase
+            }
+        }
     }
 
     boolean signalled() {

@@ -1,6 +1,7 @@
 package dev.ppexec.cli;
 
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.io.Printable;
 import dev.ppexec.otlp.ReadSummary;
 import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.otlp.TraceFiles;
@@ -143,7 +144,7 @@ final class TraceInput {
         int[] seen = new int[1];
         return message -> {
             if (++seen[0] <= SKIPS_SHOWN) {
-                err.println(command + ": " + message + " (skipped)");
+                err.println(Printable.text(command + ": " + message + " (skipped)"));
             }
         };
     }

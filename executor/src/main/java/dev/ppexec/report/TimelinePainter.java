@@ -12,8 +12,6 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -47,16 +45,11 @@ public final class TimelinePainter {
 
     private TimelinePainter() {}
 
-    /** Writes the picture to {@code output} (see Note [output policy] in AtomicFile). */
-    public static void write(TraceReport report, String title, Path output) throws IOException {
+    /** The picture, to write with {@link PngFile} (see Note [output policy] in AtomicFile). */
+    public static BufferedImage paint(TraceReport report, String title) {
         if (System.getProperty("java.awt.headless") == null) {
             System.setProperty("java.awt.headless", "true");
         }
-        BufferedImage image = paint(report, title);
-        PngFile.write(output, image);
-    }
-
-    static BufferedImage paint(TraceReport report, String title) {
         SliceTable t = report.slices();
         List<Lane> lanes = lanes(report, t);
         Map<Lane, Integer> laneIndex = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package dev.ppexec.report;
 
+import dev.ppexec.io.Printable;
 import dev.ppexec.otlp.Flows;
 import dev.ppexec.otlp.RankKey;
 import dev.ppexec.otlp.SliceTable;
@@ -125,7 +126,7 @@ public final class TraceReport {
         return run;
     }
 
-    /** What the trace lacks of its run (ranks, requests), one sentence each; empty when it is whole. */
+    /** What the trace lacks of its run (ranks, requests) and what it holds past belief (output_tokens), one sentence each. */
     public List<String> warnings() {
         return warnings;
     }
@@ -147,7 +148,7 @@ public final class TraceReport {
     /** The figures as a table, for people ("-" where a figure has nothing to stand on). */
     public void printText(PrintWriter out) {
         for (String w : warnings) {
-            out.println("warning: " + w);
+            out.println("warning: " + Printable.text(w)); // names from the trace (rid, span names)
         }
         if (ranks.isEmpty()) {
             out.println("no run_batch_cpu or run_batch_device spans: was the run traced at level 4?");
@@ -252,6 +253,15 @@ public final class TraceReport {
     /** Missing ranks or requests named in a warning, at most. */
     private static final int MAX_LISTED = 8;
 
+    /**
+     * Note [plausible tokens]: one request's tokens per second above which its output_tokens cannot
+     * be what it generated: every token takes at least one forward of the whole model, and no
+     * forward takes under a microsecond. A value past this, past what the run's own resource says a
+     * request generates (ppexec.decode_steps + 1), or past a 32-bit count is named in a warning and
+     * left out of tokens/s, so one bad number cannot make the run's throughput absurd.
+     */
+    static final double MAX_TOKENS_PER_SECOND_PER_REQUEST = 1e6;
+
     /** Takes spans one at a time; holds the level-4 slices compactly and a few sums. */
     public static final class Builder implements Consumer<SpanRecord> {
 
@@ -269,6 +279,8 @@ public final class TraceReport {
         private Integer runRequests;
         private final Set<Integer> ppRanks = new HashSet<>();
         private final Set<String> requestIds = new HashSet<>();
+        private final List<String> implausible = new ArrayList<>();
+        private int implausibleCount;
         private final Map<RankKey, Long> clockRttNanos = new HashMap<>();
 
         private Builder() {}
@@ -288,7 +300,7 @@ public final class TraceReport {
             } else if (kind == SpanKind.REQUEST) {
                 requests++;
                 requestIds.add(span.stringAttribute(SpanContract.RID.name()));
-                Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
+                Integer tokens = plausibleTokens(span);
                 outputTokens += tokens == null ? 0 : tokens;
                 countedRequests += tokens == null ? 0 : 1;
                 maxOutputTokens = Math.max(maxOutputTokens, tokens == null ? 0 : tokens);
@@ -310,6 +322,34 @@ public final class TraceReport {
             if (idealBubble == null && span.resource().get(SpanContract.RUN_IDEAL_BUBBLE.name()) instanceof Number n) {
                 idealBubble = n.doubleValue();
             }
+        }
+
+        /** The span's output_tokens, or null when it has none or one past Note [plausible tokens] (then named). */
+        private Integer plausibleTokens(SpanRecord span) {
+            Object given = span.attributes().get(SpanContract.OUTPUT_TOKENS.name());
+            Integer tokens = span.intAttribute(SpanContract.OUTPUT_TOKENS.name());
+            if (given == null) {
+                return null;
+            }
+            Integer steps = asInt(span.resource().get(SpanContract.RUN_DECODE_STEPS.name()));
+            long nanos = span.endNanos() - span.startNanos();
+            String why;
+            if (tokens == null) {
+                why = "is not a 32-bit count";
+            } else if (steps != null && tokens > steps + 1L) {
+                why = "is more than a request of this run generates (ppexec.decode_steps " + steps + " + 1)";
+            } else if (tokens * 1e9 > MAX_TOKENS_PER_SECOND_PER_REQUEST * Math.max(nanos, 1)) {
+                why = String.format(Locale.ROOT, "in %.3f ms is %.3g tokens/s for one request, above %,.0f (a token takes "
+                        + "a forward, a forward at least 1 us)", nanos / 1e6, tokens * 1e9 / Math.max(nanos, 1),
+                        MAX_TOKENS_PER_SECOND_PER_REQUEST);
+            } else {
+                return tokens;
+            }
+            if (implausibleCount++ < MAX_LISTED) {
+                implausible.add(span.name() + " (rid " + span.stringAttribute(SpanContract.RID.name()) + "): output_tokens "
+                        + given + " " + why + "; left out of tokens/s");
+            }
+            return null;
         }
 
         private static Integer asInt(Object v) {
@@ -397,7 +437,8 @@ public final class TraceReport {
 
         /**
          * What the trace lacks of its run, by the run's own resource attributes (ppexec.stages,
-         * ppexec.requests): ranks without a span, requests without a root.
+         * ppexec.requests): ranks without a span, requests without a root; then the output_tokens
+         * left out of tokens/s (Note [plausible tokens]).
          */
         private List<String> warnings() {
             List<String> out = new ArrayList<>();
@@ -421,6 +462,11 @@ public final class TraceReport {
                 out.add(String.format(Locale.ROOT, "the trace holds %d of the run's %d requests (ppexec.requests); "
                         + "missing: Req %s", requestIds.size(), runRequests, joined(missing,
                         runRequests - requestIds.size(), ", Req ")));
+            }
+            out.addAll(implausible);
+            if (implausibleCount > implausible.size()) {
+                out.add(String.format(Locale.ROOT, "%,d more requests' output_tokens left out of tokens/s the same way",
+                        implausibleCount - implausible.size()));
             }
             return List.copyOf(out);
         }

@@ -43,7 +43,7 @@ class ValidationTest {
             "--otlp-endpoint http://127.0.0.1:0           | --otlp-endpoint 'http://127.0.0.1:0' has port 0",
             "--model-file m.json --model tiny             | --model-file m.json and --model tiny both given; allowed: one of them",
             "--stages 2 --stages 3                        | --stages 2 and --stages 3 both given; allowed: one of them",
-            "--model 'tiny\u001b[31m'                     | --model 'tiny\\u001b[31m' is not a preset",
+            "--model 'tiny\u001b[31m'                     | --model 'tiny\\e[31m' is not a preset",
             "--requests 3 --micro-batches 4               | --micro-batches 4 is out of range; allowed: 1..3 (at most --requests)",
             "--prompt-len 129                             | --prompt-len 129 is more than 128 (maxSeq of model tiny); allowed: 1..128",
             "--decode-steps 128                           | --decode-steps 128 leaves no position of 128 (maxSeq of model tiny) for a prompt; allowed: 0..127",
@@ -107,7 +107,7 @@ class ValidationTest {
                 "{\"name\": \"x\\u001b[2J\", \"vocab\": 64, \"dim\": 16, \"heads\": 2, \"layers\": 2, \"ffn\": 32, \"max_seq\": 16}");
         CliRun o = CliRun.withEnv(Map.of(), "run", "--model-file", model.toString());
         assertThat(o.status()).isEqualTo(2);
-        assertThat(o.err()).contains("--model-file " + model + " line 1: name 'x\\u001b[2J' has a control character; allowed: "
+        assertThat(o.err()).contains("--model-file " + model + " line 1: name 'x\\e[2J' has a control character; allowed: "
                 + "printable characters").doesNotContain("\u001b");
     }
 
@@ -131,7 +131,7 @@ class ValidationTest {
         err.getBuffer().setLength(0);
         status = Main.failed(new UsageException("--requests 0 is not positive\nsecond line"), "run", new PrintWriter(err, true));
         assertThat(status).isEqualTo(2);
-        assertThat(err.toString().strip()).isEqualTo("run: --requests 0 is not positive\\u000asecond line");
+        assertThat(err.toString().strip()).isEqualTo("run: --requests 0 is not positive\\nsecond line");
     }
 
     @Test

@@ -154,7 +154,15 @@ class RunOptionsFuzzTest {
         Path file = Files.writeString(scratch().resolve("m.json"), "{\"name\": \"" + name
                 + "\", \"vocab\": 64, \"dim\": 16, \"heads\": 2, \"layers\": 2, \"ffn\": 32, \"max_seq\": 16}");
         CliRun r = CliRun.withEnv(Map.of(), "run", "--model-file", file.toString(), "--no-progress");
-        assertRefused(r, "--model-file " + file + " line 1: name '" + name + "' has a control character");
+        String shown = switch (control) { // Note [printable names]
+            case '\n' -> "\\n";
+            case '\r' -> "\\r";
+            case '\t' -> "\\t";
+            case 0x1b -> "\\e";
+            default -> String.format("\\x%02x", control);
+        };
+        assertRefused(r, "--model-file " + file + " line 1: name '" + "model".substring(0, at) + shown
+                + "model".substring(at) + "' has a control character");
         assertThat(r.err().chars().filter(ch -> ch < 32 && ch != '\n')).isEmpty();
     }
 

@@ -108,25 +108,31 @@ class SignalTest {
 
     /** {@code setsid scripts/ppexec run ...} with the test's class path (the script builds nothing then). */
     private Run start(String options, String... outputs) throws IOException {
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setsid")) || Files.isExecutable(Path.of("/bin/setsid")), "needs setsid(1)");
-        Path script = Path.of(System.getProperty("user.dir")).resolve("../scripts/ppexec").normalize();
-        List<String> command = new ArrayList<>(List.of("setsid", script.toString(), "run", "--device", "auto",
-                "--prompt-len", "16"));
-        command.addAll(List.of(options.split(" ")));
-        command.addAll(List.of(outputs));
-        ProcessBuilder pb = new ProcessBuilder(command);
-        pb.environment().put("PPEXEC_CLASSPATH", System.getProperty("java.class.path"));
-        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-        return new Run(pb.start());
+        List<String> args = new ArrayList<>(List.of("run", "--device", "auto", "--prompt-len", "16"));
+        args.addAll(List.of(options.split(" ")));
+        args.addAll(List.of(outputs));
+        return Run.script(args);
     }
 
     /** A started command and what it has printed so far, read as it comes (a progress bar has no newline). */
-    private static final class Run {
+    static final class Run {
         final Process p;
         final StringBuffer out = new StringBuffer();
         final StringBuffer err = new StringBuffer();
         final Thread outReader;
         final Thread errReader;
+
+        /** {@code setsid scripts/ppexec ARGS} with the test's class path (the script builds nothing then). */
+        static Run script(List<String> args) throws IOException {
+            assumeTrue(Files.isExecutable(Path.of("/usr/bin/setsid")) || Files.isExecutable(Path.of("/bin/setsid")), "needs setsid(1)");
+            Path script = Path.of(System.getProperty("user.dir")).resolve("../scripts/ppexec").normalize();
+            List<String> command = new ArrayList<>(List.of("setsid", script.toString()));
+            command.addAll(args);
+            ProcessBuilder pb = new ProcessBuilder(command);
+            pb.environment().put("PPEXEC_CLASSPATH", System.getProperty("java.class.path"));
+            pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+            return new Run(pb.start());
+        }
 
         Run(Process p) {
             this.p = p;

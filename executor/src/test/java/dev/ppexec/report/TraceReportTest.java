@@ -128,12 +128,12 @@ class TraceReportTest {
     @Test
     void text_andJson_carryTheSameFigures() {
         TraceReport r = TraceReport.of(synthetic(Map.of("ppexec.stages", 2L, "ppexec.micro_batches", 4L,
-                "ppexec.decode_steps", 0L)));
+                "ppexec.decode_steps", 4L))); // up to 5 tokens a request: both requests' (3, 5) count
         StringWriter text = new StringWriter();
         r.printText(new PrintWriter(text, true));
         assertThat(text.toString().lines().filter(l -> l.startsWith("PP1")).findFirst().orElseThrow())
                 .matches("PP1\\s+2\\s+2\\s+0\\.020\\s+10\\.0\\s+0\\.200\\s+100\\.0\\s+20\\.0%\\s+75\\.0");
-        assertThat(text.toString()).contains("bubble: measured 50.0%, ideal 20.0% ((P-1)/(M+P-1), P=2, M=4, S=0)")
+        assertThat(text.toString()).contains("bubble: measured 50.0%, ideal 4.8% (1-(S+1)M/(S*max(M,P)+M+P-1), P=2, M=4, S=4)")
                 .contains("throughput: 2 requests, 8 output tokens in 0.800 ms: 10000.0 tokens/s");
 
         Map<String, Object> json = r.toJson();
