@@ -32,7 +32,7 @@ class InterruptedRunTraceTest {
         Path log = dir.resolve("stderr.txt");
         Path out = dir.resolve("stdout.txt");
         Process p = TracedRunProcess.start(trace, out, log);
-        boolean exited = TracedRunProcess.interrupt(p, log, 500);
+        boolean exited = TracedRunProcess.interruptOnceTraced(p, log, trace);
         assertThat(exited).as("stopped within 30 s").isTrue();
         assertThat(p.exitValue()).isEqualTo(130);
         String err = Files.readString(log, StandardCharsets.UTF_8);

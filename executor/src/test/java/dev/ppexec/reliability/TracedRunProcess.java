@@ -44,6 +44,37 @@ final class TracedRunProcess {
         return exited;
     }
 
+    /**
+     * Waits until the run has streamed a {@code run_batch_device} span into its trace file (the temporary file beside
+     * {@code trace}, at most 60 s), then interrupts it as {@link #interrupt} does. A cue from the file, not a delay:
+     * on a loaded machine a run may still be in its first forwards seconds after its progress bar appeared.
+     */
+    static boolean interruptOnceTraced(Process p, Path stderr, Path trace) throws IOException, InterruptedException {
+        awaitProgress(p, stderr);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!streamed(trace, "\"name\":\"run_batch_device\"") && p.isAlive() && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+        }
+        return interrupt(p, stderr, 0);
+    }
+
+    /** Whether the temporary file a run streams {@code trace} into holds {@code text}. */
+    private static boolean streamed(Path trace, String text) throws IOException {
+        String prefix = "." + trace.getFileName() + ".";
+        try (var files = Files.list(trace.getParent())) {
+            for (Path f : files.filter(f -> f.getFileName().toString().startsWith(prefix)).toList()) {
+                try {
+                    if (Files.readString(f).contains(text)) {
+                        return true;
+                    }
+                } catch (java.nio.file.NoSuchFileException | java.nio.charset.MalformedInputException e) {
+                    // renamed meanwhile, or read in the middle of a line's bytes: look again
+                }
+            }
+        }
+        return false;
+    }
+
     /** Waits (at most 60 s) until the run is under way: the progress bar appears after its first second. */
     private static void awaitProgress(Process p, Path stderr) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
