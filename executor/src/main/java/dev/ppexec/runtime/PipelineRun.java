@@ -457,7 +457,8 @@ final class PipelineRun implements AutoCloseable {
                 this.copyClock = new DeviceClock(copy, copyReference, System::nanoTime);
                 // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
                 int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
-                int window = Math.max(depth, LOG_WINDOW);
+                // A short run's log holds the run; a long one's, the window (Note [bounded logs] in ForwardLog).
+                int window = Math.max(depth, Math.min(LOG_WINDOW, microBatches * (workload.decodeSteps() + 1)));
                 this.forwards = new ForwardLog(device, computeClock, window, depth,
                         kernelSlices ? slots[0].launches().size() : 0);
                 this.receives = new ForwardLog(device, copyClock, ranks > 1 ? window : 0, depth);

@@ -91,13 +91,17 @@ class ForwardLogTest {
         int window = 4;
         int entries = 3 * window;
         try (CpuDevice cpu = new CpuDevice(); Stream stream = cpu.createStream("test")) {
-            ForwardLog log = new ForwardLog(cpu, anchored(cpu, stream), window, window);
+            // Level 5, 3 launches: 2 kernel marks per entry, in the same ring.
+            ForwardLog log = new ForwardLog(cpu, anchored(cpu, stream), window, window, 3);
             log.attachReader();
             Thread rank = Thread.ofPlatform().start(() -> {
                 try {
                     for (int i = 0; i < entries; i++) {
                         int e = log.begin(i, 100 + i, 1_000L * i);
                         stream.record(log.startEvent(e));
+                        for (Event mark : log.marks(e)) {
+                            stream.record(mark);
+                        }
                         stream.record(log.endEvent(e));
                         log.end(e, 1_000L * i + 7);
                     }
@@ -162,6 +166,14 @@ class ForwardLogTest {
             int s = log.slot(i);
             assertThat(new long[] {log.microBatch[s], log.step[s], log.cpuStartNanos[s], log.cpuEndNanos[s]})
                     .as("entry %d", i).containsExactly(i, 100 + i, 1_000L * i, 1_000L * i + 7);
+            long[] marks = log.markNanos(i);
+            if (marks != null) {
+                assertThat(marks).as("entry %d's kernel marks", i).hasSize(2);
+                for (long m : marks) {
+                    assertThat(m).as("entry %d's kernel mark within its device time", i)
+                            .isBetween(log.deviceStartNanos[s], log.deviceEndNanos[s]);
+                }
+            }
         }
         log.taken(upTo);
         return upTo;
