@@ -9,7 +9,8 @@ import java.util.function.Consumer;
  * Hands a run's timed actions to its {@link RunListener}s on a thread of its own ({@code Trace
  * delivery}), in batches, as soon as the ranks' logs have resolved their device times: every
  * {@link #POLL_NANOS} it takes what each log published since the last look (see Note [streaming
- * records] in {@link ForwardLog}). The ranks never wait for it and never touch a listener.
+ * records] in {@link ForwardLog}), and tells each log what it took. The ranks never touch a
+ * listener, and wait for this thread only when a whole log window ahead of it (Note [bounded logs]).
  * Listeners hear every call on this one thread, in each log's order: {@code runStarted}, the
  * actions, then {@code runFinished} after the last entry the run resolved.
  */
