@@ -36,7 +36,6 @@ final class RecordDelivery {
         this.delivered = new int[logs.length][2];
         this.thread = Thread.ofPlatform().name("Trace delivery").daemon().unstarted(this::deliver);
         forEachLog(ForwardLog::attachReader); // before the ranks start: they wait for what this thread has not taken
-
     }
 
     void start() {
