@@ -7,10 +7,12 @@ import dev.ppexec.trace.DeviceClock;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * What one rank did, one entry per timed action (a forward, or a receive's transfer): micro-batch,
- * step, host times of the launch, device times of the work. Arrays are sized once per run.
+ * step, host times of the launch, device times of the work. Arrays are sized once per run, by a
+ * window, not by the run's length (Note [bounded logs]).
  *
  * <p>Device times are resolved off the hot path: each entry's start and end events come from a
  * ring of {@code depth} pairs, and an entry is read only when its pair is about to be reused, by
@@ -29,6 +31,17 @@ import java.util.Arrays;
  * kernel slices tile the entry's device time. Below level 5 the marks are null and the rank pays
  * one comparison per forward. On CUDA the marks are {@code cuEventRecord}s between the launches
  * on the compute stream (a stage is launched kernel by kernel, not as a graph).
+ *
+ * <p>Note [bounded logs]: the log is a ring of {@code window} entries (entry i lives in slot
+ * {@code i % window}, its marks too), and an entry's slot is reused once every consumer has taken
+ * it. The run's figures are one consumer: {@link ForwardTotals} adds each entry up as it resolves,
+ * on the thread that resolves it, so they need no slot after that. A trace reader
+ * ({@link RecordDelivery}) is the other, when there is one: it publishes what it took with release
+ * semantics ({@link #taken(int)}), and a rank about to reuse a slot the reader has not taken yet
+ * waits for it ({@link #stalls()} counts those waits) instead of growing. Since the window is at
+ * least the event ring's depth, the reader can always take what the rank waits for: every entry
+ * but the last {@code depth} is resolved by then. A reader that stops (its listener failed)
+ * {@link #detach()}es, and the ranks go on alone.
  */
 final class ForwardLog {
 
@@ -47,39 +60,61 @@ final class ForwardLog {
     private final int marksPerEntry;
     /** [entry · marksPerEntry + i] host time of an entry's mark i; null below level 5. */
     private final long[] markNanos;
+    /** Slots in the ring. */
+    private final int window;
+    /** What the run's figures add up, entry by entry as they resolve. */
+    private final ForwardTotals totals = new ForwardTotals();
+    /** Whether a reader takes entries (set before the rank starts); without one, a resolved slot is free. */
+    private boolean reader;
+    /** Times the rank waited for the reader to take a slot it was about to reuse. */
+    private int stalls;
     private int count;
     private int ended;
     /** Entries below this have their device times; read through {@link #RESOLVED}. */
     private int resolved;
+    /** Entries below this the reader has taken; read through {@link #TAKEN}. */
+    private int taken;
+
+    /** How long a rank ahead of the reader parks between looks. */
+    private static final long STALL_PARK_NANOS = 100_000;
 
     private static final VarHandle RESOLVED;
+    private static final VarHandle TAKEN;
 
     static {
         try {
             RESOLVED = MethodHandles.lookup().findVarHandle(ForwardLog.class, "resolved", int.class);
+            TAKEN = MethodHandles.lookup().findVarHandle(ForwardLog.class, "taken", int.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    ForwardLog(Device device, DeviceClock clock, int capacity, int depth) {
-        this(device, clock, capacity, depth, 0);
+    ForwardLog(Device device, DeviceClock clock, int window, int depth) {
+        this(device, clock, window, depth, 0);
     }
 
-    /** {@code launches}: the launches of a forward whose kernel slices are kept (level 5), or 0 for none. */
-    ForwardLog(Device device, DeviceClock clock, int capacity, int depth, int launches) {
-        this.microBatch = new int[capacity];
-        this.step = new int[capacity];
-        this.cpuStartNanos = new long[capacity];
-        this.cpuEndNanos = new long[capacity];
-        this.deviceStartNanos = new long[capacity];
-        this.deviceEndNanos = new long[capacity];
+    /**
+     * {@code window}: slots in the ring, at least {@code depth} (or 0 for a log that takes no entries);
+     * {@code launches}: the launches of a forward whose kernel slices are kept (level 5), or 0 for none.
+     */
+    ForwardLog(Device device, DeviceClock clock, int window, int depth, int launches) {
+        if (window != 0 && window < depth) {
+            throw new IllegalArgumentException("window " + window + " is below the event ring's depth " + depth);
+        }
+        this.window = window;
+        this.microBatch = new int[window];
+        this.step = new int[window];
+        this.cpuStartNanos = new long[window];
+        this.cpuEndNanos = new long[window];
+        this.deviceStartNanos = new long[window];
+        this.deviceEndNanos = new long[window];
         this.clock = clock;
         this.starts = new Event[depth];
         this.ends = new Event[depth];
         this.marksPerEntry = Math.max(0, launches - 1);
         this.marks = launches > 0 ? new Event[depth][marksPerEntry] : null;
-        this.markNanos = launches > 0 ? new long[Math.multiplyExact(capacity, marksPerEntry)] : null;
+        this.markNanos = launches > 0 ? new long[Math.multiplyExact(window, marksPerEntry)] : null;
         // A failure half-way (a device out of events) frees the events already made.
         try {
             for (int i = 0; i < depth; i++) {
@@ -95,18 +130,65 @@ final class ForwardLog {
         }
     }
 
-    /** Claims the next entry; resolves the entry whose events it reuses. Returns the entry index. */
-    int begin(int mb, int stepIndex, long cpuStart) {
+    /**
+     * Claims the next entry; resolves the entry whose events it reuses, and waits for the reader
+     * to take the one whose slot it reuses (Note [bounded logs]). Returns the entry index.
+     */
+    int begin(int mb, int stepIndex, long cpuStart) throws InterruptedException {
         int i = count;
         int done = (int) RESOLVED.getOpaque(this);
         if (i - done >= starts.length) {
             resolve(done);
         }
-        microBatch[i] = mb;
-        step[i] = stepIndex;
-        cpuStartNanos[i] = cpuStart;
+        if (reader && i - (int) TAKEN.getAcquire(this) >= window) {
+            awaitReader(i);
+        }
+        int s = slot(i);
+        microBatch[s] = mb;
+        step[s] = stepIndex;
+        cpuStartNanos[s] = cpuStart;
         count = i + 1;
         return i;
+    }
+
+    private void awaitReader(int entry) throws InterruptedException {
+        stalls++;
+        while (entry - (int) TAKEN.getAcquire(this) >= window) {
+            if (Thread.interrupted()) {
+                throw new InterruptedException("waiting for the trace reader to take entry " + (entry - window));
+            }
+            LockSupport.parkNanos(STALL_PARK_NANOS);
+        }
+    }
+
+    /** The ring slot of {@code entry}: where its fields are, until the slot comes round again. */
+    int slot(int entry) {
+        return entry % window;
+    }
+
+    /** Makes the rank wait for a reader's {@link #taken(int)} before it reuses a slot; call before the rank starts. */
+    void attachReader() {
+        reader = true;
+    }
+
+    /** The reader took every entry below {@code upTo}: their slots may be reused (release). */
+    void taken(int upTo) {
+        TAKEN.setRelease(this, upTo);
+    }
+
+    /** The reader stopped: the rank no longer waits for it. */
+    void detach() {
+        TAKEN.setRelease(this, Integer.MAX_VALUE);
+    }
+
+    /** Times the rank waited for the reader; read after the rank stopped. */
+    int stalls() {
+        return stalls;
+    }
+
+    /** The run's figures, added up over the resolved entries; read after the rank stopped and the log resolved. */
+    ForwardTotals totals() {
+        return totals;
     }
 
     Event startEvent(int entry) {
@@ -127,12 +209,12 @@ final class ForwardLog {
         if (markNanos == null) {
             return null;
         }
-        int from = entry * marksPerEntry;
+        int from = slot(entry) * marksPerEntry;
         return Arrays.copyOfRange(markNanos, from, from + marksPerEntry);
     }
 
     void end(int entry, long cpuEnd) {
-        cpuEndNanos[entry] = cpuEnd;
+        cpuEndNanos[slot(entry)] = cpuEnd;
         ended = entry + 1;
     }
 
@@ -140,14 +222,16 @@ final class ForwardLog {
     private void resolve(int entry) {
         Event end = endEvent(entry);
         end.synchronize();
-        deviceStartNanos[entry] = clock.hostNanos(startEvent(entry));
-        deviceEndNanos[entry] = clock.hostNanos(end);
+        int s = slot(entry);
+        deviceStartNanos[s] = clock.hostNanos(startEvent(entry));
+        deviceEndNanos[s] = clock.hostNanos(end);
         if (marks != null) {
             Event[] m = marks(entry);
             for (int i = 0; i < marksPerEntry; i++) {
-                markNanos[entry * marksPerEntry + i] = clock.hostNanos(m[i]);
+                markNanos[s * marksPerEntry + i] = clock.hostNanos(m[i]);
             }
         }
+        totals.add(cpuStartNanos[s], cpuEndNanos[s], deviceStartNanos[s], deviceEndNanos[s]);
         RESOLVED.setRelease(this, entry + 1);
     }
 
@@ -180,9 +264,6 @@ final class ForwardLog {
         return (int) RESOLVED.getAcquire(this);
     }
 
-    int count() {
-        return count;
-    }
 
     void close() {
         for (int i = 0; i < starts.length; i++) {

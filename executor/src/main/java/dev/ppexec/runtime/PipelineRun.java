@@ -40,6 +40,12 @@ final class PipelineRun implements AutoCloseable {
     /** Event pairs per rank log, at least: entries are resolved when their pair comes round again. */
     private static final int MIN_LOG_DEPTH = 64;
 
+    /**
+     * Entries a rank log keeps at most (Note [bounded logs] in ForwardLog): at ~40 bytes an entry, 640 KiB a log;
+     * about a second of forwards of a small stage, many times the trace reader's {@link RecordDelivery#POLL_NANOS}.
+     */
+    static final int LOG_WINDOW = 1 << 14;
+
     private final Pipeline pipeline;
     private final Schedule schedule;
     private final Workload workload;
@@ -332,22 +338,13 @@ final class PipelineRun implements AutoCloseable {
         long first = Long.MAX_VALUE;
         long last = Long.MIN_VALUE;
         for (Rank r : locals) {
-            ForwardLog log = r.forwards;
-            long cpu = 0;
-            long busy = 0;
-            long latency = 0;
-            long rankFirst = Long.MAX_VALUE;
-            long rankLast = Long.MIN_VALUE;
-            for (int i = 0; i < log.count(); i++) {
-                cpu += log.cpuEndNanos[i] - log.cpuStartNanos[i];
-                busy += log.deviceEndNanos[i] - log.deviceStartNanos[i];
-                latency += log.deviceStartNanos[i] - log.cpuStartNanos[i];
-                rankFirst = Math.min(rankFirst, log.deviceStartNanos[i]);
-                rankLast = Math.max(rankLast, log.deviceEndNanos[i]);
-            }
-            int n = log.count();
-            figures.add(new RankFigures(r.index, r.device.name(), pipeline.partition().size(r.index), n, cpu, busy,
-                    n == 0 ? 0 : rankLast - rankFirst, n == 0 ? 0 : latency / n));
+            ForwardTotals t = r.forwards.totals();
+            long busy = t.deviceBusyNanos();
+            long rankFirst = t.firstDeviceStartNanos();
+            long rankLast = t.lastDeviceEndNanos();
+            int n = t.entries();
+            figures.add(new RankFigures(r.index, r.device.name(), pipeline.partition().size(r.index), n,
+                    t.cpuLaunchNanos(), busy, n == 0 ? 0 : rankLast - rankFirst, n == 0 ? 0 : t.launchLatencyNanos() / n));
             busyTotal += busy;
             first = Math.min(first, rankFirst);
             last = Math.max(last, rankLast);
@@ -460,12 +457,13 @@ final class PipelineRun implements AutoCloseable {
                 this.copyReference = device.createEvent();
                 this.computeClock = new DeviceClock(compute, computeReference, System::nanoTime);
                 this.copyClock = new DeviceClock(copy, copyReference, System::nanoTime);
-                int entries = microBatches * (workload.decodeSteps() + 1);
                 // With the host at most one step ahead per slot, 2M + 2 pairs are never still in flight.
                 int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
-                this.forwards = new ForwardLog(device, computeClock, entries, depth,
+                // A short run's log holds the run; a long one's, the window (Note [bounded logs] in ForwardLog).
+                int window = Math.max(depth, Math.min(LOG_WINDOW, microBatches * (workload.decodeSteps() + 1)));
+                this.forwards = new ForwardLog(device, computeClock, window, depth,
                         kernelSlices ? slots[0].launches().size() : 0);
-                this.receives = new ForwardLog(device, copyClock, ranks > 1 ? entries : 0, depth);
+                this.receives = new ForwardLog(device, copyClock, ranks > 1 ? window : 0, depth);
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
@@ -535,7 +533,7 @@ final class PipelineRun implements AutoCloseable {
          * overlap is lost; without it the host would enqueue the whole run at once, and
          * run_batch_cpu would measure queue back-pressure instead of launch cost.
          */
-        private void forward(int mb, int step, boolean marksReady) {
+        private void forward(int mb, int step, boolean marksReady) throws InterruptedException {
             long now;
             if (step > 0) {
                 Event ready = sendReady[mb];

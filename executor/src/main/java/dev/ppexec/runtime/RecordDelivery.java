@@ -3,12 +3,14 @@ package dev.ppexec.runtime;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 
 /**
  * Hands a run's timed actions to its {@link RunListener}s on a thread of its own ({@code Trace
  * delivery}), in batches, as soon as the ranks' logs have resolved their device times: every
  * {@link #POLL_NANOS} it takes what each log published since the last look (see Note [streaming
- * records] in {@link ForwardLog}). The ranks never wait for it and never touch a listener.
+ * records] in {@link ForwardLog}), and tells each log what it took. The ranks never touch a
+ * listener, and wait for this thread only when a whole log window ahead of it (Note [bounded logs]).
  * Listeners hear every call on this one thread, in each log's order: {@code runStarted}, the
  * actions, then {@code runFinished} after the last entry the run resolved.
  */
@@ -33,6 +35,7 @@ final class RecordDelivery {
         this.logs = logs;
         this.delivered = new int[logs.length][2];
         this.thread = Thread.ofPlatform().name("Trace delivery").daemon().unstarted(this::deliver);
+        forEachLog(ForwardLog::attachReader); // before the ranks start: they wait for what this thread has not taken
     }
 
     void start() {
@@ -86,6 +89,16 @@ final class RecordDelivery {
             }
         } catch (RuntimeException e) {
             listenerFailure = e;
+        } finally {
+            forEachLog(ForwardLog::detach); // nothing takes entries any more: the ranks must not wait for it
+        }
+    }
+
+    private void forEachLog(Consumer<ForwardLog> action) {
+        for (ForwardLog[] rankLogs : logs) {
+            for (int k = 0; rankLogs != null && k < rankLogs.length; k++) {
+                action.accept(rankLogs[k]);
+            }
         }
     }
 
@@ -99,13 +112,15 @@ final class RecordDelivery {
                 ActionRecord.Kind kind = k == 0 ? ActionRecord.Kind.FORWARD : ActionRecord.Kind.RECV;
                 int upTo = log.resolved();
                 for (int i = delivered[rank][k]; i < upTo; i++) {
-                    ActionRecord rec = new ActionRecord(kind, log.microBatch[i], log.step[i], log.cpuStartNanos[i],
-                            log.cpuEndNanos[i], log.deviceStartNanos[i], log.deviceEndNanos[i], log.markNanos(i));
+                    int s = log.slot(i);
+                    ActionRecord rec = new ActionRecord(kind, log.microBatch[s], log.step[s], log.cpuStartNanos[s],
+                            log.cpuEndNanos[s], log.deviceStartNanos[s], log.deviceEndNanos[s], log.markNanos(i));
                     for (RunListener l : listeners) {
                         l.action(info, rank, rec);
                     }
                 }
                 delivered[rank][k] = upTo;
+                log.taken(upTo); // Note [bounded logs] in ForwardLog: their slots may be reused
             }
         }
     }
