@@ -9,6 +9,8 @@ import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.otel.Metrics;
+import dev.ppexec.otel.MetricsOptions;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
 import dev.ppexec.otel.TraceSummary;
@@ -23,6 +25,7 @@ import dev.ppexec.trace.SpanContract;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -49,7 +52,9 @@ final class InWorld {
                     + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert, or ppexec launch --perfetto");
         }
         TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
-        new OutputCheck().output("--trace-file", trace.file()).check();
+        MetricsOptions metricsOptions = rankMetrics(plan.metricsOptions(), contract.rank());
+        new OutputCheck().output("--trace-file", trace.file())
+                .output("--metrics-file", metricsOptions == null ? null : metricsOptions.file()).check();
         if (cmd.device == DeviceChoice.cuda) {
             throw new UsageException("--device cuda with ranks as processes: the GPU data plane between "
                     + "processes is not built yet (issue [H2]); allowed: --device cpu or auto (which takes the CPU here)");
@@ -97,16 +102,20 @@ final class InWorld {
             err.flush();
             RunResult result;
             Tracing tracing = null;
+            Metrics metrics = null;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
                     .microBatches(plan.microBatches()).process(contract.rank(), w.transports()).build()) {
                 WorldTrace worldTrace = null;
+                var resource = RunResource.of(pipeline, workload, trace.level()).toBuilder()
+                        .putAll(RunResource.world(contract.rank(), world, w.clockOffsetNanos(), w.clockRttNanos())).build();
                 if (!trace.level().isOff()) {
                     worldTrace = new WorldTrace(contract.rank(), w.clockOffsetNanos());
                     w.trace(worldTrace);
-                    tracing = Tracing.start(trace, RunResource.of(pipeline, workload, trace.level()).toBuilder()
-                                    .putAll(RunResource.world(contract.rank(), world, w.clockOffsetNanos(),
-                                            w.clockRttNanos())).build(),
+                    tracing = Tracing.start(trace, resource,
                             SpanContract.spanCount(plan.requests(), 1, plan.decodeSteps(), trace.level()));
+                }
+                if (metricsOptions != null) {
+                    metrics = Metrics.start(metricsOptions, resource, false); // only this rank's forwards: no bubble
                 }
                 try {
                     Workload warm = Workload.generated(config, plan.requests(), plan.promptLength(),
@@ -114,16 +123,20 @@ final class InWorld {
                     for (int i = 0; i < cmd.warmup; i++) {
                         pipeline.generate(warm);
                     }
-                    List<RunListener> listeners = List.of();
+                    List<RunListener> listeners = new ArrayList<>();
                     if (tracing != null) {
                         worldTrace.arm(); // Note [one trace across processes]: this run, not the warm-ups
-                        listeners = List.of(tracing.listener(worldTrace));
+                        listeners.add(tracing.listener(worldTrace));
+                    }
+                    if (metrics != null) {
+                        listeners.add(metrics.listener());
                     }
                     result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), timeoutMillis);
                 } catch (RuntimeException e) {
                     RuntimeException failure = failed(w, contract, e);
                     try {
                         endTrace(out, tracing, trace); // what this rank had (Note [streaming spans] in TraceListener)
+                        endMetrics(out, metrics, metricsOptions);
                     } catch (RuntimeException traceFailure) {
                         failure.addSuppressed(traceFailure);
                     }
@@ -140,9 +153,13 @@ final class InWorld {
                             contract.rank(), world, contract.rank(), partition.size(contract.rank()));
                 }
                 endTrace(out, tracing, trace);
+                endMetrics(out, metrics, metricsOptions);
             } finally {
                 if (tracing != null) {
                     tracing.close();
+                }
+                if (metrics != null) {
+                    metrics.close();
                 }
             }
             out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
@@ -170,6 +187,29 @@ final class InWorld {
         int dot = name.lastIndexOf('.');
         String ranked = dot > 0 ? name.substring(0, dot) + ".rank" + rank + name.substring(dot) : name + ".rank" + rank;
         return file.resolveSibling(ranked);
+    }
+
+    /** A world's metrics options for rank {@code rank}: {@code --metrics-file DIR/m.jsonl} becomes {@code DIR/m.rank{r}.jsonl}. */
+    static MetricsOptions rankMetrics(MetricsOptions metrics, int rank) {
+        if (metrics == null || metrics.file() == null) {
+            return metrics;
+        }
+        return new MetricsOptions(rankFile(metrics.file(), rank), metrics.collector(), metrics.otlpEndpoint(),
+                metrics.otlpProtocol(), metrics.interval(), metrics.attributes());
+    }
+
+    /** Makes this rank's last export (bounded) and says what each destination got; a metrics file it could not write fails. */
+    private static void endMetrics(PrintWriter out, Metrics metrics, MetricsOptions options) {
+        if (metrics == null) {
+            return;
+        }
+        metrics.shutdown().forEach(out::println);
+        out.flush();
+        if (options.file() != null) {
+            metrics.failure(options.file().toString()).ifPresent(f -> {
+                throw new IllegalStateException("--metrics-file " + options.file() + ": cannot write: " + f);
+            });
+        }
     }
 
     /** Flushes this rank's spans (bounded) and says what each destination got; a trace file it could not write fails. */

@@ -3,6 +3,7 @@ package dev.ppexec.dist;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.otel.MetricLines;
 import dev.ppexec.perfetto.ChromeTrace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -186,6 +187,31 @@ class LaunchTest {
         assertThat(arrows).as("one arrow (start and finish) per micro-batch transfer").hasSize(2 * (int) microBatchTransfers);
         assertThat(arrows).allSatisfy(f -> assertThat(picture.processes().get(f.pid()))
                 .endsWith(f.phase().equals("s") ? ":Scheduler-PP0" : ":Scheduler-PP1"));
+    }
+
+    @Test
+    void launch_metricsFile_eachRankExportsItsOwnForwards_equalToRankZerosSummary() throws IOException {
+        Path metrics = dir.resolve("m.jsonl");
+        Path report = dir.resolve("world.json");
+        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN),
+                "--metrics-file", metrics.toString(), "--report", report.toString()));
+        assertThat(launched.status()).as(launched.err()).isZero();
+        assertThat(metrics).as("one file per rank, none for the world").doesNotExist();
+        JsonNode ranks = new ObjectMapper().readTree(report.toFile()).get("ranks");
+        assertThat(ranks).hasSize(2);
+        for (int r = 0; r < 2; r++) {
+            Path file = dir.resolve("m.rank" + r + ".jsonl");
+            assertThat(launched.out()).containsPattern("\\[PP " + r + "\\] metrics: \\d+ exports? to "
+                    + java.util.regex.Pattern.quote(file.toString()));
+            MetricLines last = MetricLines.parse(Files.readAllLines(file).getLast());
+            assertThat(last.points().get("ppexec.rank.forwards")).as("rank %d exports only its own rank", r)
+                    .containsOnlyKeys((long) r);
+            assertThat(last.point("ppexec.rank.forwards", r).value()).as("rank %d's forwards", r)
+                    .isEqualTo(ranks.get(r).get("forwards").asDouble()).isPositive();
+            assertThat(last.points()).as("no bubble: one rank's forwards cannot measure it")
+                    .doesNotContainKey("ppexec.pipeline.bubble");
+            assertThat(last.resource()).containsEntry("ppexec.world.rank", "" + r).containsEntry("ppexec.world.size", "2");
+        }
     }
 
     @Test
