@@ -136,11 +136,8 @@ final class Store {
     }
 
     private void watch(byte[] request, StreamObserver<byte[]> response) {
-        int rank;
-        try (DataInputStream in = Wire.decode(request)) {
-            rank = in.readInt();
-        } catch (IOException e) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Watch").asRuntimeException());
+        Integer rank = rankOf(request, "Watch", response);
+        if (rank == null) {
             return;
         }
         String reason;
@@ -156,13 +153,20 @@ final class Store {
         }
     }
 
+    /** The rank a {@code method} call names, or null after failing the call as malformed. */
+    private static Integer rankOf(byte[] request, String method, StreamObserver<byte[]> response) {
+        try (DataInputStream in = Wire.decode(request)) {
+            return in.readInt();
+        } catch (IOException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed " + method).asRuntimeException());
+            return null;
+        }
+    }
+
     /** Note [heartbeats] in Heartbeat: rank r is there; an aborted world answers with the abort. */
     private void heartbeat(byte[] request, StreamObserver<byte[]> response) {
-        int rank;
-        try (DataInputStream in = Wire.decode(request)) {
-            rank = in.readInt();
-        } catch (IOException e) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Heartbeat").asRuntimeException());
+        Integer rank = rankOf(request, "Heartbeat", response);
+        if (rank == null) {
             return;
         }
         String reason = heard(rank, System.nanoTime());

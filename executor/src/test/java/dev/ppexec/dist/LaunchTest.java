@@ -228,15 +228,8 @@ class LaunchTest {
     @Test
     void launch_killedRank_isNamed_andTheOthersAreStoppedByPid() throws Exception {
         Launcher launcher = new Launcher();
-        StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CompletableFuture<Launcher.Outcome> outcome = CompletableFuture.supplyAsync(() -> {
-            try {
-                return launcher.run(2, 0, List.of(LONG_RUN), new PrintWriter(out, true), new PrintWriter(err, true));
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Launcher.Outcome> outcome = launchLongRun(launcher, err);
         awaitText(err::toString, "[PP 1] world: rank 1 of 2 joined");
         awaitText(err::toString, "[PP 0] world: rank 0 of 2 joined");
         Thread.sleep(1_500); // well into the run: building toy's weights, then decoding
@@ -298,6 +291,18 @@ class LaunchTest {
         } finally {
             ranks.forEach(Process::destroyForcibly);
         }
+    }
+
+    /** {@code launch --nproc 2 -- LONG_RUN} on another thread, its stderr (with the ranks') into {@code err}. */
+    private static CompletableFuture<Launcher.Outcome> launchLongRun(Launcher launcher, StringWriter err) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return launcher.run(2, 0, List.of(LONG_RUN), new PrintWriter(new StringWriter(), true),
+                        new PrintWriter(err, true));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
     }
 
     /** Note [heartbeats]: rank 1's pid gets SIGSTOP, alive but silent; its sockets stay open. */
@@ -372,15 +377,8 @@ class LaunchTest {
     void launch_stoppedRank_isNamedByRankZero_beforeTheLauncherReportsAndStopsIt() throws Exception {
         assumeTrue(hasKill(), "needs kill(1)");
         Launcher launcher = new Launcher();
-        StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CompletableFuture<Launcher.Outcome> outcome = CompletableFuture.supplyAsync(() -> {
-            try {
-                return launcher.run(2, 0, List.of(LONG_RUN), new PrintWriter(out, true), new PrintWriter(err, true));
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Launcher.Outcome> outcome = launchLongRun(launcher, err);
         List<Long> pids = List.of();
         try {
             awaitText(err::toString, "[PP 1] world: rank 1 of 2 joined");
