@@ -1,5 +1,6 @@
 package dev.ppexec.cli;
 
+import dev.ppexec.dist.ForwardSpan;
 import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
@@ -123,7 +124,8 @@ final class InWorld {
                     for (int i = 0; i < cmd.warmup; i++) {
                         pipeline.generate(warm);
                     }
-                    List<RunListener> listeners = new ArrayList<>();
+                    ForwardSpan span = new ForwardSpan(); // Note [world bubble] in Results
+                    List<RunListener> listeners = new ArrayList<>(List.of(span));
                     if (tracing != null) {
                         worldTrace.arm(); // Note [one trace across processes]: this run, not the warm-ups
                         listeners.add(tracing.listener(worldTrace));
@@ -131,7 +133,8 @@ final class InWorld {
                     if (metrics != null) {
                         listeners.add(metrics.listener());
                     }
-                    result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), timeoutMillis);
+                    result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), span,
+                            timeoutMillis);
                 } catch (RuntimeException e) {
                     RuntimeException failure = failed(w, contract, e);
                     try {
