@@ -2,6 +2,7 @@ package dev.ppexec.cli;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.cuda.CudaDevice;
+import dev.ppexec.dist.ForwardSpan;
 import dev.ppexec.dist.LaunchContract;
 import dev.ppexec.dist.Launcher;
 import dev.ppexec.dist.Results;
@@ -13,6 +14,8 @@ import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.io.OutputCheck;
+import dev.ppexec.otel.Metrics;
+import dev.ppexec.otel.MetricsOptions;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
 import dev.ppexec.otel.TraceSummary;
@@ -27,6 +30,7 @@ import dev.ppexec.trace.SpanContract;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -53,7 +57,9 @@ final class InWorld {
             throw new UsageException("--perfetto " + cmd.perfetto + " with ranks as processes: each rank writes its own "
                     + "trace; allowed: --trace-file DIR/t.jsonl (rank r writes DIR/t.rank{r}.jsonl), then ppexec convert, or ppexec launch --perfetto");
         }
-        new OutputCheck().output("--trace-file", rankTrace(plan.traceOptions(), contract.rank()).file()).check();
+        MetricsOptions metricsOptions = rankMetrics(plan.metricsOptions(), contract.rank());
+        new OutputCheck().output("--trace-file", rankTrace(plan.traceOptions(), contract.rank()).file())
+                .output("--metrics-file", metricsOptions == null ? null : metricsOptions.file()).check();
         cmd.transport.refusal().ifPresent(line -> {
             throw new UsageException(line);
         });
@@ -102,6 +108,7 @@ final class InWorld {
         ModelConfig config = plan.config();
         Workload workload = Workload.generated(config, plan.requests(), plan.promptLength(), plan.decodeSteps());
         TraceOptions trace = rankTrace(plan.traceOptions(), contract.rank());
+        MetricsOptions metricsOptions = rankMetrics(plan.metricsOptions(), contract.rank());
         long timeoutMillis = (long) (cmd.rendezvousTimeoutSeconds * 1000);
         World w;
         try {
@@ -127,17 +134,21 @@ final class InWorld {
             err.flush();
             RunResult result;
             Tracing tracing = null;
+            Metrics metrics = null;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
                     .microBatches(plan.microBatches()).devices(opened.devices())
                     .process(contract.rank(), links.transports()).build()) {
                 WorldTrace worldTrace = null;
+                var resource = RunResource.of(pipeline, workload, trace.level()).toBuilder()
+                        .putAll(RunResource.world(contract.rank(), world, w.clockOffsetNanos(), w.clockRttNanos())).build();
                 if (!trace.level().isOff()) {
                     worldTrace = new WorldTrace(contract.rank(), w.clockOffsetNanos());
                     w.trace(worldTrace);
-                    tracing = Tracing.start(trace, RunResource.of(pipeline, workload, trace.level()).toBuilder()
-                                    .putAll(RunResource.world(contract.rank(), world, w.clockOffsetNanos(),
-                                            w.clockRttNanos())).build(),
+                    tracing = Tracing.start(trace, resource,
                             SpanContract.spanCount(plan.requests(), 1, plan.decodeSteps(), trace.level()));
+                }
+                if (metricsOptions != null) {
+                    metrics = Metrics.start(metricsOptions, resource, false); // only this rank's forwards: no bubble
                 }
                 try {
                     Workload warm = Workload.generated(config, plan.requests(), plan.promptLength(),
@@ -145,16 +156,22 @@ final class InWorld {
                     for (int i = 0; i < cmd.warmup; i++) {
                         pipeline.generate(warm);
                     }
-                    List<RunListener> listeners = List.of();
+                    ForwardSpan span = new ForwardSpan(); // Note [world bubble] in Results
+                    List<RunListener> listeners = new ArrayList<>(List.of(span));
                     if (tracing != null) {
                         worldTrace.arm(); // Note [one trace across processes]: this run, not the warm-ups
-                        listeners = List.of(tracing.listener(worldTrace));
+                        listeners.add(tracing.listener(worldTrace));
                     }
-                    result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), timeoutMillis);
+                    if (metrics != null) {
+                        listeners.add(metrics.listener());
+                    }
+                    result = Results.gather(w, pipeline.generate(workload, steps -> { }, listeners), span,
+                            timeoutMillis);
                 } catch (RuntimeException e) {
                     RuntimeException failure = failed(w, contract, e);
                     try {
                         endTrace(out, tracing, trace); // what this rank had (Note [streaming spans] in TraceListener)
+                        endMetrics(out, metrics, metricsOptions);
                     } catch (RuntimeException traceFailure) {
                         failure.addSuppressed(traceFailure);
                     }
@@ -171,9 +188,13 @@ final class InWorld {
                             contract.rank(), world, contract.rank(), partition.size(contract.rank()));
                 }
                 endTrace(out, tracing, trace);
+                endMetrics(out, metrics, metricsOptions);
             } finally {
                 if (tracing != null) {
                     tracing.close();
+                }
+                if (metrics != null) {
+                    metrics.close();
                 }
             }
             links.leaving(); // Note [cuda ipc] in IpcLinks: mappings go before this rank leaves, exports after all left
@@ -206,6 +227,29 @@ final class InWorld {
         int dot = name.lastIndexOf('.');
         String ranked = dot > 0 ? name.substring(0, dot) + ".rank" + rank + name.substring(dot) : name + ".rank" + rank;
         return file.resolveSibling(ranked);
+    }
+
+    /** A world's metrics options for rank {@code rank}: {@code --metrics-file DIR/m.jsonl} becomes {@code DIR/m.rank{r}.jsonl}. */
+    static MetricsOptions rankMetrics(MetricsOptions metrics, int rank) {
+        if (metrics == null || metrics.file() == null) {
+            return metrics;
+        }
+        return new MetricsOptions(rankFile(metrics.file(), rank), metrics.collector(), metrics.otlpEndpoint(),
+                metrics.otlpProtocol(), metrics.interval(), metrics.attributes());
+    }
+
+    /** Makes this rank's last export (bounded) and says what each destination got; a metrics file it could not write fails. */
+    private static void endMetrics(PrintWriter out, Metrics metrics, MetricsOptions options) {
+        if (metrics == null) {
+            return;
+        }
+        metrics.shutdown().forEach(out::println);
+        out.flush();
+        if (options.file() != null) {
+            metrics.failure(options.file().toString()).ifPresent(f -> {
+                throw new IllegalStateException("--metrics-file " + options.file() + ": cannot write: " + f);
+            });
+        }
     }
 
     /** Flushes this rank's spans (bounded) and says what each destination got; a trace file it could not write fails. */

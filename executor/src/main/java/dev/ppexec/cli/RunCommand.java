@@ -201,12 +201,6 @@ final class RunCommand implements Callable<Integer> {
                 check(contract != null || transport == TransportChoice.auto, "--transport " + transport
                         + " applies between rank processes, and this run is one process; allowed here: auto");
                 if (contract != null) {
-                    // metrics of rank processes are not built: refused rather than silently not exported
-                    if (plan.metricsOptions() != null) {
-                        throw new UsageException("metrics (--metrics-file, --otlp-endpoint, OTEL_EXPORTER_OTLP_ENDPOINT) with "
-                                + "ranks as processes are not built yet; allowed: none of them (or OTEL_METRICS_EXPORTER=none) "
-                                + "in a world of " + contract.worldSize() + " ranks");
-                    }
                     return InWorld.run(this, out, err, contract, plan, main.env);
                 }
                 DeviceChoice.Opened opened = device.open(deviceOrdinals, tf32);

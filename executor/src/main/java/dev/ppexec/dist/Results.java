@@ -18,16 +18,26 @@ public final class Results {
 
     private static final String TOKENS = "result/tokens";
     private static final String FIGURES = "result/figures/";
+    private static final String SPAN = "result/span/";
+
+    /*
+     * Note [world bubble]
+     * Ranks in separate processes have separate clocks, so the world's measured bubble is taken over one common
+     * pipeline span: from the first forward's device start to the last forward's device end across all ranks, each
+     * rank's times moved onto rank 0's clock by its measured offset (Note [clock offset] in ClockOffset), as the
+     * in-process run takes it over its ranks' shared clock. The span's error is within the offsets' round trips.
+     */
 
     private Results() {
     }
 
     /**
      * Rank 0: waits (up to {@code waitMillis}, or until the world aborts) for the tokens and every rank's figures
-     * and returns the world's result. The bubble is measured over rank 0's wall time, since ranks in separate
-     * processes share no clock yet. Other ranks: hands their part to rank 0 and returns null.
+     * and pipeline span and returns the world's result, its bubble over the common span (Note [world bubble]).
+     * Other ranks: hands their part to rank 0 and returns null.
      */
-    public static RunResult gather(World world, RunResult local, long waitMillis) {
+    public static RunResult gather(World world, RunResult local, ForwardSpan span, long waitMillis) {
+        long[] mine = span.onRankZerosClock(world.clockOffsetNanos());
         LaunchContract c = world.contract();
         int last = c.worldSize() - 1;
         if (c.rank() == last) {
@@ -35,18 +45,45 @@ public final class Results {
         }
         if (!c.isMaster()) {
             world.set(FIGURES + c.rank(), encodeFigures(local.ranks().getFirst()));
+            world.set(SPAN + c.rank(), Wire.encode(mine[0], mine[1]));
             return null;
         }
         int[][] tokens = decodeTokens(world.get(TOKENS, waitMillis));
         List<RankFigures> figures = new ArrayList<>(local.ranks());
+        List<long[]> spans = new ArrayList<>(List.of(mine));
         for (int r = 1; r < c.worldSize(); r++) {
             figures.add(decodeFigures(world.get(FIGURES + r, waitMillis)));
+            spans.add(decodeSpan(world.get(SPAN + r, waitMillis)));
         }
         figures.sort(Comparator.comparingInt(RankFigures::rank));
+        long spanNanos = commonSpanNanos(spans);
+        return new RunResult(tokens, local.wallNanos(), List.copyOf(figures), bubble(figures, spanNanos),
+                local.idealBubble(), spanNanos);
+    }
+
+    /** Note [world bubble]: from the earliest first start to the latest last end of {first, last} pairs. */
+    static long commonSpanNanos(List<long[]> spans) {
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
+        for (long[] s : spans) {
+            first = Math.min(first, s[0]);
+            last = Math.max(last, s[1]);
+        }
+        return last - first;
+    }
+
+    /** 1 - the ranks' device busy time over (ranks x span), never below 0. */
+    static double bubble(List<RankFigures> figures, long spanNanos) {
         long busy = figures.stream().mapToLong(RankFigures::deviceBusyNanos).sum();
-        double bubble = local.wallNanos() <= 0 ? 0 : Math.max(0, 1 - (double) busy / ((double) c.worldSize() * local.wallNanos()));
-        return new RunResult(tokens, local.wallNanos(), List.copyOf(figures), bubble, local.idealBubble(),
-                local.wallNanos());
+        return spanNanos <= 0 ? 0 : Math.max(0, 1 - (double) busy / ((double) figures.size() * spanNanos));
+    }
+
+    private static long[] decodeSpan(byte[] bytes) {
+        try (DataInputStream in = Wire.decode(bytes)) {
+            return new long[] {in.readLong(), in.readLong()};
+        } catch (IOException e) {
+            throw new UncheckedIOException("a rank's pipeline span is malformed", e);
+        }
     }
 
     static byte[] encodeTokens(int[][] tokens) {

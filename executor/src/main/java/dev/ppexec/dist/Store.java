@@ -28,6 +28,8 @@ final class Store {
     private final Map<String, List<StreamObserver<byte[]>>> waiters = new HashMap<>();
     private final Map<Integer, StreamObserver<byte[]>> watchers = new HashMap<>();
     private final Set<Integer> left = new HashSet<>();
+    private final Map<Integer, Long> heardNanos = new HashMap<>();
+    private long checkedNanos;
     private String abortReason;
 
     /*
@@ -35,8 +37,8 @@ final class Store {
      * Every rank holds a Watch call to rank 0 for as long as it is in the world; a rank leaves by setting
      * "left/{r}" first. When a watch ends while its rank has not left, the rank's process is gone (killed, or its
      * host lost): the store aborts the world naming it. On loopback the kernel closes a dead process's sockets at
-     * once; across hosts the channels' keep-alive pings (1 s) notice a silent peer. A rank whose watch breaks knows
-     * rank 0 is gone.
+     * once. A process that is alive but silent keeps its sockets open: Note [heartbeats] in Heartbeat catches it. A
+     * rank whose watch breaks knows rank 0 is gone.
      */
 
     ServerServiceDefinition service() {
@@ -44,6 +46,7 @@ final class Store {
                 .addMethod(Wire.SET, ServerCalls.asyncUnaryCall(this::set))
                 .addMethod(Wire.GET, ServerCalls.asyncUnaryCall(this::get))
                 .addMethod(Wire.CLOCK, ServerCalls.asyncUnaryCall(Store::clock))
+                .addMethod(Wire.HEARTBEAT, ServerCalls.asyncUnaryCall(this::heartbeat))
                 .addMethod(Wire.WATCH, ServerCalls.asyncServerStreamingCall(this::watch))
                 .build();
     }
@@ -133,11 +136,8 @@ final class Store {
     }
 
     private void watch(byte[] request, StreamObserver<byte[]> response) {
-        int rank;
-        try (DataInputStream in = Wire.decode(request)) {
-            rank = in.readInt();
-        } catch (IOException e) {
-            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed Watch").asRuntimeException());
+        Integer rank = rankOf(request, "Watch", response);
+        if (rank == null) {
             return;
         }
         String reason;
@@ -150,6 +150,74 @@ final class Store {
         }
         if (reason != null) {
             tell(response, reason);
+        }
+    }
+
+    /** The rank a {@code method} call names, or null after failing the call as malformed. */
+    private static Integer rankOf(byte[] request, String method, StreamObserver<byte[]> response) {
+        try (DataInputStream in = Wire.decode(request)) {
+            return in.readInt();
+        } catch (IOException e) {
+            response.onError(Status.INVALID_ARGUMENT.withDescription("malformed " + method).asRuntimeException());
+            return null;
+        }
+    }
+
+    /** Note [heartbeats] in Heartbeat: rank r is there; an aborted world answers with the abort. */
+    private void heartbeat(byte[] request, StreamObserver<byte[]> response) {
+        Integer rank = rankOf(request, "Heartbeat", response);
+        if (rank == null) {
+            return;
+        }
+        String reason = heard(rank, System.nanoTime());
+        if (reason != null) {
+            response.onError(Status.ABORTED.withDescription(reason).asRuntimeException());
+            return;
+        }
+        response.onNext(new byte[0]);
+        response.onCompleted();
+    }
+
+    /** Records a heartbeat of {@code rank} at {@code nowNanos}; the abort's reason when the world was aborted. */
+    synchronized String heard(int rank, long nowNanos) {
+        if (heardNanos.containsKey(rank)) {
+            heardNanos.put(rank, nowNanos);
+        }
+        return abortReason;
+    }
+
+    /** Note [heartbeats]: from {@code nowNanos} on, ranks 1 to {@code worldSize} - 1 must be heard. */
+    synchronized void expect(int worldSize, long nowNanos) {
+        for (int r = 1; r < worldSize; r++) {
+            heardNanos.put(r, nowNanos);
+        }
+        checkedNanos = nowNanos;
+    }
+
+    /**
+     * Note [heartbeats]: aborts the world naming the first rank not heard from for {@code boundNanos} that has not
+     * left; a check that itself runs late by half the bound (rank 0 was stalled) hears every rank afresh instead.
+     */
+    void checkSilence(long nowNanos, long boundNanos) {
+        int silent = -1;
+        synchronized (this) {
+            if (abortReason != null) {
+                return;
+            }
+            if (nowNanos - checkedNanos > boundNanos / 2) {
+                heardNanos.replaceAll((r, t) -> nowNanos);
+            }
+            checkedNanos = nowNanos;
+            for (Map.Entry<Integer, Long> e : heardNanos.entrySet()) {
+                if (!left.contains(e.getKey()) && nowNanos - e.getValue() > boundNanos
+                        && (silent < 0 || e.getKey() < silent)) {
+                    silent = e.getKey();
+                }
+            }
+        }
+        if (silent >= 0) {
+            abort("rank " + silent + " went silent: no heartbeat for " + boundNanos / 1_000_000_000 + " s (its process "
+                    + "is stopped, hung or cut off)");
         }
     }
 

@@ -22,7 +22,8 @@ final class Wire {
      * Note [wire format]
      * Store: Set = key (UTF), value (int length + bytes) → empty; Get = key, wait millis (long) → value, or
      * ABORTED with the abort's reason; Watch = rank (int) → at most one message, the abort's reason (UTF), while the
-     * call's life says the rank is there (Note [who is there]); Clock = empty → rank 0's clock (long, epoch
+     * call's life says the rank is there (Note [who is there]); Heartbeat = rank (int) → empty, or ABORTED with the
+     * abort's reason (Note [heartbeats] in Heartbeat); Clock = empty → rank 0's clock (long, epoch
      * nanoseconds of its EpochClock: Note [clock offset] in ClockOffset). Data: Push, one client stream per sending process:
      * each message is [from rank, micro-batch, step, elements, context bytes] as little-endian ints, the
      * requests' W3C traceparents of a traced run's step 0 (ASCII, comma-separated, in the micro-batch's order; Note
@@ -54,6 +55,8 @@ final class Wire {
     static final MethodDescriptor<byte[], byte[]> SET = method("ppexec.Store/Set", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> GET = method("ppexec.Store/Get", MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> CLOCK = method("ppexec.Store/Clock", MethodDescriptor.MethodType.UNARY);
+    static final MethodDescriptor<byte[], byte[]> HEARTBEAT = method("ppexec.Store/Heartbeat",
+            MethodDescriptor.MethodType.UNARY);
     static final MethodDescriptor<byte[], byte[]> WATCH = method("ppexec.Store/Watch",
             MethodDescriptor.MethodType.SERVER_STREAMING);
     static final MethodDescriptor<byte[], byte[]> PUSH = method("ppexec.Data/Push",

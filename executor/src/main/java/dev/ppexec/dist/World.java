@@ -62,6 +62,7 @@ public final class World implements AutoCloseable {
     private ClockOffset.Estimate clockOffset = ClockOffset.Estimate.REFERENCE;
     private Server server;
     private ManagedChannel master;
+    private Heartbeat heartbeat;
 
     private World(LaunchContract contract, WorldToken token, long timeoutMillis, int microBatches) {
         this.contract = contract;
@@ -84,6 +85,8 @@ public final class World implements AutoCloseable {
             w.start();
             w.rendezvous(configuration);
             w.measureClock();
+            w.heartbeat = w.store != null ? Heartbeat.watchRanks(w.store, contract.worldSize())
+                    : Heartbeat.sendTo(w.master, contract.rank(), w::abortLocally);
             return w;
         } catch (RuntimeException | Error e) {
             w.leaving = true;
@@ -498,6 +501,9 @@ public final class World implements AutoCloseable {
      */
 
     private void shutdown() {
+        if (heartbeat != null) {
+            heartbeat.close();
+        }
         List<ManagedChannel> all = new ArrayList<>(channels.values());
         if (master != null) {
             all.add(master);

@@ -55,10 +55,11 @@ public final class Metrics implements AutoCloseable {
     private final MetricsListener listener;
     private List<String> summary;
 
-    private Metrics(OpenTelemetrySdk sdk, MetricsOptions options, List<Counted> destinations) {
+    private Metrics(OpenTelemetrySdk sdk, MetricsOptions options, List<Counted> destinations, boolean pipelineBubble) {
         this.sdk = sdk;
         this.destinations = destinations;
-        this.listener = new MetricsListener(sdk.getMeter(Tracing.SCOPE_NAME), options.interval().toNanos());
+        this.listener = new MetricsListener(sdk.getMeter(Tracing.SCOPE_NAME), options.interval().toNanos(),
+                pipelineBubble);
     }
 
     /**
@@ -82,6 +83,14 @@ public final class Metrics implements AutoCloseable {
      * be created throws {@link UncheckedIOException}.
      */
     public static Metrics start(MetricsOptions options, Attributes run) {
+        return start(options, run, true);
+    }
+
+    /**
+     * As {@link #start(MetricsOptions, Attributes)}; {@code pipelineBubble} false leaves the bubble gauge out, for a
+     * process that hears only its own rank's forwards (one rank process of a world).
+     */
+    public static Metrics start(MetricsOptions options, Attributes run, boolean pipelineBubble) {
         OtlpJsonMetricFileExporter file = null;
         if (options.file() != null) {
             try {
@@ -115,7 +124,7 @@ public final class Metrics implements AutoCloseable {
                     })
                     .build()
                     .getOpenTelemetrySdk();
-            return new Metrics(sdk, options, destinations);
+            return new Metrics(sdk, options, destinations, pipelineBubble);
         } catch (ConfigurationException e) {
             if (fileExporter != null) {
                 fileExporter.discard();

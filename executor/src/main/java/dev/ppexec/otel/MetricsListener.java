@@ -44,9 +44,15 @@ final class MetricsListener implements RunListener {
     private final DoubleHistogram cpuDuration;
     private final DoubleHistogram deviceDuration;
     private final SlidingBubble bubble;
+    private final boolean pipelineBubble;
     private Attributes[] rankAttributes = new Attributes[0];
 
-    MetricsListener(Meter meter, long bubbleWindowNanos) {
+    /**
+     * {@code pipelineBubble}: whether this process hears every rank's forwards, so that the pipeline's bubble gauge can
+     * be measured; a rank process of a world hears only its own rank and exports no bubble (docs/TRACING.md, Metrics).
+     */
+    MetricsListener(Meter meter, long bubbleWindowNanos, boolean pipelineBubble) {
+        this.pipelineBubble = pipelineBubble;
         cpuLaunch = meter.counterBuilder("ppexec.rank.cpu.launch").ofDoubles().setUnit("s")
                 .setDescription("Host time inside the rank's run_batch launches").build();
         deviceBusy = meter.counterBuilder("ppexec.rank.device.busy").ofDoubles().setUnit("s")
@@ -64,6 +70,9 @@ final class MetricsListener implements RunListener {
                 .setDescription("Device time of one forward").setExplicitBucketBoundariesAdvice(DURATION_BUCKETS_SECONDS)
                 .build();
         bubble = new SlidingBubble(bubbleWindowNanos);
+        if (!pipelineBubble) {
+            return;
+        }
         meter.gaugeBuilder("ppexec.pipeline.bubble").setUnit("1")
                 .setDescription("Measured bubble (device idle share of all ranks) over the last window")
                 .buildWithCallback(m -> {
@@ -105,7 +114,9 @@ final class MetricsListener implements RunListener {
         if (rank == info.ranks() - 1) {
             tokens.add(batch, attrs);
         }
-        bubble.add(record.deviceStartNanos(), record.deviceEndNanos());
+        if (pipelineBubble) {
+            bubble.add(record.deviceStartNanos(), record.deviceEndNanos());
+        }
     }
 
     /**

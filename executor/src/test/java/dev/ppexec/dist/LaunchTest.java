@@ -3,6 +3,7 @@ package dev.ppexec.dist;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.otel.MetricLines;
 import dev.ppexec.perfetto.ChromeTrace;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -189,6 +190,31 @@ class LaunchTest {
     }
 
     @Test
+    void launch_metricsFile_eachRankExportsItsOwnForwards_equalToRankZerosSummary() throws IOException {
+        Path metrics = dir.resolve("m.jsonl");
+        Path report = dir.resolve("world.json");
+        CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN),
+                "--metrics-file", metrics.toString(), "--report", report.toString()));
+        assertThat(launched.status()).as(launched.err()).isZero();
+        assertThat(metrics).as("one file per rank, none for the world").doesNotExist();
+        JsonNode ranks = new ObjectMapper().readTree(report.toFile()).get("ranks");
+        assertThat(ranks).hasSize(2);
+        for (int r = 0; r < 2; r++) {
+            Path file = dir.resolve("m.rank" + r + ".jsonl");
+            assertThat(launched.out()).containsPattern("\\[PP " + r + "\\] metrics: \\d+ exports? to "
+                    + java.util.regex.Pattern.quote(file.toString()));
+            MetricLines last = MetricLines.parse(Files.readAllLines(file).getLast());
+            assertThat(last.points().get("ppexec.rank.forwards")).as("rank %d exports only its own rank", r)
+                    .containsOnlyKeys((long) r);
+            assertThat(last.point("ppexec.rank.forwards", r).value()).as("rank %d's forwards", r)
+                    .isEqualTo(ranks.get(r).get("forwards").asDouble()).isPositive();
+            assertThat(last.points()).as("no bubble: one rank's forwards cannot measure it")
+                    .doesNotContainKey("ppexec.pipeline.bubble");
+            assertThat(last.resource()).containsEntry("ppexec.world.rank", "" + r).containsEntry("ppexec.world.size", "2");
+        }
+    }
+
+    @Test
     void launchPerfetto_withoutATraceFile_exits2_namingWhatIsNeeded() {
         CliRun r = CliRun.of(concat(new String[] {"launch", "--nproc", "2", "--perfetto", dir.resolve("p.json").toString(),
                 "--"}, TINY_RUN));
@@ -202,15 +228,8 @@ class LaunchTest {
     @Test
     void launch_killedRank_isNamed_andTheOthersAreStoppedByPid() throws Exception {
         Launcher launcher = new Launcher();
-        StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        CompletableFuture<Launcher.Outcome> outcome = CompletableFuture.supplyAsync(() -> {
-            try {
-                return launcher.run(2, 0, List.of(LONG_RUN), new PrintWriter(out, true), new PrintWriter(err, true));
-            } catch (InterruptedException e) {
-                throw new IllegalStateException(e);
-            }
-        });
+        CompletableFuture<Launcher.Outcome> outcome = launchLongRun(launcher, err);
         awaitText(err::toString, "[PP 1] world: rank 1 of 2 joined");
         awaitText(err::toString, "[PP 0] world: rank 0 of 2 joined");
         Thread.sleep(1_500); // well into the run: building toy's weights, then decoding
@@ -274,6 +293,117 @@ class LaunchTest {
         }
     }
 
+    /** {@code launch --nproc 2 -- LONG_RUN} on another thread, its stderr (with the ranks') into {@code err}. */
+    private static CompletableFuture<Launcher.Outcome> launchLongRun(Launcher launcher, StringWriter err) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return launcher.run(2, 0, List.of(LONG_RUN), new PrintWriter(new StringWriter(), true),
+                        new PrintWriter(err, true));
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    /** Note [heartbeats]: rank 1's pid gets SIGSTOP, alive but silent; its sockets stay open. */
+    private static void stop(long pid) throws IOException, InterruptedException {
+        assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(pid)).start().waitFor()).isZero();
+    }
+
+    private static boolean hasKill() {
+        return Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill"));
+    }
+
+    private static final String SILENT_RANK_1 = "the world was aborted: rank 1 went silent: no heartbeat for 4 s (its "
+            + "process is stopped, hung or cut off)";
+
+    @Test
+    void stoppedRank_everyOtherRankExitsNonZeroNamingIt_whileItStillLives() throws Exception {
+        assumeTrue(hasKill(), "needs kill(1)");
+        List<Process> ranks = startRanks(3, LONG_RUN, r -> new String[0]);
+        try {
+            for (int r = 0; r < 3; r++) {
+                int rank = r;
+                awaitText(() -> read(dir.resolve("err" + rank)), "world: rank " + rank + " of 3 joined");
+            }
+            Thread.sleep(1_500); // well into the run
+            long stopped = System.nanoTime();
+            stop(ranks.get(1).pid());
+            for (int r : new int[] {0, 2}) {
+                assertThat(ranks.get(r).waitFor(60, TimeUnit.SECONDS)).as("rank %d ended", r).isTrue();
+            }
+            System.out.printf("rank 1 stopped: ranks 0 and 2 ended in %d ms%n",
+                    TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopped));
+            assertThat(ranks.get(1).isAlive()).as("the silent rank was named, not lost: it still lives").isTrue();
+            for (int r : new int[] {0, 2}) {
+                assertThat(ranks.get(r).exitValue()).as("rank %d", r).isEqualTo(1);
+                assertThat(read(dir.resolve("err" + r)).lines().filter(l -> l.startsWith("run: ")).toList())
+                        .as("rank %d", r).singleElement().asString()
+                        .isEqualTo("run: error: rank " + r + " stopped: " + SILENT_RANK_1);
+            }
+        } finally {
+            ranks.forEach(Process::destroyForcibly); // SIGKILL ends a stopped process too
+        }
+        for (Process p : ranks) {
+            assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("pid %d is gone", p.pid()).isTrue();
+        }
+    }
+
+    @Test
+    void stoppedRankZero_theOtherRankExitsNonZeroNamingIt_whileRankZeroStillLives() throws Exception {
+        assumeTrue(hasKill(), "needs kill(1)");
+        List<Process> ranks = startRanks(LONG_RUN, r -> new String[0]);
+        try {
+            awaitText(() -> read(dir.resolve("err1")), "world: rank 1 of 2 joined");
+            awaitText(() -> read(dir.resolve("err0")), "world: rank 0 of 2 joined");
+            Thread.sleep(1_500); // well into the run
+            stop(ranks.get(0).pid());
+            assertThat(ranks.get(1).waitFor(60, TimeUnit.SECONDS)).as("rank 1 ended").isTrue();
+            assertThat(ranks.get(0).isAlive()).as("rank 0 was named, not lost: it still lives").isTrue();
+            assertThat(ranks.get(1).exitValue()).isEqualTo(1);
+            assertThat(read(dir.resolve("err1")).lines().filter(l -> l.startsWith("run: ")).toList()).singleElement()
+                    .asString().matches("run: error: rank 1 stopped: the world was aborted: rank 0 went silent: no "
+                            + "heartbeat of rank 1 answered for 4 s \\(DEADLINE_EXCEEDED; its process is stopped, hung or "
+                            + "cut off\\)");
+        } finally {
+            ranks.forEach(Process::destroyForcibly);
+        }
+        for (Process p : ranks) {
+            assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("pid %d is gone", p.pid()).isTrue();
+        }
+    }
+
+    @Test
+    void launch_stoppedRank_isNamedByRankZero_beforeTheLauncherReportsAndStopsIt() throws Exception {
+        assumeTrue(hasKill(), "needs kill(1)");
+        Launcher launcher = new Launcher();
+        StringWriter err = new StringWriter();
+        CompletableFuture<Launcher.Outcome> outcome = launchLongRun(launcher, err);
+        List<Long> pids = List.of();
+        try {
+            awaitText(err::toString, "[PP 1] world: rank 1 of 2 joined");
+            awaitText(err::toString, "[PP 0] world: rank 0 of 2 joined");
+            Thread.sleep(1_500); // well into the run
+            pids = launcher.pids();
+            stop(pids.get(1));
+            Launcher.Outcome o = outcome.get(60, TimeUnit.SECONDS);
+            assertThat(o.failedRank()).as("rank 0 failed first, naming the silent rank").isZero();
+            assertThat(o.status()).isEqualTo(1);
+            String text = err.toString();
+            int named = text.indexOf("[PP 0] run: error: rank 0 stopped: " + SILENT_RANK_1);
+            int reported = text.indexOf("launch: rank 0 (pid " + pids.get(0) + ") failed with exit status 1; stopping "
+                    + "the other ranks");
+            assertThat(named).as(text).isNotNegative();
+            assertThat(reported).as(text).isGreaterThan(named);
+            for (long pid : pids) {
+                assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("pid %d is gone", pid)
+                        .isFalse();
+            }
+        } finally {
+            pids.forEach(pid -> ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly));
+        }
+    }
+
     @Test
     void traced_killedRank_leavesTheSurvivorsTrace_withWhatItHad_cutShortAsErrors() throws Exception {
         Path trace = dir.resolve("t.jsonl");
@@ -312,12 +442,16 @@ class LaunchTest {
 
     /** Two rank processes of one world (the same token), each with its own extra arguments. */
     private List<Process> startRanks(String[] run, IntFunction<String[]> extra) throws IOException {
+        return startRanks(2, run, extra);
+    }
+
+    private List<Process> startRanks(int worldSize, String[] run, IntFunction<String[]> extra) throws IOException {
         int port = Launcher.freePort();
         String token = WorldToken.generate();
         List<Process> ranks = new ArrayList<>();
-        for (int r = 0; r < 2; r++) {
+        for (int r = 0; r < worldSize; r++) {
             ProcessBuilder pb = new ProcessBuilder(javaMain(concat(concat(run, extra.apply(r)), "--rank",
-                    Integer.toString(r), "--world-size", "2", "--master", "127.0.0.1:" + port, "--rendezvous-timeout",
+                    Integer.toString(r), "--world-size", Integer.toString(worldSize), "--master", "127.0.0.1:" + port, "--rendezvous-timeout",
                     "30"))).redirectOutput(dir.resolve("out" + r).toFile()).redirectError(dir.resolve("err" + r).toFile());
             pb.environment().put(WorldToken.VARIABLE, token);
             ranks.add(pb.start());
@@ -335,7 +469,7 @@ class LaunchTest {
 
     @Test
     void sigintToTheLauncher_leavesNoRankBehind() throws Exception {
-        assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "needs kill(1)");
+        assumeTrue(hasKill(), "needs kill(1)");
         Path err = dir.resolve("launcher.err");
         Process launcher = new ProcessBuilder(javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN)))
                 .redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile()).start();

@@ -2,6 +2,7 @@ package dev.ppexec.dist;
 
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.runtime.Pipeline;
+import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
 import dev.ppexec.runtime.Workload;
 import dev.ppexec.security.ListeningSockets;
@@ -249,7 +250,8 @@ class WorldTest {
                      Pipeline p = Pipeline.builder().model(TINY).split(split).microBatches(microBatches)
                              .process(c.rank(), w.transports()).build()) {
                     p.generate(workload); // a second run on the same world's connections
-                    return Results.gather(w, p.generate(workload), 20_000);
+                    ForwardSpan span = new ForwardSpan();
+                    return Results.gather(w, p.generate(workload, steps -> { }, List.of(span)), span, 20_000);
                 }
             }));
         }
@@ -257,6 +259,10 @@ class WorldTest {
         assertThat(world.tokens()).isDeepEqualTo(expected);
         assertThat(world.ranks()).extracting(f -> f.rank()).containsExactlyElementsOf(
                 IntStream.range(0, worldSize).boxed().toList());
+        for (RankFigures f : world.ranks()) {
+            assertThat(world.pipelineSpanNanos()).as("Note [world bubble]: the common span holds rank %d's", f.rank())
+                    .isGreaterThanOrEqualTo(f.deviceSpanNanos()).isPositive();
+        }
         for (int r = 1; r < worldSize; r++) {
             assertThat(results.get(r).get(30, TimeUnit.SECONDS)).as("rank %d hands its results to rank 0", r).isNull();
         }
