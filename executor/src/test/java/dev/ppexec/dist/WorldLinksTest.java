@@ -74,7 +74,9 @@ class WorldLinksTest {
                             TransportChoice.Facts.here(false), cpu, 20_000);
                     try (links; Pipeline p = Pipeline.builder().model(TINY).split("2,2").microBatches(2)
                             .devices(List.of(cpu)).process(c.rank(), links.transports()).build()) {
-                        Results.gather(w, p.generate(Workload.generated(TINY, 2, 3, 2)), 20_000);
+                        ForwardSpan span = new ForwardSpan();
+                        Results.gather(w, p.generate(Workload.generated(TINY, 2, 3, 2), steps -> { }, List.of(span)), span,
+                                20_000);
                         links.leaving();
                         kinds.add(links.transports().open(2, 2).kind(1 - c.rank()));
                         kinds.add(links.transports().open(2, 2).kind(c.rank()));
