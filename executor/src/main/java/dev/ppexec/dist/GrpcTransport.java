@@ -23,9 +23,11 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.IntFunction;
 
@@ -49,6 +51,9 @@ final class GrpcTransport implements Transport {
     private final int microBatches;
     private final IntFunction<ManagedChannel> channelTo;
     private final World world;
+    /** How long a run's end waits for its last sends to go out (they normally take microseconds to milliseconds). */
+    static final long DRAIN_BOUND_MILLIS = 5_000;
+
     private final ExecutorService sender;
     /** [micro-batch] received messages, envelope read, payload remaining; POISON once the world aborted. */
     private final BlockingQueue<ByteBuffer>[] inbox;
@@ -243,9 +248,25 @@ final class GrpcTransport implements Transport {
         }
     }
 
-    /** Ends a run's use: the connections stay for the world's next run. */
+    /**
+     * Ends a run's use: waits, bounded, until the sends the run posted have gone out, since a send reads its source
+     * buffer on the sender thread after the rank moved on, and the run frees its buffers once this returns (a rank's
+     * last SEND of a run may still be queued when its walk ends). The connections stay for the world's next run.
+     */
     @Override
     public void close() {
+        if (world.aborted() != null) {
+            return; // a send still queued fails against the abort, which already said why
+        }
+        CountDownLatch sent = new CountDownLatch(1);
+        try {
+            sender.execute(sent::countDown);
+            sent.await(DRAIN_BOUND_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // The world shut down: nothing more goes out.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Closes the outbound streams after what was sent went out; bounded. */

@@ -363,12 +363,12 @@ final class PipelineRun implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
+        transport.close(); // first: a transport may still read the ranks' buffers for a send posted last
         for (Rank r : rankStates) {
             if (r != null) {
                 r.close();
             }
         }
-        transport.close();
     }
 
     /** One rank's per-run state and its walk over the schedule. */

@@ -51,7 +51,10 @@ public interface Transport extends AutoCloseable {
     /** How hand-offs into {@code toRank} travel, as the {@code transport} span attribute names it ({@code local}, ...). */
     String kind(int toRank);
 
-    /** Ends this run's use of the transport; what outlives the run (connections) belongs to whoever made it. */
+    /**
+     * Ends this run's use of the transport, before the run frees its buffers: a transport that reads a source after
+     * {@link #send} returned finishes (bounded) here. What outlives the run (connections) belongs to whoever made it.
+     */
     @Override
     void close();
 
