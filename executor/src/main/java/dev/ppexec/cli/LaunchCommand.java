@@ -5,6 +5,7 @@ import dev.ppexec.io.OutputCheck;
 import dev.ppexec.otlp.TraceInputException;
 import dev.ppexec.perfetto.ConvertResult;
 import dev.ppexec.perfetto.PerfettoConverter;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -86,18 +87,17 @@ final class LaunchCommand implements Callable<Integer> {
         return files;
     }
 
-    /** The value of the run command's {@code --trace-file}, or null. */
+    /** The run command's {@code --trace-file} (or null), read by run's own option parsing; bad options exit 2 here. */
     static Path traceFileOf(List<String> command) {
-        Path file = null;
-        for (int i = 0; i < command.size(); i++) {
-            String a = command.get(i);
-            if (a.equals("--trace-file") && i + 1 < command.size()) {
-                file = Path.of(command.get(++i));
-            } else if (a.startsWith("--trace-file=")) {
-                file = Path.of(a.substring("--trace-file=".length()));
-            }
+        RunCommand run = new RunCommand();
+        CommandLine cl = new CommandLine(run);
+        AsciiNumbers.register(cl);
+        try {
+            cl.parseArgs(command.subList(1, command.size()).toArray(String[]::new));
+        } catch (CommandLine.ParameterException e) {
+            throw new UsageException("-- run: " + e.getMessage());
         }
-        return file;
+        return run.traceFile;
     }
 
     /**
