@@ -28,8 +28,9 @@ public final class StageProgram implements AutoCloseable {
 
     /** The largest batch whose one-token passes run the fused launches (decode-sized: a weight read once for all rows). */
     public static final int FUSED_MAX_BATCH = 16;
-    /** Launches per layer of a fused one-token pass and of any other pass. */
+    /** Launches per layer of a fused pass. */
     public static final int FUSED_LAYER_LAUNCHES = 6;
+    /** Launches per layer of any other pass. */
     public static final int LAYER_LAUNCHES = 9;
 
     private final Buffer x;         // [batch·maxTokens, dim] residual stream: a stage's input and output
@@ -99,7 +100,7 @@ public final class StageProgram implements AutoCloseable {
         int heads = c.heads();
         int hd = c.headDim();
         float eps = ModelConfig.NORM_EPS;
-        boolean fused = oneTokenPass && batch <= FUSED_MAX_BATCH;
+        boolean fused = fuses(batch, oneTokenPass ? 1 : 2);
         Body b = new Body();
         if (w.first) {
             b.add(k.embed("embed", inputIds, w.embed, x, batch, dim), false, 0, dim);
@@ -227,6 +228,11 @@ public final class StageProgram implements AutoCloseable {
         return n;
     }
 
+    /** Whether a pass of {@code tokens} per request over {@code batch} requests runs the fused list. */
+    public static boolean fuses(int batch, int tokens) {
+        return tokens == 1 && batch <= FUSED_MAX_BATCH;
+    }
+
     /**
      * Level 5's kernel slices of such a pass through every stage: its launches but each stage's setStep (whose time
      * falls in the first slice of its forward).
@@ -240,7 +246,7 @@ public final class StageProgram implements AutoCloseable {
      * in a pass of {@code tokens} per request over {@code batch} requests.
      */
     public static int launchCount(int layers, boolean first, boolean last, int batch, int tokens) {
-        boolean fused = tokens == 1 && batch <= FUSED_MAX_BATCH;
+        boolean fused = fuses(batch, tokens);
         int head = fused ? 2 : tokens == 1 ? 3 : 4;
         return 1 + (first ? 1 : 0) + (fused ? FUSED_LAYER_LAUNCHES : LAYER_LAUNCHES) * layers + (last ? head : 0);
     }

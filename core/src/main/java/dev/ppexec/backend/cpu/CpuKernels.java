@@ -485,10 +485,7 @@ public final class CpuKernels implements Kernels {
             void compute(int ignoredTokens, int ignoredStartPos) {
                 int tokens = step[0];
                 int startPos = step[1];
-                if (startPos < 0 || tokens < 1 || startPos + tokens > capacity) {
-                    throw new IllegalArgumentException("KV cache overflow: positions " + startPos + ".."
-                            + (startPos + tokens - 1) + " but capacity is " + capacity);
-                }
+                checkStep(tokens, startPos, capacity);
                 for (int b = 0; b < batch; b++) {
                     for (int t = 0; t < tokens; t++) {
                         int row = b * tokens + t;
@@ -501,6 +498,14 @@ public final class CpuKernels implements Kernels {
                 }
             }
         };
+    }
+
+    /** A step buffer's positions must lie in the KV cache; StageProgram checks them on the host before the launch. */
+    private static void checkStep(int tokens, int startPos, int capacity) {
+        if (startPos < 0 || tokens < 1 || startPos + tokens > capacity) {
+            throw new IllegalArgumentException("KV cache overflow: positions " + startPos + ".." + (startPos + tokens - 1)
+                    + " but capacity is " + capacity);
+        }
     }
 
     @Override
@@ -517,10 +522,7 @@ public final class CpuKernels implements Kernels {
             void compute(int ignoredTokens, int ignoredStartPos) {
                 int tokens = step[0];
                 int startPos = step[1];
-                if (startPos < 0 || tokens < 1 || startPos + tokens > capacity) {
-                    throw new IllegalArgumentException("attention past the KV cache: positions " + startPos + ".."
-                            + (startPos + tokens - 1) + " but capacity is " + capacity);
-                }
+                checkStep(tokens, startPos, capacity);
                 attend(q, kc, vc, out, scores, batch, heads, headDim, capacity, tokens, startPos);
             }
         };
