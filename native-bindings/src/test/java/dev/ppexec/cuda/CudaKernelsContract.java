@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.opentest4j.TestAbortedException;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.function.Function;
@@ -104,11 +105,18 @@ abstract class CudaKernelsContract {
     /** Builds the launch on each device, runs it there, waits. */
     private void run(Device g, Function<Device, Launch> launch, int tokens, int startPos) {
         for (Device d : new Device[] {cpu, g}) {
-            Stream s = d.createStream("test");
-            s.launch(launch.apply(d), tokens, startPos);
-            s.synchronize();
-            s.close();
+            runOn(d, tokens, startPos, launch.apply(d));
         }
+    }
+
+    /** Runs {@code launches} in order on one stream of {@code d}, each with (tokens, startPos), and waits. */
+    private static void runOn(Device d, int tokens, int startPos, Launch... launches) {
+        Stream s = d.createStream("test");
+        for (Launch l : launches) {
+            s.launch(l, tokens, startPos);
+        }
+        s.synchronize();
+        s.close();
     }
 
     private void assertClose(String what, Device g, Twin t, int n, double tolerance) {
@@ -266,6 +274,217 @@ abstract class CudaKernelsContract {
         assertThat(table[0][1]).isEqualTo(6);
         assertThat(table[1][2]).isEqualTo(5);
         s.close();
+    }
+
+    // ---- the fused launches (Note [fused launches]) against the CPU backend's unfused launches ----
+
+    /** Passes of 1, 3 and 16 rows (decode kernels, also 16 rows of 2 x 8 positions) and of 17 and 32 (GEMMs). */
+    private static final int[][] PASSES = {{1, 1}, {3, 1}, {16, 1}, {2, 8}, {17, 1}, {4, 8}};
+
+    /** Both CUDA devices: cuBLAS (the stub's, or the real one on a GPU) and the tiled kernel. */
+    private List<Device> bothDevices() {
+        return List.of(gpu, gpuWithoutCublas);
+    }
+
+    private static String pass(Device g, int batch, int tokens) {
+        return batch + " x " + tokens + " rows on " + ((CudaDevice) g).matmul();
+    }
+
+    /** [w1 | w3] side by side, [in, 2·ffn], from w1 and w3 [in, ffn]. */
+    private static float[] packed(float[] w1, float[] w3, int in, int ffn) {
+        float[] w13 = new float[in * 2 * ffn];
+        for (int k = 0; k < in; k++) {
+            System.arraycopy(w1, k * ffn, w13, k * 2 * ffn, ffn);
+            System.arraycopy(w3, k * ffn, w13, k * 2 * ffn + ffn, ffn);
+        }
+        return w13;
+    }
+
+    /** normMatmul = rmsnorm then matmul, for a vectorised shape (out % 4 == 0) and a ragged one split over in. */
+    @Test
+    void normMatmul_equalsRmsnormThenMatmul() {
+        for (int[] shape : new int[][] {{64, 192}, {130, 70}}) {
+            int in = shape[0], out = shape[1];
+            float[] weights = randoms(in * out);
+            var wCpu = cpu.uploadMatrix(weights, in, out);
+            for (Device g : bothDevices()) {
+                var wGpu = g.uploadMatrix(weights, in, out);
+                for (int[] p : PASSES) {
+                    int batch = p[0], tokens = p[1], rows = batch * tokens;
+                    Twin x = floats(g, randoms(rows * in));
+                    Twin norm = floats(g, randoms(in));
+                    Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
+                    Twin y = zeros(g, Buffer.Type.FLOAT32, rows * out);
+                    runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
+                            cpu.kernels().matmul("m", h.cpu(), wCpu, y.cpu(), batch));
+                    runOn(g, tokens, 0, g.kernels().normMatmul("nm", x.gpu(), norm.gpu(), 1e-5f, wGpu, y.gpu(), batch));
+                    assertClose("normMatmul " + in + "x" + out + ", " + pass(g, batch, tokens), g, y, rows * out, SUMS);
+                }
+            }
+        }
+    }
+
+    /** matmulAdd = matmul then add, with the weight rows split into chunks (in = 144, 130) and not (in = 64). */
+    @Test
+    void matmulAdd_equalsMatmulThenAdd() {
+        for (int[] shape : new int[][] {{144, 64}, {64, 64}, {130, 70}}) {
+            int in = shape[0], out = shape[1];
+            float[] weights = randoms(in * out);
+            var wCpu = cpu.uploadMatrix(weights, in, out);
+            for (Device g : bothDevices()) {
+                var wGpu = g.uploadMatrix(weights, in, out);
+                for (int[] p : PASSES) {
+                    int batch = p[0], tokens = p[1], rows = batch * tokens;
+                    Twin a = floats(g, randoms(rows * in));
+                    Twin x = floats(g, randoms(rows * out));
+                    Twin t = zeros(g, Buffer.Type.FLOAT32, rows * out);
+                    runOn(cpu, tokens, 0, cpu.kernels().matmul("m", a.cpu(), wCpu, t.cpu(), batch),
+                            cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+                    Launch fused = g.kernels().matmulAdd("ma", a.gpu(), wGpu, x.gpu(), batch);
+                    runOn(g, tokens, 0, fused);
+                    assertClose("matmulAdd " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
+                    // Again with the same launch: the chunks' counters were left at 0 for the next pass (a replay).
+                    runOn(cpu, tokens, 0, cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+                    runOn(g, tokens, 0, fused);
+                    assertClose("matmulAdd twice " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out,
+                            SUMS);
+                }
+            }
+        }
+    }
+
+    /** normGateUp = rmsnorm, matmul w1, matmul w3, siluMul; decode passes only (rows <= 16). */
+    @Test
+    void normGateUp_equalsRmsnormMatmulsAndSiluMul() {
+        for (int[] shape : new int[][] {{64, 144}, {130, 35}}) {
+            int in = shape[0], ffn = shape[1];
+            float[] w1 = randoms(in * ffn);
+            float[] w3 = randoms(in * ffn);
+            var w1Cpu = cpu.uploadMatrix(w1, in, ffn);
+            var w3Cpu = cpu.uploadMatrix(w3, in, ffn);
+            Device g = gpu;
+            var w13 = g.uploadMatrix(packed(w1, w3, in, ffn), in, 2 * ffn);
+            for (int[] p : PASSES) {
+                int batch = p[0], tokens = p[1], rows = batch * tokens;
+                if (rows > CudaKernels.FUSED_ROWS) {
+                    continue;
+                }
+                Twin x = floats(g, randoms(rows * in));
+                Twin norm = floats(g, randoms(in));
+                Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
+                Twin gate = zeros(g, Buffer.Type.FLOAT32, rows * ffn);
+                Twin up = zeros(g, Buffer.Type.FLOAT32, rows * ffn);
+                runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
+                        cpu.kernels().matmul("w1", h.cpu(), w1Cpu, gate.cpu(), batch),
+                        cpu.kernels().matmul("w3", h.cpu(), w3Cpu, up.cpu(), batch),
+                        cpu.kernels().siluMul("s", gate.cpu(), up.cpu(), batch, ffn));
+                runOn(g, tokens, 0, g.kernels().normGateUp("gu", x.gpu(), norm.gpu(), 1e-5f, w13, gate.gpu(), batch));
+                assertClose("normGateUp " + in + "x" + ffn + ", " + pass(g, batch, tokens), g, gate, rows * ffn, SUMS);
+            }
+        }
+    }
+
+    @Test
+    void normGateUp_refusesALargerPass_namingTheLimit() {
+        int in = 16, ffn = 8, batch = 17;
+        Buffer x = gpu.upload(randoms(batch * in));
+        Buffer norm = gpu.upload(randoms(in));
+        Buffer out = gpu.allocate(Buffer.Type.FLOAT32, batch * ffn);
+        var w13 = gpu.uploadMatrix(randoms(in * 2 * ffn), in, 2 * ffn);
+        Stream s = gpu.createStream("t");
+        s.launch(gpu.kernels().normGateUp("layers.0.w13", x, norm, 1e-5f, w13, out, batch), 1, 0);
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(s::synchronize))
+                .hasMessageContaining("17 x 1 rows; allowed: at most 16");
+        s.close();
+    }
+
+    @Test
+    void siluGate_equalsSiluMulOfTheTwoHalves() {
+        int n = 333;
+        for (int[] p : PASSES) {
+            int batch = p[0], tokens = p[1], rows = batch * tokens;
+            float[] upGate = randoms(rows * 2 * n);
+            float[] a = new float[rows * n];
+            float[] b = new float[rows * n];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(upGate, r * 2 * n, a, r * n, n);
+                System.arraycopy(upGate, r * 2 * n + n, b, r * n, n);
+            }
+            Twin ug = floats(gpu, upGate);
+            Twin gate = floats(gpu, a);
+            Twin up = floats(gpu, b);
+            runOn(cpu, tokens, 0, cpu.kernels().siluMul("s", gate.cpu(), up.cpu(), batch, n));
+            runOn(gpu, tokens, 0, gpu.kernels().siluGate("sg", ug.gpu(), gate.gpu(), batch, n));
+            assertClose("siluGate " + batch + " x " + tokens, gpu, gate, rows * n, ELEMENTWISE);
+        }
+    }
+
+    /** q, k, v [rows, dim] side by side in one [rows, 3·dim] buffer. */
+    private static float[] qkv(float[] q, float[] k, float[] v, int rows, int dim) {
+        float[] qkv = new float[rows * 3 * dim];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(q, r * dim, qkv, r * 3 * dim, dim);
+            System.arraycopy(k, r * dim, qkv, r * 3 * dim + dim, dim);
+            System.arraycopy(v, r * dim, qkv, r * 3 * dim + 2 * dim, dim);
+        }
+        return qkv;
+    }
+
+    /**
+     * ropeKvAppend then attention(step) against rope q, rope k, kvAppend, attention, at the position of the step
+     * buffer. The CUDA launches are built once; the second pass rewrites only the step buffer and launches them with
+     * the first pass's startPos (as a replayed graph does), so a launch that baked startPos gives the wrong answer.
+     */
+    @Test
+    void ropeKvAppend_andAttention_readThePositionFromTheStepBuffer() {
+        int heads = 4, headDim = 16, dim = heads * headDim, capacity = 40;
+        double theta = 10000.0;
+        for (int[] p : PASSES) {
+            int batch = p[0], tokens = p[1], rows = batch * tokens;
+            Twin kc = floats(gpu, randoms(batch * capacity * dim));
+            Twin vc = floats(gpu, randoms(batch * capacity * dim));
+            Twin out = zeros(gpu, Buffer.Type.FLOAT32, rows * dim);
+            Buffer qGpu = gpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+            Buffer qkvGpu = gpu.allocate(Buffer.Type.FLOAT32, rows * 3L * dim);
+            Buffer step = gpu.allocate(Buffer.Type.INT32, 2);
+            Launch ropeKv = gpu.kernels().ropeKvAppend("rkv", qkvGpu, qGpu, kc.gpu(), vc.gpu(), step, batch, heads,
+                    headDim, theta, capacity);
+            Launch attention = gpu.kernels().attention("a", qGpu, kc.gpu(), vc.gpu(), step, out.gpu(), batch, heads,
+                    headDim, capacity);
+            int firstStart = 5;
+            for (int start : new int[] {firstStart, capacity - tokens}) {
+                float[] qs = randoms(rows * dim);
+                float[] ks = randoms(rows * dim);
+                float[] vs = randoms(rows * dim);
+                Twin q = new Twin(cpu.upload(qs), qGpu);
+                Buffer kCpu = cpu.upload(ks);
+                Buffer vCpu = cpu.upload(vs);
+                runOn(cpu, tokens, start,
+                        cpu.kernels().rope("q", q.cpu(), batch, heads, headDim, theta, capacity),
+                        cpu.kernels().rope("k", kCpu, batch, heads, headDim, theta, capacity),
+                        cpu.kernels().kvAppend("kv", kCpu, vCpu, kc.cpu(), vc.cpu(), batch, dim, capacity),
+                        cpu.kernels().attention("a", q.cpu(), kc.cpu(), vc.cpu(), out.cpu(), batch, heads, headDim,
+                                capacity));
+                Buffer qkvNow = gpu.upload(qkv(qs, ks, vs, rows, dim));
+                runOn(gpu, rows * 3 * dim, 0, gpu.kernels().copy("in", qkvNow, qkvGpu, 1, 1));
+                runOn(gpu, tokens, start, gpu.kernels().setStep("step", step));
+                runOn(gpu, tokens, firstStart, ropeKv, attention);
+                String what = batch + " x " + tokens + " rows at position " + start;
+                assertClose("rope of q, " + what, gpu, q, rows * dim, ELEMENTWISE);
+                assertClose("k cache, " + what, gpu, kc, batch * capacity * dim, ELEMENTWISE);
+                assertClose("v cache, " + what, gpu, vc, batch * capacity * dim, 0);
+                assertClose("attention(step), " + what, gpu, out, rows * dim, SUMS);
+            }
+        }
+    }
+
+    @Test
+    void setStep_writesTokensAndStartPos() {
+        Buffer step = gpu.allocate(Buffer.Type.INT32, 2);
+        runOn(gpu, 3, 77, gpu.kernels().setStep("step", step));
+        int[] got = new int[2];
+        gpu.download(step, got);
+        assertThat(got).containsExactly(3, 77);
     }
 
     @Test
