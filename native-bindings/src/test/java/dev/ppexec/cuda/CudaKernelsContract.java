@@ -4,6 +4,7 @@ import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
+import dev.ppexec.backend.Matrix;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.cpu.CpuDevice;
 import org.junit.jupiter.api.AfterAll;
@@ -307,57 +308,59 @@ abstract class CudaKernelsContract {
         return packed;
     }
 
-    /** normMatmul = rmsnorm then matmul, for a vectorised shape (out % 4 == 0) and a ragged one split over in. */
-    @Test
-    void normMatmul_equalsRmsnormThenMatmul() {
-        for (int[] shape : new int[][] {{64, 192}, {130, 70}}) {
+    private interface ProductCheck {
+        void run(Device g, int in, int out, Matrix wCpu, Matrix wGpu, int batch, int tokens);
+    }
+
+    /** Runs {@code check} for each shape [in, out] on each device (random weights, the same on the CPU) and each pass. */
+    private void forEachProduct(int[][] shapes, ProductCheck check) {
+        for (int[] shape : shapes) {
             int in = shape[0], out = shape[1];
             float[] weights = randoms(in * out);
-            var wCpu = cpu.uploadMatrix(weights, in, out);
+            Matrix wCpu = cpu.uploadMatrix(weights, in, out);
             for (Device g : bothDevices()) {
-                var wGpu = g.uploadMatrix(weights, in, out);
+                Matrix wGpu = g.uploadMatrix(weights, in, out);
                 for (int[] p : PASSES) {
-                    int batch = p[0], tokens = p[1], rows = batch * tokens;
-                    Twin x = floats(g, randoms(rows * in));
-                    Twin norm = floats(g, randoms(in));
-                    Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
-                    Twin y = zeros(g, Buffer.Type.FLOAT32, rows * out);
-                    runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
-                            cpu.kernels().matmul("m", h.cpu(), wCpu, y.cpu(), batch));
-                    runOn(g, tokens, 0, g.kernels().normMatmul("nm", x.gpu(), norm.gpu(), 1e-5f, wGpu, y.gpu(), batch));
-                    assertClose("normMatmul " + in + "x" + out + ", " + pass(g, batch, tokens), g, y, rows * out, SUMS);
+                    check.run(g, in, out, wCpu, wGpu, p[0], p[1]);
                 }
             }
         }
     }
 
+    /** normMatmul = rmsnorm then matmul, for a vectorised shape (out % 4 == 0) and a ragged one split over in. */
+    @Test
+    void normMatmul_equalsRmsnormThenMatmul() {
+        forEachProduct(new int[][] {{64, 192}, {130, 70}}, (g, in, out, wCpu, wGpu, batch, tokens) -> {
+            int rows = batch * tokens;
+            Twin x = floats(g, randoms(rows * in));
+            Twin norm = floats(g, randoms(in));
+            Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
+            Twin y = zeros(g, Buffer.Type.FLOAT32, rows * out);
+            runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
+                    cpu.kernels().matmul("m", h.cpu(), wCpu, y.cpu(), batch));
+            runOn(g, tokens, 0, g.kernels().normMatmul("nm", x.gpu(), norm.gpu(), 1e-5f, wGpu, y.gpu(), batch));
+            assertClose("normMatmul " + in + "x" + out + ", " + pass(g, batch, tokens), g, y, rows * out, SUMS);
+        });
+    }
+
     /** matmulAdd = matmul then add, with the weight rows split into chunks (in = 144, 130) and not (in = 64). */
     @Test
     void matmulAdd_equalsMatmulThenAdd() {
-        for (int[] shape : new int[][] {{144, 64}, {64, 64}, {130, 70}}) {
-            int in = shape[0], out = shape[1];
-            float[] weights = randoms(in * out);
-            var wCpu = cpu.uploadMatrix(weights, in, out);
-            for (Device g : bothDevices()) {
-                var wGpu = g.uploadMatrix(weights, in, out);
-                for (int[] p : PASSES) {
-                    int batch = p[0], tokens = p[1], rows = batch * tokens;
-                    Twin a = floats(g, randoms(rows * in));
-                    Twin x = floats(g, randoms(rows * out));
-                    Twin t = zeros(g, Buffer.Type.FLOAT32, rows * out);
-                    runOn(cpu, tokens, 0, cpu.kernels().matmul("m", a.cpu(), wCpu, t.cpu(), batch),
-                            cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
-                    Launch fused = g.kernels().matmulAdd("ma", a.gpu(), wGpu, x.gpu(), batch);
-                    runOn(g, tokens, 0, fused);
-                    assertClose("matmulAdd " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
-                    // Again with the same launch: the chunks' counters were left at 0 for the next pass (a replay).
-                    runOn(cpu, tokens, 0, cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
-                    runOn(g, tokens, 0, fused);
-                    assertClose("matmulAdd twice " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out,
-                            SUMS);
-                }
-            }
-        }
+        forEachProduct(new int[][] {{144, 64}, {64, 64}, {130, 70}}, (g, in, out, wCpu, wGpu, batch, tokens) -> {
+            int rows = batch * tokens;
+            Twin a = floats(g, randoms(rows * in));
+            Twin x = floats(g, randoms(rows * out));
+            Twin t = zeros(g, Buffer.Type.FLOAT32, rows * out);
+            runOn(cpu, tokens, 0, cpu.kernels().matmul("m", a.cpu(), wCpu, t.cpu(), batch),
+                    cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+            Launch fused = g.kernels().matmulAdd("ma", a.gpu(), wGpu, x.gpu(), batch);
+            runOn(g, tokens, 0, fused);
+            assertClose("matmulAdd " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
+            // Again with the same launch: the chunks' counters were left at 0 for the next pass (a replay).
+            runOn(cpu, tokens, 0, cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+            runOn(g, tokens, 0, fused);
+            assertClose("matmulAdd twice " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
+        });
     }
 
     /** normGateUp = rmsnorm, matmul w1, matmul w3, siluMul; decode passes only (rows <= 16). */
