@@ -421,7 +421,7 @@ final class CudaKernels implements Kernels {
             return decode;
         }
         // A larger pass: rmsnorm into a buffer of this launch, then the GEMM (two launches).
-        CudaBuffer h = (CudaBuffer) device.allocate(Buffer.Type.FLOAT32, rows * m.in());
+        CudaBuffer h = scratch(y, Buffer.Type.FLOAT32, rows * m.in());
         return new ByRowsLaunch(name, batch, decode, List.of(rmsnorm(named("rmsnorm", label), x, norm, h, batch, m.in(),
                 eps), product(named("matmul", label), h, m, y, batch, false)), null);
     }
@@ -454,7 +454,7 @@ final class CudaKernels implements Kernels {
     /**
      * One of fused.cu's decode products (Note [decode products]), all with the arguments (x, norm, eps, w, y, partial,
      * counters, rows, in, out, kChunk, vectorized): the weight rows split into chunks so that the grid fills the
-     * device, and the buffers the chunks meet in (allocated here, freed with the device).
+     * device, and the buffers the chunks meet in ({@link #scratch}).
      */
     private KernelLaunch decodeProduct(String name, String kernel, boolean gateUp, CudaBuffer x, CudaBuffer norm,
                                        float eps, CudaMatrix m, CudaBuffer y, int batch) {
@@ -469,9 +469,8 @@ final class CudaKernels implements Kernels {
         long partial = 0;
         long counters = 0;
         if (splits > 1) {
-            partial = ((CudaBuffer) device.allocate(Buffer.Type.FLOAT32, (long) tiles * splits * FUSED_ROWS * GEMV_COLUMNS))
-                    .pointer();
-            counters = ((CudaBuffer) device.allocate(Buffer.Type.INT32, tiles)).pointer();
+            partial = scratch(y, Buffer.Type.FLOAT32, (long) tiles * splits * FUSED_ROWS * GEMV_COLUMNS).pointer();
+            counters = scratch(y, Buffer.Type.INT32, tiles).pointer();
         }
         boolean vectorized = out % 4 == 0 && yColumns % 4 == 0 && m.buffer().pointer() % 16 == 0;
         long maxRows = min(rowsIn(x, in), rowsIn(y, yColumns), FUSED_ROWS);
@@ -487,6 +486,16 @@ final class CudaKernels implements Kernels {
                 .setPointer(3, m.buffer().pointer()).setPointer(4, y.pointer()).setPointer(5, partial)
                 .setPointer(6, counters).setInt(8, in).setInt(9, out).setInt(10, kChunk).setInt(11, vectorized ? 1 : 0);
         return k;
+    }
+
+    /**
+     * A zeroed buffer of a launch, freed with the buffer the launch writes ({@code output}): a stage that closes its
+     * buffers leaves nothing behind on a device kept open for the next run.
+     */
+    private CudaBuffer scratch(CudaBuffer output, Buffer.Type type, long length) {
+        CudaBuffer b = (CudaBuffer) device.allocate(type, length);
+        output.onClose(b::close);
+        return b;
     }
 
     @Override

@@ -583,6 +583,22 @@ abstract class CudaKernelsContract {
     }
 
     @Test
+    void fusedProducts_freeTheirBuffersWithTheBufferTheyWrite() {
+        CudaDevice d = (CudaDevice) gpu;
+        int in = 130, out = 70, batch = 32;
+        Buffer x = d.upload(randoms(batch * in));
+        Buffer norm = d.upload(randoms(in));
+        var w = d.uploadMatrix(randoms(in * out), in, out);
+        Buffer y = d.allocate(Buffer.Type.FLOAT32, batch * out);
+        int before = d.liveResources();
+        d.kernels().normMatmul("nm", x, norm, 1e-5f, w, y, batch);  // rmsnorm's rows, the chunks' sums and counters
+        d.kernels().matmulAdd("ma", x, w, y, batch);                // the chunks' sums and counters
+        assertThat(d.liveResources()).isEqualTo(before + 5);
+        y.close();
+        assertThat(d.liveResources()).isEqualTo(before - 1);
+    }
+
+    @Test
     void setStep_writesTokensAndStartPos() {
         Buffer step = gpu.allocate(Buffer.Type.INT32, 2);
         runOn(gpu, 3, 77, gpu.kernels().setStep("step", step));
