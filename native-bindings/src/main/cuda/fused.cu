@@ -30,6 +30,7 @@ extern "C" __global__ void ppexec_set_step(int* step, int tokens, int startPos) 
 #define GEMV_TY 16
 #define GEMV_TN (GEMV_TX * 4)
 #define GEMV_KC 256
+#define GEMV_THREADS (GEMV_TX * GEMV_TY)  // two blocks per SM: at most 128 registers a thread
 
 #define GEMV_STORE 0
 #define GEMV_ADD 1
@@ -201,25 +202,25 @@ static __device__ void gemv(const float* __restrict__ x, const float* __restrict
 }
 
 // y[rows, out] = (rmsnorm(x) * norm) . w; Note [decode products].
-extern "C" __global__ void ppexec_norm_matmul(const float* x, const float* norm, float eps, const float* w, float* y,
-                                              float* partial, unsigned* counters, int rows, int in, int out,
-                                              int kChunk, int vectorized) {
+extern "C" __global__ void __launch_bounds__(GEMV_THREADS, 2)
+ppexec_norm_matmul(const float* x, const float* norm, float eps, const float* w, float* y, float* partial,
+                   unsigned* counters, int rows, int in, int out, int kChunk, int vectorized) {
     gemv<GEMV_STORE>(x, norm, eps, w, y, partial, counters, rows, in, out, kChunk, vectorized);
 }
 
 // y[rows, out] += x . w (the residual y); Note [decode products]. norm and eps are unused (the arguments are those
 // of the other products).
-extern "C" __global__ void ppexec_matmul_add(const float* x, const float* norm, float eps, const float* w, float* y,
-                                             float* partial, unsigned* counters, int rows, int in, int out,
-                                             int kChunk, int vectorized) {
+extern "C" __global__ void __launch_bounds__(GEMV_THREADS, 2)
+ppexec_matmul_add(const float* x, const float* norm, float eps, const float* w, float* y, float* partial,
+                  unsigned* counters, int rows, int in, int out, int kChunk, int vectorized) {
     gemv<GEMV_ADD>(x, nullptr, eps, w, y, partial, counters, rows, in, out, kChunk, vectorized);
 }
 
 // y[rows, out/2] = silu(h . w1) * (h . w3), h = rmsnorm(x) * norm, w13 = [w1 | w3] ([in, out]); Note [decode
 // products], with tiles of 32 columns of each half.
-extern "C" __global__ void ppexec_norm_gate_up(const float* x, const float* norm, float eps, const float* w13,
-                                               float* y, float* partial, unsigned* counters, int rows, int in,
-                                               int out, int kChunk, int vectorized) {
+extern "C" __global__ void __launch_bounds__(GEMV_THREADS, 2)
+ppexec_norm_gate_up(const float* x, const float* norm, float eps, const float* w13, float* y, float* partial,
+                    unsigned* counters, int rows, int in, int out, int kChunk, int vectorized) {
     gemv<GEMV_GATE_UP>(x, norm, eps, w13, y, partial, counters, rows, in, out, kChunk, vectorized);
 }
 

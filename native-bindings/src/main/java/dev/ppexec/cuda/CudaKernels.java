@@ -34,8 +34,8 @@ final class CudaKernels implements Kernels {
     private static final int GEMV_MIN_CHUNK = 64;
     private static final int GEMV_LANES = 16;
     /**
-     * Blocks a decode product aims for, splitting the weight rows where the output is too narrow: two resident
-     * blocks (123 registers x 256 threads each) on each of the 132 SMs of an H100 SXM or H200.
+     * Blocks a decode product aims for, splitting the weight rows where the output is too narrow: two resident blocks
+     * (at most 128 registers x 256 threads each, __launch_bounds__) on each of the 132 SMs of an H100 SXM or H200.
      */
     private static final int GEMV_TARGET_BLOCKS = 2 * 132;
     private static final int STEP_BLOCK = 32;

@@ -34,6 +34,7 @@ static void emu_yield();
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __shared__ static
 #define PPEXEC_EXTERN_SHARED(type, name) type *name = reinterpret_cast<type *>(emu_dynamic_shared)
 
