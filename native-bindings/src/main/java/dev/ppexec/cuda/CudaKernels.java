@@ -262,7 +262,7 @@ final class CudaKernels implements Kernels {
                 step(stepBuf), outBuf, batch, heads, headDim, capacity);
     }
 
-    /** Both attention kernels: argument 4 is startPos, or the step buffer when {@code step} is given. */
+    /** Both attention kernels: arguments 4 and 5 are (tokens, startPos), or (step, tokens) when {@code step} is given. */
     private Launch attention(String name, String kernel, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf,
                              CudaBuffer step, Buffer outBuf, int batch, int heads, int headDim, int capacity) {
         CudaBuffer q = floats(qBuf, "q");
