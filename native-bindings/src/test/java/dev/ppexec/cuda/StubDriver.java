@@ -214,7 +214,7 @@ public final class StubDriver {
         }
     }
 
-    static long counter(String name) {
+    public static long counter(String name) {
         try (Arena arena = Arena.ofConfined()) {
             long value = (long) counter.invokeExact(arena.allocateFrom(name));
             if (value < 0) {
