@@ -107,13 +107,18 @@ final class Cublas {
         }
         int mode = tf32 ? TF32_TENSOR_OP_MATH : DEFAULT_MATH;
         try {
-            call("cublasSetStream_v2", () -> (int) cublasSetStream.invokeExact(handle, stream));
+            setStream(handle, stream);
             call("cublasSetMathMode", () -> (int) cublasSetMathMode.invokeExact(handle, mode));
             return handle;
         } catch (RuntimeException | Error e) {
             destroyHandle(handle);
             throw e;
         }
+    }
+
+    /** Binds {@code handle} to {@code stream}: its products run there from now on. */
+    void setStream(long handle, long stream) {
+        call("cublasSetStream_v2", () -> (int) cublasSetStream.invokeExact(handle, stream));
     }
 
     void destroyHandle(long handle) {

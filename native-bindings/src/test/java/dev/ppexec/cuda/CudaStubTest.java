@@ -313,6 +313,24 @@ class CudaStubTest {
     }
 
     @Test
+    void cublas_handleOfAClosedStream_servesTheNextStream_andIsDestroyedWithTheDevice() {
+        try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst()) {
+            assertThat(StubDriver.cublasLiveHandles()).as("the start-up probe's handle, kept as a spare").isEqualTo(1);
+            Buffer x = d.allocate(Buffer.Type.FLOAT32, 2 * 3);
+            Buffer y = d.allocate(Buffer.Type.FLOAT32, 2 * 4);
+            for (int run = 0; run < 3; run++) {
+                try (Stream s = d.createStream("run " + run)) {
+                    s.launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[3 * 4], 3, 4), y, 2), 1, 0);
+                    s.synchronize();
+                    assertThat(StubDriver.cublasLiveHandles()).as("run %d reuses the spare", run).isEqualTo(1);
+                }
+            }
+            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4);
+        }
+        assertThat(StubDriver.cublasLiveHandles()).as("spares destroyed with the device").isZero();
+    }
+
+    @Test
     void cublas_thatCannotStartOnTheDevice_givesWayToTheTiledKernel() {
         StubDriver.failCublasCreate(3);
         try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst()) {
