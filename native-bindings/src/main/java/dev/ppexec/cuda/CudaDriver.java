@@ -35,6 +35,10 @@ final class CudaDriver {
     static final int ERROR_NOT_READY = 600;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+    /** Peak memory clock in kHz. */
+    static final int ATTRIBUTE_MEMORY_CLOCK_RATE = 36;
+    /** Global memory bus width in bits. */
+    static final int ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37;
     static final int STREAM_NON_BLOCKING = 1;
     static final int EVENT_DEFAULT = 0;
     /** CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS: an event another process can open and wait for. */
@@ -281,6 +285,15 @@ final class CudaDriver {
             MemorySegment out = arena.allocate(INT);
             call("cuDeviceGetAttribute", () -> (int) cuDeviceGetAttribute.invokeExact(out, attribute, device));
             return out.get(INT, 0);
+        }
+    }
+
+    /** An attribute a driver may not report (a deprecated one): 0 when it answers with an error. */
+    int deviceAttributeOrZero(int device, int attribute) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(INT);
+            int status = NativeLibrary.status(() -> (int) cuDeviceGetAttribute.invokeExact(out, attribute, device));
+            return status == SUCCESS ? out.get(INT, 0) : 0;
         }
     }
 

@@ -60,7 +60,7 @@ class CudaStubTest {
     void detect_describesTheStubDevice_andTheMatmulFallback() {
         CudaPlatform p = StubDriver.platform(Optional.of("none"));
         assertThat(p.unavailableReason()).isEmpty();
-        assertThat(p.devices()).containsExactly(new CudaPlatform.DeviceInfo(0, "Stub GPU 0", MEMORY, 9, 0));
+        assertThat(p.devices()).containsExactly(new CudaPlatform.DeviceInfo(0, "Stub GPU 0", MEMORY, 9, 0, 1000000, 256));
         assertThat(p.devices().getFirst().describe()).isEqualTo("cuda:0  Stub GPU 0  0.1 GiB  compute capability 9.0");
         assertThat(p.driver()).contains("CUDA driver 13.0 (" + StubDriver.library() + ")");
         assertThat(p.matmul()).isEqualTo("the project's tiled kernel: cuBLAS disabled");
