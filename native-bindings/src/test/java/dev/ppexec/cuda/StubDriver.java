@@ -48,9 +48,9 @@ public final class StubDriver {
         return library;
     }
 
-    /** The kernels' sources: native-bindings/src/main/cuda, from this module or from a sibling module. */
+    /** The kernels' sources: native-bindings/src/main/cuda, from this module, a sibling module or the repository root. */
     private static Optional<Path> kernelSources() {
-        for (String candidate : List.of("src/main/cuda", "../native-bindings/src/main/cuda")) {
+        for (String candidate : List.of("src/main/cuda", "../native-bindings/src/main/cuda", "native-bindings/src/main/cuda")) {
             Path p = Path.of(candidate).toAbsolutePath().normalize();
             if (Files.isRegularFile(p.resolve("common.cuh"))) {
                 return Optional.of(p);
@@ -214,7 +214,7 @@ public final class StubDriver {
         }
     }
 
-    static long counter(String name) {
+    public static long counter(String name) {
         try (Arena arena = Arena.ofConfined()) {
             long value = (long) counter.invokeExact(arena.allocateFrom(name));
             if (value < 0) {
