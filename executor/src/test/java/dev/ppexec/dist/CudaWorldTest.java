@@ -47,6 +47,7 @@ class CudaWorldTest {
 
     @TempDir
     Path dir;
+    private final String token = WorldToken.generate();
 
     private static List<String> requestLines(String out, String prefix) {
         return out.lines().filter(l -> l.startsWith(prefix + "request ")).map(l -> l.substring(prefix.length())).toList();
@@ -89,7 +90,7 @@ class CudaWorldTest {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out" + suffix).toFile())
                 .redirectError(dir.resolve("err" + suffix).toFile());
         pb.environment().put("PPEXEC_STUB_DEVICES", Integer.toString(devices));
-        pb.environment().put(WorldToken.VARIABLE, WorldToken.generate());
+        pb.environment().put(WorldToken.VARIABLE, token); // one world's (launch makes its own for its ranks)
         return pb.start();
     }
 
