@@ -165,7 +165,7 @@ abstract class DeviceLinks implements AutoCloseable {
             }
             WorldTrace t = toRank == fromRank + 1 ? grpc.trace() : null; // the ring's tokens back to rank 0 are no pp_send
             int token = t == null ? 0 : t.posted();
-            sender.send(ready, sends[microBatch], tokens, s -> afterSend(s, microBatch), token == 0 ? null
+            sender().send(ready, sends[microBatch], tokens, s -> afterSend(s, microBatch), token == 0 ? null
                     : new SendTimer.Timed() {
                         @Override
                         public void sent(long startNanos, long endNanos) {
