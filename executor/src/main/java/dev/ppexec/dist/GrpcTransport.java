@@ -296,13 +296,18 @@ final class GrpcTransport implements Transport {
                 // Broken already: the abort said so.
             }
         }));
-        sender.shutdown();
+        stop(sender);
+    }
+
+    /** Shuts {@code executor} down, letting its queued tasks run for up to 5 s, then interrupting them. */
+    static void stop(ExecutorService executor) {
+        executor.shutdown();
         try {
-            if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
-                sender.shutdownNow();
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
             }
         } catch (InterruptedException e) {
-            sender.shutdownNow();
+            executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }

@@ -10,7 +10,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
@@ -98,15 +97,7 @@ final class SendTimer implements AutoCloseable {
     /** Stops the timing thread (bounded: a send still timed gets 5 s), then frees the stream and the events. */
     @Override
     public void close() {
-        timing.shutdown();
-        try {
-            if (!timing.awaitTermination(5, TimeUnit.SECONDS)) {
-                timing.shutdownNow();
-            }
-        } catch (InterruptedException e) {
-            timing.shutdownNow();
-            Thread.currentThread().interrupt();
-        }
+        GrpcTransport.stop(timing);
         stream.close();
         for (Event e = made.poll(); e != null; e = made.poll()) {
             e.close();
