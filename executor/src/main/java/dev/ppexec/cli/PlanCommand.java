@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.plan.Contention;
 import dev.ppexec.plan.CostFit;
 import dev.ppexec.plan.PlanInputException;
 import dev.ppexec.plan.Planner;
@@ -163,6 +164,7 @@ final class PlanCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "transfer %.3f ns/byte; launch prefill %.1f us, decode %.1f us; "
                         + "overhead (Note [planner overhead]) %.2f ms at M 1%n", fit.transferNanosPerByte(),
                 fit.prefillLaunchNanos() / 1e3, fit.decodeLaunchNanos() / 1e3, planner.overheadNanos(1) / 1e6);
+        out.println(contentionLine(fit.contention()));
         for (TracedRun run : runs) {
             Planner.Traced t = planner.traced(run);
             out.printf(Locale.ROOT, "traced %s: P %d, split %s, M %d on %s: measured %.1f tokens/s, bubble %s; "
@@ -192,6 +194,19 @@ final class PlanCommand implements Callable<Integer> {
                     measured.baselineTokensPerSecond(), Collections.min(measured.baselineSamples()),
                     Collections.max(measured.baselineSamples()), measured.tracedTokensPerSecond(), measured.loadRatio());
         }
+    }
+
+    /** What the fit found of Note [shared device], in one line. */
+    static String contentionLine(Contention c) {
+        if (!c.shared()) {
+            return "contention (Note [shared device]): not applied, the traced ranks did not all share one device";
+        }
+        if (c.groups() == 0) {
+            return "contention (Note [shared device]): not measured (no stage traced at overlaps " + Contention.MIN_SPREAD
+                    + " apart, e.g. one split and row count at M 1 and at M 2), taken as 0";
+        }
+        return String.format(Locale.ROOT, "contention (Note [shared device]): forward x (1 + %.3f x overlap share), "
+                + "from %d stage(s) traced at different overlaps", c.perOverlap(), c.groups());
     }
 
     private static Map<String, Object> json(CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
@@ -225,6 +240,9 @@ final class PlanCommand implements Callable<Integer> {
         fitJson.put("prefillLaunchNanos", fit.prefillLaunchNanos());
         fitJson.put("decodeLaunchNanos", fit.decodeLaunchNanos());
         fitJson.put("overheadNanosAtOneMicroBatch", planner.overheadNanos(1));
+        fitJson.put("contentionPerOverlap", fit.contention().perOverlap());
+        fitJson.put("contentionGroups", fit.contention().groups());
+        fitJson.put("sharedDevice", fit.contention().shared());
         root.put("fit", fitJson);
         List<Map<String, Object>> traced = new ArrayList<>();
         for (TracedRun run : runs) {

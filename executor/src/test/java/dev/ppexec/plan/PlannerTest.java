@@ -99,7 +99,7 @@ class PlannerTest {
     void candidates_slowHead_measuredSplitBeatsBalanced() {
         TreeMap<Integer, CostFit.StageCosts> perToken = new TreeMap<>(Map.of(8, new CostFit.StageCosts(1_000, 3_000)));
         TreeMap<Integer, CostFit.StageCosts> perForward = new TreeMap<>(Map.of(8, new CostFit.StageCosts(1e6, 3e6)));
-        CostFit fit = new CostFit(SyntheticTrace.TOY, perToken, perForward, 0, 0, 0);
+        CostFit fit = new CostFit(SyntheticTrace.TOY, perToken, perForward, 0, 0, 0, Contention.NONE);
         List<TracedRun> traced = TracedRun.read("m2", SyntheticTrace.run(new SyntheticTrace.Costs(
                 Map.of(8, perToken.get(8)), Map.of(8, perForward.get(8)), 0, 0, 0), SPLIT, 8, 1, 8, 3, 0));
         Planner planner = Planner.of(fit, traced);
