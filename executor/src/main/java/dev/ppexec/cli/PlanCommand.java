@@ -206,7 +206,9 @@ final class PlanCommand implements Callable<Integer> {
                     + " apart, e.g. one split and row count at M 1 and at M 2), taken as 0";
         }
         return String.format(Locale.ROOT, "contention (Note [shared device]): forward x (1 + %.3f x overlap share), "
-                + "from %d stage(s) traced at different overlaps", c.perOverlap(), c.groups());
+                + "from %d stage(s) traced at different overlaps%s", c.perOverlap(), c.groups(),
+                c.fitted() == c.perOverlap() ? "" : String.format(Locale.ROOT, " (fitted %.3f, held in 0..%.0f)",
+                        c.fitted(), Contention.MAX_PER_OVERLAP));
     }
 
     private static Map<String, Object> json(CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
@@ -241,6 +243,7 @@ final class PlanCommand implements Callable<Integer> {
         fitJson.put("decodeLaunchNanos", fit.decodeLaunchNanos());
         fitJson.put("overheadNanosAtOneMicroBatch", planner.overheadNanos(1));
         fitJson.put("contentionPerOverlap", fit.contention().perOverlap());
+        fitJson.put("contentionFitted", fit.contention().fitted());
         fitJson.put("contentionGroups", fit.contention().groups());
         fitJson.put("sharedDevice", fit.contention().shared());
         root.put("fit", fitJson);

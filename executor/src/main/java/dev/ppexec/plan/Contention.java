@@ -21,28 +21,34 @@ import java.util.TreeMap;
  * groups (w: their forwards). One run rarely gives it: within a run, the forwards that overlap little are the
  * pipeline's fill and drain, which on the development machine ran slower for other reasons (a regression there gave
  * a negative κ in 7 of 7 traces); runs of one split and row count at different micro-batch counts (P 2 at M 1 with 4
- * requests beside M 2 with 8) do. No such group, or a negative κ: κ = 0 and the costs stay as traced. The fit then
+ * requests beside M 2 with 8) do. No such group, or a negative κ: κ = 0 and the costs stay as traced. κ is held at
+ * most {@link #MAX_PER_OVERLAP} = 1, pure processor sharing of one core (two forwards on it each take twice as long):
+ * ranks on more cores than one slow each other less, and more than that is load that changed between the runs (on the
+ * development machine, shared with other builds at load average 11 to 13, six runs gave 2.3). The fit then
  * divides every traced cost by {@code 1 + κ·o} of its (run, phase, rows, rank) before solving (Note [cost fit]), so
  * the costs are those alone; the planner puts the slowdown back on each candidate from its own simulated overlaps
  * (Note [contention in the simulator] in {@link Planner}), where every traced run's ranks shared one device.
  *
- * @param perOverlap κ, at least 0
+ * @param perOverlap κ, 0..{@link #MAX_PER_OVERLAP}
+ * @param fitted     κ as fitted, before it was held in 0..{@link #MAX_PER_OVERLAP}
  * @param groups     how many groups were traced at overlaps far enough apart (0: κ not measured)
  * @param shared     whether every traced run's ranks all ran on one device
  */
-public record Contention(double perOverlap, int groups, boolean shared) {
+public record Contention(double perOverlap, double fitted, int groups, boolean shared) {
 
     /** The least spread of overlap shares within a group that the fit uses. */
     public static final double MIN_SPREAD = 0.2;
+    /** The most κ taken: processor sharing of one core. */
+    public static final double MAX_PER_OVERLAP = 1;
 
     public Contention {
-        if (!(perOverlap >= 0)) {
-            throw new IllegalArgumentException("perOverlap = " + perOverlap + "; allowed: >= 0");
+        if (!(perOverlap >= 0 && perOverlap <= MAX_PER_OVERLAP)) {
+            throw new IllegalArgumentException("perOverlap = " + perOverlap + "; allowed: 0.." + MAX_PER_OVERLAP);
         }
     }
 
     /** No slowdown: the costs as traced. */
-    public static final Contention NONE = new Contention(0, 0, false);
+    public static final Contention NONE = new Contention(0, 0, 0, false);
 
     /** The slowdown of a forward overlapped for a share {@code overlap} of its time: {@code 1 + κ·overlap}. */
     public double factor(double overlap) {
@@ -97,7 +103,7 @@ public record Contention(double perOverlap, int groups, boolean shared) {
             levels += w * (my - slope * mx);
             used++;
         }
-        double kappa = used == 0 || !(levels > 0) ? 0 : Math.max(0, slopes / levels);
-        return new Contention(kappa, used, shared);
+        double fitted = used == 0 || !(levels > 0) ? 0 : slopes / levels;
+        return new Contention(Math.clamp(fitted, 0, MAX_PER_OVERLAP), fitted, used, shared);
     }
 }

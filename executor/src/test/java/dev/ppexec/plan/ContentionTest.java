@@ -117,7 +117,22 @@ class ContentionTest {
                 Map.of(ROWS, new CostFit.StageCosts(1_000, 500)), Map.of(ROWS, new CostFit.StageCosts(10_000, 5_000)),
                 0, 0, 0), SPLIT, 2 * ROWS, 2, PROMPT, STEPS, 1_000_000)));
 
-        assertThat(CostFit.fit(runs).contention().perOverlap()).isZero();
+        Contention contention = CostFit.fit(runs).contention();
+        assertThat(contention.fitted()).isNegative();
+        assertThat(contention.perOverlap()).isZero();
+    }
+
+    @Test
+    void fit_slowdownBeyondProcessorSharing_heldAtOne() {
+        List<TracedRun> runs = new ArrayList<>(TracedRun.read("m1", trace(1)));
+        runs.addAll(TracedRun.read("m2", SyntheticTrace.run(new SyntheticTrace.Costs(
+                Map.of(ROWS, new CostFit.StageCosts(1_000_000, 500_000)),
+                Map.of(ROWS, new CostFit.StageCosts(10_000_000, 5_000_000)), 0, 0, 0),
+                SPLIT, 2 * ROWS, 2, PROMPT, STEPS, 1_000_000)));
+
+        Contention contention = CostFit.fit(runs).contention();
+        assertThat(contention.fitted()).isGreaterThan(Contention.MAX_PER_OVERLAP);
+        assertThat(contention.perOverlap()).isEqualTo(Contention.MAX_PER_OVERLAP);
     }
 
     @Test
