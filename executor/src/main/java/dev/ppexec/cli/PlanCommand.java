@@ -187,6 +187,14 @@ final class PlanCommand implements Callable<Integer> {
             }
             out.println();
         }
+        List<Integer> unseen = best.stream().filter(c -> !c.rowsObserved()).map(Planner.Candidate::microBatches)
+                .distinct().sorted().toList();
+        if (!unseen.isEmpty()) {
+            out.println("rows not seen: no trace ran micro-batches of these candidates' rows, so their costs are held "
+                    + "or interpolated (Note [cost fit]), and a forward's cost is not monotone in its rows "
+                    + "(docs/PLANNER.md); trace the same workload with --micro-batches "
+                    + unseen.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " too and plan them together");
+        }
         if (measured != null) {
             out.printf(Locale.ROOT, "validated in %d rounds (medians; Note [validation baseline]): the traced "
                             + "configuration ran at %.1f tokens/s here (rounds %.1f..%.1f) against %.1f in its trace (load ratio "
