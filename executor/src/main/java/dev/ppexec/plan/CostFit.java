@@ -4,6 +4,7 @@ import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otlp.SpanKind;
 import dev.ppexec.schedule.CostModel;
+import dev.ppexec.schedule.SimResult;
 
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -171,48 +172,39 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
      * ranks on the same device were running a forward during them (Note [shared device]).
      */
     static Map<List<Integer>, double[]> deviceTimes(TracedRun run) {
+        long origin = run.slices().stream().mapToLong(TracedRun.Slice::startNanos).min().orElse(0);
         List<List<TracedRun.Slice>> byRank = new ArrayList<>();
+        List<List<SimResult.Span>> spans = new ArrayList<>();
         for (int r = 0; r < run.ranks(); r++) {
             byRank.add(new ArrayList<>());
+            spans.add(new ArrayList<>());
         }
         for (TracedRun.Slice s : run.slices()) {
             if (s.kind() == SpanKind.BATCH_DEVICE) {
                 byRank.get(s.rank()).add(s);
             }
         }
-        byRank.forEach(list -> list.sort(Comparator.comparingLong(TracedRun.Slice::startNanos)));
+        for (int r = 0; r < byRank.size(); r++) {
+            byRank.get(r).sort(Comparator.comparingLong(TracedRun.Slice::startNanos));
+            for (TracedRun.Slice s : byRank.get(r)) { // relative to the run's first slice: exact in a double
+                spans.get(r).add(new SimResult.Span(s.startNanos() - origin, s.endNanos() - origin));
+            }
+        }
         Map<List<Integer>, double[]> out = new TreeMap<>(LEXICAL);
         for (int r = 0; r < byRank.size(); r++) {
-            for (TracedRun.Slice s : byRank.get(r)) {
+            for (int i = 0; i < byRank.get(r).size(); i++) {
+                TracedRun.Slice s = byRank.get(r).get(i);
                 double[] acc = out.computeIfAbsent(List.of(s.step() == 0 ? 0 : 1, s.rows(), r), k -> new double[3]);
                 acc[0] += s.durationNanos();
                 acc[1]++;
                 for (int q = 0; q < byRank.size(); q++) {
-                    if (q != r && Objects.equals(byRank.get(q).isEmpty() ? null : byRank.get(q).getFirst().device(), s.device())) {
-                        acc[2] += overlapNanos(s.startNanos(), s.endNanos(), byRank.get(q));
+                    if (q != r && !byRank.get(q).isEmpty() && Objects.equals(byRank.get(q).getFirst().device(), s.device())) {
+                        acc[2] += Planner.covered(spans.get(r).get(i), spans.get(q));
                     }
                 }
             }
         }
         return out;
-    }
-
-    /** The time of {@code [start, end)} covered by {@code slices} (sorted by start, not overlapping each other). */
-    private static long overlapNanos(long start, long end, List<TracedRun.Slice> slices) {
-        int lo = 0, hi = slices.size();
-        while (lo < hi) { // the first slice ending after start
-            int mid = (lo + hi) >>> 1;
-            if (slices.get(mid).endNanos() <= start) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        long covered = 0;
-        for (int i = lo; i < slices.size() && slices.get(i).startNanos() < end; i++) {
-            covered += Math.max(0, Math.min(end, slices.get(i).endNanos()) - Math.max(start, slices.get(i).startNanos()));
-        }
-        return covered;
     }
 
     static final Comparator<List<Integer>> LEXICAL = (a, b) -> {

@@ -186,7 +186,7 @@ public final class Planner {
     }
 
     /** The time of {@code span} covered by {@code others} (one rank's, in stream order: sorted, not overlapping). */
-    private static double covered(SimResult.Span span, List<SimResult.Span> others) {
+    static double covered(SimResult.Span span, List<SimResult.Span> others) {
         int lo = 0, hi = others.size();
         while (lo < hi) {
             int mid = (lo + hi) >>> 1;
