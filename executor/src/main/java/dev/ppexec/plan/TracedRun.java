@@ -37,6 +37,7 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
      *
      * @param name the span's name ({@code matmul layers.3.wq} for a kernel slice)
      * @param rows   the micro-batch's rows (a kernel slice's are its run_batch_device's)
+     * @param startNanos when the slice started, epoch ns on the run's clock
      * @param device the {@code device} attribute of a run_batch_device slice ({@code cpu}, {@code cuda:0}), else null
      */
     public record Slice(SpanKind kind, String name, int rank, int peerRank, int microBatch, int step, int rows,
