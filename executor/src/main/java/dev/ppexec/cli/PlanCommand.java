@@ -173,6 +173,14 @@ final class PlanCommand implements Callable<Integer> {
                     percent(run.measured().measuredBubble()), t.predicted().tokensPerSecond(),
                     percent(t.predicted().bubble()));
         }
+        List<Planner.Traced> disagreeing = planner.disagreeing(runs, DISAGREEMENT);
+        if (!disagreeing.isEmpty()) {
+            out.println("warning: one fit misses these traces' own tokens/s by more than " + Math.round(100 * DISAGREEMENT)
+                    + "% (the load changed between the traces?): " + disagreeing.stream().map(t -> String.format(Locale.ROOT,
+                    "%s %+.1f%%", t.run().source().substring("--input ".length()),
+                    100 * (t.predicted().tokensPerSecond() / t.run().measured().tokensPerSecond() - 1)))
+                    .collect(Collectors.joining(", ")));
+        }
         out.println("rank  P  split            kind      M  rows   rows seen  predicted tok/s  bubble"
                 + (measured == null ? "" : "  measured tok/s  error  at trace load"));
         for (int i = 0; i < best.size(); i++) {
@@ -203,6 +211,9 @@ final class PlanCommand implements Callable<Integer> {
                     Collections.max(measured.baselineSamples()), measured.tracedTokensPerSecond(), measured.loadRatio());
         }
     }
+
+    /** How far a traced run's own prediction may be from its measurement before the text output warns: the target. */
+    private static final double DISAGREEMENT = 0.15;
 
     /** What the fit found of Note [shared device], in one line. */
     static String contentionLine(Contention c) {

@@ -115,6 +115,22 @@ public final class Planner {
                 .predict(run.split(), SplitKind.balanced, run.microBatches()));
     }
 
+    /**
+     * The traced runs whose own configuration the fit predicts more than {@code tolerance} (a share) away from their
+     * measured tokens/s. One fit of several traces reproduces each only if their costs agree; on a shared machine they
+     * disagree when the load changed between the traces.
+     */
+    public List<Traced> disagreeing(List<TracedRun> runs, double tolerance) {
+        List<Traced> out = new ArrayList<>();
+        for (TracedRun run : runs) {
+            Traced t = traced(run);
+            if (Math.abs(t.predicted().tokensPerSecond() / run.measured().tokensPerSecond() - 1) > tolerance) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
     /** The simulator's prediction for {@code split} with {@code microBatches}, with contention where fitted. */
     public Candidate predict(Partition split, SplitKind kind, int microBatches) {
         CostModel alone = fit.costModel(split, requests, microBatches, promptLength);
