@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otlp.OtlpJsonReader;
 import dev.ppexec.otlp.SpanRecord;
+import dev.ppexec.plan.Contention;
 import dev.ppexec.plan.CostFit;
 import dev.ppexec.plan.PlanInputException;
 import dev.ppexec.plan.Planner;
@@ -163,6 +164,7 @@ final class PlanCommand implements Callable<Integer> {
         out.printf(Locale.ROOT, "transfer %.3f ns/byte; launch prefill %.1f us, decode %.1f us; "
                         + "overhead (Note [planner overhead]) %.2f ms at M 1%n", fit.transferNanosPerByte(),
                 fit.prefillLaunchNanos() / 1e3, fit.decodeLaunchNanos() / 1e3, planner.overheadNanos(1) / 1e6);
+        out.println(contentionLine(fit.contention()));
         for (TracedRun run : runs) {
             Planner.Traced t = planner.traced(run);
             out.printf(Locale.ROOT, "traced %s: P %d, split %s, M %d on %s: measured %.1f tokens/s, bubble %s; "
@@ -170,6 +172,14 @@ final class PlanCommand implements Callable<Integer> {
                     run.ranks(), run.split(), run.microBatches(), run.device(), run.measured().tokensPerSecond(),
                     percent(run.measured().measuredBubble()), t.predicted().tokensPerSecond(),
                     percent(t.predicted().bubble()));
+        }
+        List<Planner.Traced> disagreeing = planner.disagreeing(runs, DISAGREEMENT);
+        if (!disagreeing.isEmpty()) {
+            out.println("warning: one fit misses these traces' own tokens/s by more than " + Math.round(100 * DISAGREEMENT)
+                    + "% (the load changed between the traces?): " + disagreeing.stream().map(t -> String.format(Locale.ROOT,
+                    "%s %+.1f%%", t.run().source().substring("--input ".length()),
+                    100 * (t.predicted().tokensPerSecond() / t.run().measured().tokensPerSecond() - 1)))
+                    .collect(Collectors.joining(", ")));
         }
         out.println("rank  P  split            kind      M  rows   rows seen  predicted tok/s  bubble"
                 + (measured == null ? "" : "  measured tok/s  error  at trace load"));
@@ -185,6 +195,14 @@ final class PlanCommand implements Callable<Integer> {
             }
             out.println();
         }
+        List<Integer> unseen = best.stream().filter(c -> !c.rowsObserved()).map(Planner.Candidate::microBatches)
+                .distinct().sorted().toList();
+        if (!unseen.isEmpty()) {
+            out.println("rows not seen: no trace ran micro-batches of these candidates' rows, so their costs are held "
+                    + "or interpolated (Note [cost fit]), and a forward's cost is not monotone in its rows "
+                    + "(docs/PLANNER.md); trace the same workload with --micro-batches "
+                    + unseen.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " too and plan them together");
+        }
         if (measured != null) {
             out.printf(Locale.ROOT, "validated in %d rounds (medians; Note [validation baseline]): the traced "
                             + "configuration ran at %.1f tokens/s here (rounds %.1f..%.1f) against %.1f in its trace (load ratio "
@@ -192,6 +210,24 @@ final class PlanCommand implements Callable<Integer> {
                     measured.baselineTokensPerSecond(), Collections.min(measured.baselineSamples()),
                     Collections.max(measured.baselineSamples()), measured.tracedTokensPerSecond(), measured.loadRatio());
         }
+    }
+
+    /** How far a traced run's own prediction may be from its measurement before the text output warns: the target. */
+    private static final double DISAGREEMENT = 0.15;
+
+    /** What the fit found of Note [shared device], in one line. */
+    static String contentionLine(Contention c) {
+        if (!c.shared()) {
+            return "contention (Note [shared device]): not applied, the traced ranks did not all share one device";
+        }
+        if (c.groups() == 0) {
+            return "contention (Note [shared device]): not measured (no stage traced at overlaps " + Contention.MIN_SPREAD
+                    + " apart, e.g. one split and row count at M 1 and at M 2), taken as 0";
+        }
+        return String.format(Locale.ROOT, "contention (Note [shared device]): forward x (1 + %.3f x overlap share), "
+                + "from %d stage(s) traced at different overlaps%s", c.perOverlap(), c.groups(),
+                c.fitted() == c.perOverlap() ? "" : String.format(Locale.ROOT, " (fitted %.3f, held in 0..%.0f)",
+                        c.fitted(), Contention.MAX_PER_OVERLAP));
     }
 
     private static Map<String, Object> json(CostFit fit, Planner planner, List<TracedRun> runs, int stagesCap,
@@ -225,6 +261,10 @@ final class PlanCommand implements Callable<Integer> {
         fitJson.put("prefillLaunchNanos", fit.prefillLaunchNanos());
         fitJson.put("decodeLaunchNanos", fit.decodeLaunchNanos());
         fitJson.put("overheadNanosAtOneMicroBatch", planner.overheadNanos(1));
+        fitJson.put("contentionPerOverlap", fit.contention().perOverlap());
+        fitJson.put("contentionFitted", fit.contention().fitted());
+        fitJson.put("contentionGroups", fit.contention().groups());
+        fitJson.put("sharedDevice", fit.contention().shared());
         root.put("fit", fitJson);
         List<Map<String, Object>> traced = new ArrayList<>();
         for (TracedRun run : runs) {

@@ -4,8 +4,10 @@ import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
 import dev.ppexec.otlp.SpanKind;
 import dev.ppexec.schedule.CostModel;
+import dev.ppexec.schedule.SimResult;
 
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,8 +20,8 @@ import java.util.TreeMap;
  * Per-rank costs fitted on traced runs, and the {@link CostModel} they give any configuration of the same model.
  *
  * <p>Note [cost fit]: a rank's forward runs its layers and, on the last rank, the final norm and LM head ("head"). Per
- * phase and per micro-batch row count seen in the traces, the fit takes each rank's mean run_batch_device time y and
- * solves y = layers·L + last·H by least squares over all ranks of all runs (prefill per prompt token, decode per
+ * phase and per micro-batch row count seen in the traces, the fit takes each rank's mean run_batch_device time y, as
+ * it would be alone on its device (divided by its slowdown, Note [shared device] in {@link Contention}), and solves y = layers·L + last·H by least squares over all ranks of all runs (prefill per prompt token, decode per
  * forward). Where the ranks cannot tell L and H apart (only one-rank runs, or every run with the same split of a
  * single rank), H is L times the head's share of multiply-adds ({@code vocab / (4·dim + 3·ffn)}); a negative H (noise)
  * becomes 0. Between the row counts seen the costs are interpolated linearly; outside them the nearest is held (prefill
@@ -42,10 +44,12 @@ import java.util.TreeMap;
  * @param transferNanosPerByte  pp_send time per activation byte
  * @param prefillLaunchNanos    mean run_batch_cpu of a prefill forward
  * @param decodeLaunchNanos     mean run_batch_cpu of a decode forward
+ * @param contention            the slowdown of forwards on a shared device (Note [shared device]); the costs above are
+ *                              those of a forward alone
  */
 public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefillPerToken,
                       NavigableMap<Integer, StageCosts> decodePerForward, double transferNanosPerByte,
-                      double prefillLaunchNanos, double decodeLaunchNanos) {
+                      double prefillLaunchNanos, double decodeLaunchNanos, Contention contention) {
 
     /**
      * The time of a layer and of the head, ns; from level 5 also each layer's own and the first rank's embedding
@@ -91,6 +95,7 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
 
     public CostFit {
         Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(contention, "contention");
         prefillPerToken = new TreeMap<>(prefillPerToken);
         decodePerForward = new TreeMap<>(decodePerForward);
     }
@@ -113,25 +118,12 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
         Map<Integer, KernelSums> prefillKernels = new TreeMap<>();
         Map<Integer, KernelSums> decodeKernels = new TreeMap<>();
         boolean levelFive = true;
+        List<Map<List<Integer>, double[]>> devices = new ArrayList<>();
         for (TracedRun run : runs) {
-            // per (phase, rows, rank): sum and count of device time
-            Map<List<Integer>, double[]> device = new TreeMap<>((a, b) -> {
-                for (int i = 0; i < a.size(); i++) {
-                    int c = Integer.compare(a.get(i), b.get(i));
-                    if (c != 0) {
-                        return c;
-                    }
-                }
-                return 0;
-            });
+            devices.add(deviceTimes(run));
             for (TracedRun.Slice s : run.slices()) {
                 int phase = s.step() == 0 ? 0 : 1;
                 switch (s.kind()) {
-                    case BATCH_DEVICE -> {
-                        double[] acc = device.computeIfAbsent(List.of(phase, s.rows(), s.rank()), k -> new double[2]);
-                        acc[0] += s.durationNanos();
-                        acc[1]++;
-                    }
                     case BATCH_CPU -> {
                         launch[2 * phase] += s.durationNanos();
                         launch[2 * phase + 1]++;
@@ -142,18 +134,23 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                             sendBytes += activationBytes(model, s.rows(), s.step() == 0 ? run.promptLength() : 1);
                         }
                     }
-                    case KERNEL -> {
-                        // counted below, per forward
+                    case BATCH_DEVICE, KERNEL -> {
+                        // per (phase, rows, rank) in deviceTimes; kernels below, per forward
                     }
                     default -> throw new AssertionError(s.kind());
                 }
             }
-            levelFive &= addKernels(run, model.layers(), prefillKernels, decodeKernels);
+        }
+        Contention contention = Contention.fit(runs, devices);
+        for (int i = 0; i < runs.size(); i++) {
+            TracedRun run = runs.get(i);
+            Map<List<Integer>, double[]> device = devices.get(i);
+            levelFive &= addKernels(run, model.layers(), prefillKernels, decodeKernels, contention, device);
             for (Map.Entry<List<Integer>, double[]> e : device.entrySet()) {
                 int phase = e.getKey().get(0);
                 int rows = e.getKey().get(1);
                 int rank = e.getKey().get(2);
-                double mean = e.getValue()[0] / e.getValue()[1];
+                double mean = e.getValue()[0] / e.getValue()[1] / contention.factor(e.getValue()[2] / e.getValue()[0]);
                 double perUnit = phase == 0 ? mean / ((double) rows * run.promptLength()) : mean;
                 (phase == 0 ? prefill : decode).computeIfAbsent(rows, k -> new ArrayList<>()).add(
                         new double[] {run.split().size(rank), rank == run.ranks() - 1 ? 1 : 0, perUnit});
@@ -167,8 +164,58 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
         }
         return new CostFit(model, prefillCosts, decodeCosts,
                 sendBytes == 0 ? 0 : sendNanos / sendBytes,
-                launch[1] == 0 ? 0 : launch[0] / launch[1], launch[3] == 0 ? 0 : launch[2] / launch[3]);
+                launch[1] == 0 ? 0 : launch[0] / launch[1], launch[3] == 0 ? 0 : launch[2] / launch[3], contention);
     }
+
+    /**
+     * Per (phase, rows, rank) of {@code run}: the sum of its run_batch_device times, their count, and the time other
+     * ranks on the same device were running a forward during them (Note [shared device]).
+     */
+    static Map<List<Integer>, double[]> deviceTimes(TracedRun run) {
+        long origin = run.slices().stream().mapToLong(TracedRun.Slice::startNanos).min().orElse(0);
+        List<List<TracedRun.Slice>> byRank = new ArrayList<>();
+        List<List<SimResult.Span>> spans = new ArrayList<>();
+        for (int r = 0; r < run.ranks(); r++) {
+            byRank.add(new ArrayList<>());
+            spans.add(new ArrayList<>());
+        }
+        for (TracedRun.Slice s : run.slices()) {
+            if (s.kind() == SpanKind.BATCH_DEVICE) {
+                byRank.get(s.rank()).add(s);
+            }
+        }
+        for (int r = 0; r < byRank.size(); r++) {
+            byRank.get(r).sort(Comparator.comparingLong(TracedRun.Slice::startNanos));
+            for (TracedRun.Slice s : byRank.get(r)) { // relative to the run's first slice: exact in a double
+                spans.get(r).add(new SimResult.Span(s.startNanos() - origin, s.endNanos() - origin));
+            }
+        }
+        Map<List<Integer>, double[]> out = new TreeMap<>(LEXICAL);
+        for (int r = 0; r < byRank.size(); r++) {
+            for (int i = 0; i < byRank.get(r).size(); i++) {
+                TracedRun.Slice s = byRank.get(r).get(i);
+                double[] acc = out.computeIfAbsent(List.of(s.step() == 0 ? 0 : 1, s.rows(), r), k -> new double[3]);
+                acc[0] += s.durationNanos();
+                acc[1]++;
+                for (int q = 0; q < byRank.size(); q++) {
+                    if (q != r && !byRank.get(q).isEmpty() && Objects.equals(byRank.get(q).getFirst().device(), s.device())) {
+                        acc[2] += Planner.covered(spans.get(r).get(i), spans.get(q));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    static final Comparator<List<Integer>> LEXICAL = (a, b) -> {
+        for (int i = 0; i < a.size(); i++) {
+            int c = Integer.compare(a.get(i), b.get(i));
+            if (c != 0) {
+                return c;
+            }
+        }
+        return 0;
+    };
 
     /** Per phase and row count, level 5's sums over forwards: of each layer's slices, the head's and the embedding's. */
     private static final class KernelSums {
@@ -237,10 +284,12 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
 
     /**
      * Adds {@code run}'s kernel slices to the sums of their phase and row count, a forward's slices of one part summed
-     * (prefill per prompt token); false when the run has none (not level 5).
+     * (prefill per prompt token) and divided by its rank's slowdown in that run (Note [shared device]; {@code device}
+     * is the run's {@link #deviceTimes}); false when the run has none (not level 5).
      */
     private static boolean addKernels(TracedRun run, int layers, Map<Integer, KernelSums> prefill,
-                                      Map<Integer, KernelSums> decode) {
+                                      Map<Integer, KernelSums> decode, Contention contention,
+                                      Map<List<Integer>, double[]> device) {
         Map<List<Integer>, Map<Integer, Double>> forwards = new LinkedHashMap<>();
         for (TracedRun.Slice s : run.slices()) {
             if (s.kind() == SpanKind.KERNEL) {
@@ -249,8 +298,12 @@ public record CostFit(ModelConfig model, NavigableMap<Integer, StageCosts> prefi
                         k -> new TreeMap<>()).merge(KernelSums.part(run.source(), s.name(), layers), s.durationNanos() / units, Double::sum);
             }
         }
-        forwards.forEach((key, parts) -> (key.get(0) == 0 ? prefill : decode)
-                .computeIfAbsent(key.get(1), k -> new KernelSums(layers)).add(parts));
+        forwards.forEach((key, parts) -> {
+            double[] times = device.get(List.of(key.get(0), key.get(1), key.get(2)));
+            double factor = times == null ? 1 : contention.factor(times[2] / times[0]);
+            parts.replaceAll((part, nanos) -> nanos / factor);
+            (key.get(0) == 0 ? prefill : decode).computeIfAbsent(key.get(1), k -> new KernelSums(layers)).add(parts);
+        });
         return !forwards.isEmpty();
     }
 

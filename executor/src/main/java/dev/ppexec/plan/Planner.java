@@ -1,7 +1,10 @@
 package dev.ppexec.plan;
 
 import dev.ppexec.model.Partition;
+import dev.ppexec.schedule.Action;
+import dev.ppexec.schedule.ActionKind;
 import dev.ppexec.schedule.CostModel;
+import dev.ppexec.schedule.Schedule;
 import dev.ppexec.schedule.Schedules;
 import dev.ppexec.schedule.SimResult;
 import dev.ppexec.schedule.Simulator;
@@ -112,14 +115,121 @@ public final class Planner {
                 .predict(run.split(), SplitKind.balanced, run.microBatches()));
     }
 
-    /** The simulator's prediction for {@code split} with {@code microBatches}. */
+    /**
+     * The traced runs whose own configuration the fit predicts more than {@code tolerance} (a share) away from their
+     * measured tokens/s. One fit of several traces reproduces each only if their costs agree; on a shared machine they
+     * disagree when the load changed between the traces.
+     */
+    public List<Traced> disagreeing(List<TracedRun> runs, double tolerance) {
+        List<Traced> out = new ArrayList<>();
+        for (TracedRun run : runs) {
+            Traced t = traced(run);
+            if (Math.abs(t.predicted().tokensPerSecond() / run.measured().tokensPerSecond() - 1) > tolerance) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
+    /** The simulator's prediction for {@code split} with {@code microBatches}, with contention where fitted. */
     public Candidate predict(Partition split, SplitKind kind, int microBatches) {
-        CostModel costs = fit.costModel(split, requests, microBatches, promptLength);
-        SimResult sim = Simulator.simulate(Schedules.generation(split.stages(), microBatches, decodeSteps), costs);
+        CostModel alone = fit.costModel(split, requests, microBatches, promptLength);
+        Schedule schedule = Schedules.generation(split.stages(), microBatches, decodeSteps);
+        SimResult sim = Simulator.simulate(schedule, alone);
+        Contention contention = fit.contention();
+        if (contention.shared() && contention.perOverlap() > 0 && split.stages() > 1) {
+            for (int round = 0; round < CONTENTION_ROUNDS; round++) {
+                SimResult next = Simulator.simulate(schedule, shared(alone, overlapShares(schedule, sim), contention));
+                boolean settled = Math.abs(next.makespan() - sim.makespan()) <= SETTLED * sim.makespan();
+                sim = next;
+                if (settled) {
+                    break;
+                }
+            }
+        }
         double makespan = sim.makespan() + overheadNanos(microBatches);
         double tokens = (double) requests * (decodeSteps + 1);
         return new Candidate(split, kind, microBatches, fit.observed((double) requests / microBatches), sim, makespan,
                 makespan <= 0 ? Double.NaN : tokens * 1e9 / makespan);
+    }
+
+    /**
+     * Note [contention in the simulator]: where the traced ranks shared a device, the fit's costs are those of a forward
+     * alone (Note [shared device] in {@link Contention}). A candidate is simulated with them; then, per rank and phase,
+     * the share of its forwards' time that other ranks' forwards overlap in that simulation, o, sets its forward cost
+     * to alone·(1 + κ·o), and the schedule is simulated again, until the makespan moves by less than a millionth
+     * ({@value #CONTENTION_ROUNDS} rounds at most): processor sharing by per-rank mean, as the fit measured it.
+     */
+    private static final int CONTENTION_ROUNDS = 20;
+    private static final double SETTLED = 1e-6;
+
+    /** Per phase (0: prefill, 1: decode) and rank: the share of its FORWARD time the other ranks' FORWARDs overlap. */
+    static double[][] overlapShares(Schedule schedule, SimResult sim) {
+        int ranks = schedule.ranks();
+        List<List<SimResult.Span>> forwards = new ArrayList<>();
+        List<List<Integer>> phases = new ArrayList<>();
+        for (int r = 0; r < ranks; r++) {
+            List<SimResult.Span> spans = new ArrayList<>();
+            List<Integer> phase = new ArrayList<>();
+            List<Action> actions = schedule.rank(r);
+            for (int i = 0; i < actions.size(); i++) {
+                if (actions.get(i).kind() == ActionKind.FORWARD) {
+                    spans.add(sim.span(r, i));
+                    phase.add(actions.get(i).step() == 0 ? 0 : 1);
+                }
+            }
+            forwards.add(spans);
+            phases.add(phase);
+        }
+        double[][] shares = new double[2][ranks];
+        for (int r = 0; r < ranks; r++) {
+            double[] own = new double[2];
+            for (int i = 0; i < forwards.get(r).size(); i++) {
+                SimResult.Span f = forwards.get(r).get(i);
+                int phase = phases.get(r).get(i);
+                own[phase] += f.duration();
+                for (int q = 0; q < ranks; q++) {
+                    if (q != r) {
+                        shares[phase][r] += covered(f, forwards.get(q));
+                    }
+                }
+            }
+            for (int phase = 0; phase < 2; phase++) {
+                shares[phase][r] = own[phase] == 0 ? 0 : shares[phase][r] / own[phase];
+            }
+        }
+        return shares;
+    }
+
+    /** The time of {@code span} covered by {@code others} (one rank's, in stream order: sorted, not overlapping). */
+    static double covered(SimResult.Span span, List<SimResult.Span> others) {
+        int lo = 0, hi = others.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (others.get(mid).end() <= span.start()) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        double covered = 0;
+        for (int i = lo; i < others.size() && others.get(i).start() < span.end(); i++) {
+            covered += Math.max(0, Math.min(span.end(), others.get(i).end()) - Math.max(span.start(), others.get(i).start()));
+        }
+        return covered;
+    }
+
+    /** {@code alone}'s forward costs times each rank's slowdown at its overlap shares ({@link #overlapShares}). */
+    private static CostModel shared(CostModel alone, double[][] shares, Contention contention) {
+        CostModel prefill = alone.at(0);
+        List<Double> decodeCosts = new ArrayList<>();
+        List<Double> prefillCosts = new ArrayList<>();
+        for (int r = 0; r < shares[0].length; r++) {
+            prefillCosts.add(prefill.forwardCost(r) * contention.factor(shares[0][r]));
+            decodeCosts.add(alone.forwardCost(r) * contention.factor(shares[1][r]));
+        }
+        return new CostModel(decodeCosts, alone.transferCost(), alone.copyCost())
+                .withPrefill(new CostModel(prefillCosts, prefill.transferCost(), prefill.copyCost()));
     }
 
     /**

@@ -36,10 +36,16 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
      * One level-4 slice, or level 5's kernel slice, of one micro-batch at one step on one rank.
      *
      * @param name the span's name ({@code matmul layers.3.wq} for a kernel slice)
-     * @param rows the micro-batch's rows (a kernel slice's are its run_batch_device's)
+     * @param rows   the micro-batch's rows (a kernel slice's are its run_batch_device's)
+     * @param startNanos when the slice started, epoch ns on the run's clock
+     * @param device the {@code device} attribute of a run_batch_device slice ({@code cpu}, {@code cuda:0}), else null
      */
     public record Slice(SpanKind kind, String name, int rank, int peerRank, int microBatch, int step, int rows,
-                        long durationNanos) {
+                        long startNanos, long durationNanos, String device) {
+
+        public long endNanos() {
+            return startNanos + durationNanos;
+        }
     }
 
     public TracedRun {
@@ -172,8 +178,10 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
                         + " and batch_size " + rows + "; allowed: pp_rank 0.." + (split.stages() - 1) + " and a batch_size");
             }
             if (seen.add(List.of(kind.ordinal(), rank, mb, step))) {
+                Object sliceDevice = span.attributes().get(SpanContract.DEVICE.name());
                 slices.add(new Slice(kind, span.name(), rank, peer == null ? -1 : peer, mb, step, rows,
-                        span.endNanos() - span.startNanos()));
+                        span.startNanos(), span.endNanos() - span.startNanos(),
+                        kind == SpanKind.BATCH_DEVICE ? (sliceDevice == null ? device : sliceDevice.toString()) : null));
             }
         }
         Map<List<Integer>, Integer> forwardRows = new HashMap<>();
@@ -195,7 +203,7 @@ public record TracedRun(String source, ModelConfig model, Partition split, int m
             }
             if (seenKernels.add(List.of(span.name(), rank, mb, step))) {
                 slices.add(new Slice(SpanKind.KERNEL, span.name(), rank, -1, mb, step, rows,
-                        span.endNanos() - span.startNanos()));
+                        span.startNanos(), span.endNanos() - span.startNanos(), null));
             }
         }
         if (slices.stream().noneMatch(s -> s.kind() == SpanKind.BATCH_DEVICE)) {

@@ -97,9 +97,11 @@ public final class TraceReport {
     private final SliceTable slices;
     private final List<String> warnings;
     private final Map<RankKey, Long> clockRttNanos;
+    private final TimelineKernels kernels;
 
     private TraceReport(List<RankStats> ranks, RunStats run, SliceTable slices, List<String> warnings,
-                        Map<RankKey, Long> clockRttNanos) {
+                        Map<RankKey, Long> clockRttNanos, TimelineKernels kernels) {
+        this.kernels = kernels;
         this.warnings = warnings;
         this.clockRttNanos = clockRttNanos;
         this.ranks = ranks;
@@ -143,6 +145,11 @@ public final class TraceReport {
     /** The level-4 slices, for the timeline. */
     SliceTable slices() {
         return slices;
+    }
+
+    /** Level 5's kernel slices, for the timeline (none below level 5). */
+    TimelineKernels kernels() {
+        return kernels;
     }
 
     /** The figures as a table, for people ("-" where a figure has nothing to stand on). */
@@ -262,10 +269,11 @@ public final class TraceReport {
      */
     static final double MAX_TOKENS_PER_SECOND_PER_REQUEST = 1e6;
 
-    /** Takes spans one at a time; holds the level-4 slices compactly and a few sums. */
+    /** Takes spans one at a time; holds the level-4 slices and level 5's kernel slices compactly, and a few sums. */
     public static final class Builder implements Consumer<SpanRecord> {
 
         private final SliceTable slices = new SliceTable();
+        private final TimelineKernels kernels = new TimelineKernels();
         private int requests;
         private long outputTokens;
         private int countedRequests;
@@ -297,6 +305,8 @@ public final class TraceReport {
             }
             if (kind.batch()) {
                 slices.add(span);
+            } else if (kind == SpanKind.KERNEL) {
+                kernels.add(span);
             } else if (kind == SpanKind.REQUEST) {
                 requests++;
                 requestIds.add(span.stringAttribute(SpanContract.RID.name()));
@@ -400,7 +410,7 @@ public final class TraceReport {
                 warnings.add(skew.warning());
             }
             return new TraceReport(List.copyOf(ranks), runStats(ranks, allMicroBatches.size()), slices,
-                    List.copyOf(warnings), Map.copyOf(clockRttNanos));
+                    List.copyOf(warnings), Map.copyOf(clockRttNanos), kernels);
         }
 
         /**

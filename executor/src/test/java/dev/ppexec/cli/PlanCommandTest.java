@@ -32,6 +32,28 @@ class PlanCommandTest {
     }
 
     @Test
+    void plan_text_candidatesAtUnseenRows_namesTheMicroBatchesToTrace(@TempDir Path dir) {
+        Path trace = traced(dir, "4"); // M 2 of 4 requests: rows 2 seen
+
+        CliRun plan = CliRun.withEnv(Map.of(), "plan", "--input", trace.toString(), "--max-stages", "2", "--top", "8");
+
+        assertThat(plan.status()).as(plan.err()).isZero();
+        List<String> unseen = new ArrayList<>();
+        Matcher row = Pattern.compile("(?m)^ +\\d+ +\\d +[\\d,]+ +\\w+ +(\\d+) +[\\d.]+ +(yes|no) ").matcher(plan.out());
+        int rows = 0;
+        while (row.find()) {
+            rows++;
+            if (row.group(2).equals("no") && !unseen.contains(row.group(1))) {
+                unseen.add(row.group(1));
+            }
+        }
+        assertThat(rows).isEqualTo(8);
+        assertThat(unseen).isNotEmpty().doesNotContain("2");
+        unseen.sort(String::compareTo);
+        assertThat(plan.out()).contains("trace the same workload with --micro-batches " + String.join(", ", unseen) + " too");
+    }
+
+    @Test
     void plan_json_ofARealTrace_ranksCandidatesAndValidatesTheTop(@TempDir Path dir) throws Exception {
         Path trace = traced(dir, "4");
 

@@ -94,12 +94,30 @@ class PlannerTest {
         assertThat(planner.overheadNanos(1)).isCloseTo((90_000_000 - simulated) / 2, within(1e-3));
     }
 
+    /** The same configuration traced twice, once at half the speed (load): one fit reproduces neither. */
+    @Test
+    void disagreeing_tracesOfOneConfigurationAtTwoSpeeds_bothNamed() {
+        // spans longer than the simulated makespans (about 70 and 76 ms), so that every overhead is positive
+        List<TracedRun> agreeing = new ArrayList<>();
+        for (String name : List.of("m2", "m2 again")) {
+            agreeing.addAll(TracedRun.read(name, SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 200_000_000)));
+        }
+        agreeing.addAll(TracedRun.read("m1", SyntheticTrace.run(COSTS, SPLIT, 4, 1, 8, 3, 150_000_000)));
+        List<TracedRun> slowed = new ArrayList<>(agreeing.subList(0, 1));
+        slowed.addAll(TracedRun.read("m2 slow", SyntheticTrace.run(COSTS, SPLIT, 4, 2, 8, 3, 400_000_000)));
+        slowed.add(agreeing.get(2));
+
+        assertThat(Planner.of(CostFit.fit(agreeing), agreeing).disagreeing(agreeing, 0.15)).isEmpty();
+        List<Planner.Traced> named = Planner.of(CostFit.fit(slowed), slowed).disagreeing(slowed, 0.15);
+        assertThat(named).extracting(t -> t.run().source()).containsExactlyInAnyOrder("m2", "m2 slow");
+    }
+
     /** A head as slow as three layers: the measured split gives the last rank fewer layers, and is faster. */
     @Test
     void candidates_slowHead_measuredSplitBeatsBalanced() {
         TreeMap<Integer, CostFit.StageCosts> perToken = new TreeMap<>(Map.of(8, new CostFit.StageCosts(1_000, 3_000)));
         TreeMap<Integer, CostFit.StageCosts> perForward = new TreeMap<>(Map.of(8, new CostFit.StageCosts(1e6, 3e6)));
-        CostFit fit = new CostFit(SyntheticTrace.TOY, perToken, perForward, 0, 0, 0);
+        CostFit fit = new CostFit(SyntheticTrace.TOY, perToken, perForward, 0, 0, 0, Contention.NONE);
         List<TracedRun> traced = TracedRun.read("m2", SyntheticTrace.run(new SyntheticTrace.Costs(
                 Map.of(8, perToken.get(8)), Map.of(8, perForward.get(8)), 0, 0, 0), SPLIT, 8, 1, 8, 3, 0));
         Planner planner = Planner.of(fit, traced);

@@ -79,17 +79,7 @@ final class SyntheticTrace {
 
     static List<SpanRecord> run(Costs costs, Partition split, int requests, int microBatches, int promptLength,
                                 int decodeSteps, long requestSpanNanos) {
-        Map<String, Object> resource = new HashMap<>();
-        resource.put(SpanContract.HOST_NAME.name(), "host");
-        resource.put(SpanContract.RUN_MODEL.name(), TOY.name());
-        resource.put(SpanContract.RUN_SEED.name(), TOY.seed());
-        resource.put(SpanContract.RUN_SPLIT.name(), split.toString());
-        resource.put(SpanContract.RUN_STAGES.name(), (long) split.stages());
-        resource.put(SpanContract.RUN_MICRO_BATCHES.name(), (long) microBatches);
-        resource.put(SpanContract.RUN_REQUESTS.name(), (long) requests);
-        resource.put(SpanContract.RUN_PROMPT_LEN.name(), (long) promptLength);
-        resource.put(SpanContract.RUN_DECODE_STEPS.name(), (long) decodeSteps);
-        resource.put(SpanContract.RUN_DEVICE.name(), "cpu");
+        Map<String, Object> resource = resource(split, requests, microBatches, promptLength, decodeSteps);
         List<SpanRecord> spans = new ArrayList<>();
         int rows = requests / microBatches;
         long at = T0;
@@ -115,12 +105,34 @@ final class SyntheticTrace {
                     }
                 }
             }
-            Map<String, Object> root = new HashMap<>();
-            root.put(SpanContract.RID.name(), String.valueOf(rid));
-            root.put(SpanContract.OUTPUT_TOKENS.name(), (long) decodeSteps + 1);
-            spans.add(new SpanRecord(SpanContract.REQUEST_PREFIX + rid, T0, T0 + requestSpanNanos, root, resource));
+            spans.add(request(rid, decodeSteps, requestSpanNanos, resource));
         }
         return spans;
+    }
+
+    /** The resource attributes ppexec run writes for this configuration of model toy on the CPU. */
+    static Map<String, Object> resource(Partition split, int requests, int microBatches, int promptLength,
+                                        int decodeSteps) {
+        Map<String, Object> resource = new HashMap<>();
+        resource.put(SpanContract.HOST_NAME.name(), "host");
+        resource.put(SpanContract.RUN_MODEL.name(), TOY.name());
+        resource.put(SpanContract.RUN_SEED.name(), TOY.seed());
+        resource.put(SpanContract.RUN_SPLIT.name(), split.toString());
+        resource.put(SpanContract.RUN_STAGES.name(), (long) split.stages());
+        resource.put(SpanContract.RUN_MICRO_BATCHES.name(), (long) microBatches);
+        resource.put(SpanContract.RUN_REQUESTS.name(), (long) requests);
+        resource.put(SpanContract.RUN_PROMPT_LEN.name(), (long) promptLength);
+        resource.put(SpanContract.RUN_DECODE_STEPS.name(), (long) decodeSteps);
+        resource.put(SpanContract.RUN_DEVICE.name(), "cpu");
+        return resource;
+    }
+
+    /** The Req span of request {@code rid}: the run's measured tokens/s come from these. */
+    static SpanRecord request(int rid, int decodeSteps, long requestSpanNanos, Map<String, Object> resource) {
+        Map<String, Object> root = new HashMap<>();
+        root.put(SpanContract.RID.name(), String.valueOf(rid));
+        root.put(SpanContract.OUTPUT_TOKENS.name(), (long) decodeSteps + 1);
+        return new SpanRecord(SpanContract.REQUEST_PREFIX + rid, T0, T0 + requestSpanNanos, root, resource);
     }
 
     private static SpanRecord kernel(String name, int rank, int mb, int step, long start, long end,
@@ -133,7 +145,7 @@ final class SyntheticTrace {
         return new SpanRecord(name, start, end, a, resource);
     }
 
-    private static SpanRecord batch(TraceStage stage, int rank, int peer, int mb, int step, int rid, int rows,
+    static SpanRecord batch(TraceStage stage, int rank, int peer, int mb, int step, int rid, int rows,
                                     long start, long end, Map<String, Object> resource) {
         Map<String, Object> a = new HashMap<>();
         a.put(SpanContract.PP_RANK.name(), (long) rank);
