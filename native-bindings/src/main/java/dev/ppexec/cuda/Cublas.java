@@ -36,6 +36,7 @@ final class Cublas {
     private final MethodHandle cublasDestroy;
     private final MethodHandle cublasSetStream;
     private final MethodHandle cublasSetMathMode;
+    private final MethodHandle cublasSetWorkspace;
     private final MethodHandle cublasSgemm;
     private final Optional<MethodHandle> cublasGetStatusName;
 
@@ -45,6 +46,7 @@ final class Cublas {
         cublasDestroy = lib.function("cublasDestroy_v2", FunctionDescriptor.of(INT, LONG));
         cublasSetStream = lib.function("cublasSetStream_v2", FunctionDescriptor.of(INT, LONG, LONG));
         cublasSetMathMode = lib.function("cublasSetMathMode", FunctionDescriptor.of(INT, LONG, INT));
+        cublasSetWorkspace = lib.function("cublasSetWorkspace_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG));
         cublasSgemm = lib.function("cublasSgemm_v2", FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT,
                 LONG, LONG, INT, LONG, INT, LONG, LONG, INT));
         cublasGetStatusName = lib.optionalFunction("cublasGetStatusName", FunctionDescriptor.of(POINTER, INT));
@@ -114,6 +116,19 @@ final class Cublas {
             destroyHandle(handle);
             throw e;
         }
+    }
+
+    /**
+     * Gives {@code handle} a workspace of its own, as a stream capture needs (Note [graph capture] in CudaGraph): cuBLAS
+     * then never allocates one itself while capturing.
+     */
+    void setWorkspace(long handle, long workspace, long bytes) {
+        call("cublasSetWorkspace_v2", () -> (int) cublasSetWorkspace.invokeExact(handle, workspace, bytes));
+    }
+
+    /** The workspace cuBLAS recommends for capture: 32 MiB on Hopper (compute capability 9.0) and later, else 4 MiB. */
+    static long workspaceBytes(int computeMajor) {
+        return (computeMajor >= 9 ? 32L : 4L) << 20;
     }
 
     void destroyHandle(long handle) {

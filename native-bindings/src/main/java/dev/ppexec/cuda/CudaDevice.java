@@ -3,6 +3,7 @@ package dev.ppexec.cuda;
 import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
+import dev.ppexec.backend.Graph;
 import dev.ppexec.backend.Kernels;
 import dev.ppexec.backend.Matrix;
 import dev.ppexec.backend.Stream;
@@ -53,6 +54,7 @@ public final class CudaDevice implements Device {
     private CudaKernels kernels;
     private final Set<CudaBuffer> buffers = ConcurrentHashMap.newKeySet();
     private final Set<CudaEvent> events = ConcurrentHashMap.newKeySet();
+    private final Set<CudaGraph> graphs = ConcurrentHashMap.newKeySet();
     private final List<CudaStream> streams = new ArrayList<>();
     private volatile Consumer<StreamFailure> failureListener = f -> {};
     private int nextStreamId = 1;
@@ -189,7 +191,21 @@ public final class CudaDevice implements Device {
         return cublas.orElseThrow().createHandle(stream, tf32);
     }
 
-    void destroy(CudaStream stream, long cublasHandle) {
+    /** A workspace for {@code cublasHandle}, so that its GEMMs can be captured (Note [graph capture] in CudaGraph). */
+    CudaBuffer setCublasWorkspace(long cublasHandle) {
+        long bytes = Cublas.workspaceBytes(info.computeMajor());
+        CudaBuffer workspace = allocateUninitialised(Buffer.Type.FLOAT32, bytes / Float.BYTES);
+        try {
+            cublas.orElseThrow().setWorkspace(cublasHandle, workspace.pointer(), bytes);
+            return workspace;
+        } catch (RuntimeException e) {
+            workspace.close();
+            throw e;
+        }
+    }
+
+    /** Destroys the stream after its work; its cuBLAS handle goes before the workspace the handle uses. */
+    void destroy(CudaStream stream, long cublasHandle, CudaBuffer cublasWorkspace) {
         synchronized (this) {
             streams.remove(stream);
         }
@@ -198,7 +214,35 @@ public final class CudaDevice implements Device {
         if (cublasHandle != 0) {
             bestEffort(() -> cublas.orElseThrow().destroyHandle(cublasHandle));
         }
+        if (cublasWorkspace != null) {
+            cublasWorkspace.close();
+        }
         bestEffort(() -> driver.streamDestroy(stream.handle()));
+    }
+
+    @Override
+    public boolean supportsGraphs() {
+        return true;
+    }
+
+    /** An executable graph made here, owned (destroyed on close) by this device. */
+    CudaGraph adopt(String name, long exec) {
+        CudaGraph g = new CudaGraph(this, name, exec);
+        graphs.add(g);
+        return g;
+    }
+
+    CudaGraph own(Graph graph) {
+        if (!(graph instanceof CudaGraph g) || g.device() != this) {
+            throw new IllegalArgumentException("graph '" + graph.name() + "' is not a graph of " + name());
+        }
+        return g;
+    }
+
+    void destroy(CudaGraph graph, long exec) {
+        graphs.remove(graph);
+        bind();
+        bestEffort(() -> driver.graphExecDestroy(exec));
     }
 
     @Override
@@ -371,15 +415,15 @@ public final class CudaDevice implements Device {
         return driver.memoryInfo();
     }
 
-    /** Buffers, streams and events this device still owns (0 after close). */
+    /** Buffers, streams, events and graphs this device still owns (0 after close). */
     public int liveResources() {
         synchronized (this) {
-            return buffers.size() + events.size() + streams.size();
+            return buffers.size() + events.size() + streams.size() + graphs.size();
         }
     }
 
     /**
-     * Waits for the device, then destroys every stream (and its cuBLAS handle) and event and frees
+     * Waits for the device, then destroys every graph, stream (and its cuBLAS handle) and event and frees
      * every buffer still owned, unloads the kernels and releases the primary context. Idempotent;
      * after a device fault it frees what the driver still lets it free.
      */
@@ -395,6 +439,7 @@ public final class CudaDevice implements Device {
         }
         bind();
         bestEffort(driver::contextSynchronize);
+        List.copyOf(graphs).forEach(CudaGraph::close);
         toClose.forEach(CudaStream::close);
         List.copyOf(events).forEach(CudaEvent::close);
         List.copyOf(buffers).forEach(CudaBuffer::close);

@@ -303,7 +303,7 @@ class CudaStubTest {
                 s.launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[3 * 7], 3, 7), y, 5), 1, 0);
                 s.synchronize();
                 // y[5, 7] = x[5, 3] . w[3, 7]: sgemm(m = out, n = rows, k = in, lda = out, ldb = in, ldc = out)
-                assertThat(StubDriver.cublasLastGemm()).containsExactly(7, 5, 3, 7, 3, 7);
+                assertThat(StubDriver.cublasLastGemm()).containsExactly(7, 5, 3, 7, 3, 7, 0);
                 assertThat(StubDriver.cublasLastMathMode()).isEqualTo(tf32 ? 3 : 0);
                 d.createStream("other").launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[21], 3, 7), y, 5), 1, 0);
                 assertThat(StubDriver.cublasLiveHandles()).as("one handle per stream that ran a product").isEqualTo(2);
