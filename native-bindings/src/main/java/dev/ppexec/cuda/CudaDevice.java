@@ -55,6 +55,8 @@ public final class CudaDevice implements Device {
     private final Set<CudaBuffer> buffers = ConcurrentHashMap.newKeySet();
     private final Set<CudaEvent> events = ConcurrentHashMap.newKeySet();
     private final Set<CudaGraph> graphs = ConcurrentHashMap.newKeySet();
+    /** cuBLAS handle → the workspace set on it for capture; freed when the handle is destroyed. */
+    private final Map<Long, CudaBuffer> cublasWorkspaces = new ConcurrentHashMap<>();
     private final List<CudaStream> streams = new ArrayList<>();
     private volatile Consumer<StreamFailure> failureListener = f -> {};
     private int nextStreamId = 1;
@@ -191,31 +193,42 @@ public final class CudaDevice implements Device {
         return cublas.orElseThrow().createHandle(stream, tf32);
     }
 
-    /** A workspace for {@code cublasHandle}, so that its GEMMs can be captured (Note [graph capture] in CudaGraph). */
-    CudaBuffer setCublasWorkspace(long cublasHandle) {
+    /**
+     * Gives {@code cublasHandle} a workspace of its own unless it has one, so that its products can be captured
+     * (Note [graph capture] in CudaGraph); the workspace lives as long as the handle.
+     */
+    void ensureCublasWorkspace(long cublasHandle) {
+        if (cublasWorkspaces.containsKey(cublasHandle)) {
+            return;
+        }
         long bytes = Cublas.workspaceBytes(info.computeMajor());
         CudaBuffer workspace = allocateUninitialised(Buffer.Type.FLOAT32, bytes / Float.BYTES);
         try {
             cublas.orElseThrow().setWorkspace(cublasHandle, workspace.pointer(), bytes);
-            return workspace;
         } catch (RuntimeException e) {
             workspace.close();
             throw e;
         }
+        cublasWorkspaces.put(cublasHandle, workspace);
     }
 
-    /** Destroys the stream after its work; its cuBLAS handle goes before the workspace the handle uses. */
-    void destroy(CudaStream stream, long cublasHandle, CudaBuffer cublasWorkspace) {
+    /** Destroys {@code cublasHandle}, then frees its workspace, if it had one. */
+    private void destroyCublasHandle(long cublasHandle) {
+        bestEffort(() -> cublas.orElseThrow().destroyHandle(cublasHandle));
+        CudaBuffer workspace = cublasWorkspaces.remove(cublasHandle);
+        if (workspace != null) {
+            workspace.close();
+        }
+    }
+
+    void destroy(CudaStream stream, long cublasHandle) {
         synchronized (this) {
             streams.remove(stream);
         }
         bind();
         bestEffort(() -> driver.streamSynchronize(stream.handle()));
         if (cublasHandle != 0) {
-            bestEffort(() -> cublas.orElseThrow().destroyHandle(cublasHandle));
-        }
-        if (cublasWorkspace != null) {
-            cublasWorkspace.close();
+            destroyCublasHandle(cublasHandle);
         }
         bestEffort(() -> driver.streamDestroy(stream.handle()));
     }

@@ -30,7 +30,6 @@ final class CudaStream implements Stream {
     private final String label;
     private final int id;
     private long cublasHandle;
-    private CudaBuffer cublasWorkspace; // guarded by this; set before the first capture
     private volatile Throwable failure;
     private volatile boolean capturing;
     private Throwable captureFailure; // written and read by the capturing thread
@@ -144,14 +143,8 @@ final class CudaStream implements Stream {
 
     /** The stream's cuBLAS handle and its own workspace, made before a capture (Note [graph capture] in CudaGraph). */
     private void prepareCublasForCapture() {
-        if (device.cublas().isEmpty()) {
-            return;
-        }
-        long cublas = cublasHandle();
-        synchronized (this) {
-            if (cublasWorkspace == null) {
-                cublasWorkspace = device.setCublasWorkspace(cublas);
-            }
+        if (device.cublas().isPresent()) {
+            device.ensureCublasWorkspace(cublasHandle());
         }
     }
 
@@ -229,15 +222,13 @@ final class CudaStream implements Stream {
     @Override
     public void close() {
         long cublas;
-        CudaBuffer workspace;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
             cublas = cublasHandle;
-            workspace = cublasWorkspace;
         }
-        device.destroy(this, cublas, workspace);
+        device.destroy(this, cublas);
     }
 }

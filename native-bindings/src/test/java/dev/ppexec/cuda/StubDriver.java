@@ -208,7 +208,7 @@ public final class StubDriver {
     }
 
     /** The next call of {@code call} returns {@code status}. */
-    static void failNext(String call, int status) {
+    public static void failNext(String call, int status) {
         try (Arena arena = Arena.ofConfined()) {
             fail.invokeExact(arena.allocateFrom(call), status);
         } catch (Throwable t) {
@@ -216,7 +216,7 @@ public final class StubDriver {
         }
     }
 
-    static long counter(String name) {
+    public static long counter(String name) {
         try (Arena arena = Arena.ofConfined()) {
             long value = (long) counter.invokeExact(arena.allocateFrom(name));
             if (value < 0) {

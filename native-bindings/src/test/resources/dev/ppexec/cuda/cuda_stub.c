@@ -473,7 +473,10 @@ CUresult cuStreamDestroy_v2(void *stream) {
         if (*p == s) { *p = s->next; break; }
     }
     pthread_mutex_unlock(&lock);
-    if (s->capturing) release_graph(s->graph);
+    if (s->capturing) {
+        release_graph(s->graph);
+        count(LIVE_GRAPHS, -1);
+    }
     free(s);
     count(LIVE_STREAMS, -1);
     return SUCCESS;
