@@ -19,9 +19,8 @@ extern "C" __global__ void ppexec_kv_append(const float* k, const float* v, floa
 // grid (rows, heads), block 128; dynamic shared memory (headDim + capacity + 32) floats.
 // Scores are q.k * scale (fp32), softmax with the maximum subtracted, then out = sum_j (e_j / sum) v_j
 // accumulated over j in order with fmaf, as the CPU's axpy does.
-extern "C" __global__ void ppexec_attention(const float* q, const float* kCache, const float* vCache, float* out,
-                                            int tokens, int startPos, int heads, int headDim, int capacity,
-                                            float scale) {
+static __device__ void attention(const float* q, const float* kCache, const float* vCache, float* out, int tokens,
+                                 int startPos, int heads, int headDim, int capacity, float scale) {
     PPEXEC_EXTERN_SHARED(float, shared);
     float* qs = shared;                    // [headDim]
     float* scores = shared + headDim;      // [capacity]
@@ -68,4 +67,21 @@ extern "C" __global__ void ppexec_attention(const float* q, const float* kCache,
         }
         o[d] = acc;
     }
+}
+
+extern "C" __global__ void ppexec_attention(const float* q, const float* kCache, const float* vCache, float* out,
+                                            int tokens, int startPos, int heads, int headDim, int capacity,
+                                            float scale) {
+    attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale);
+}
+
+// As ppexec_attention with startPos = step[1] (Note [fused launches]): nothing here depends on the position.
+extern "C" __global__ void ppexec_attention_step(const float* q, const float* kCache, const float* vCache, float* out,
+                                                 const int* step, int tokens, int heads, int headDim, int capacity,
+                                                 float scale) {
+    int startPos = step[1];
+    if (startPos < 0 || startPos + tokens > capacity) {
+        return;  // the host checks the capacity before launching; never read past the caches
+    }
+    attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale);
 }

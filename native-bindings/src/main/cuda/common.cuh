@@ -53,3 +53,11 @@ static __device__ __forceinline__ float block_max(float v, float* scratch) {
     }
     return v;
 }
+
+// cos and sin of RoPE's angle p * theta^(-2i/headDim) for pair i at position p: computed in double and rounded
+// once to float, as the CPU's table is.
+static __device__ __forceinline__ void rope_angle(int p, int i, int headDim, double theta, float* c, float* s) {
+    double angle = (double)p * pow(theta, -2.0 * i / headDim);
+    *c = (float)cos(angle);
+    *s = (float)sin(angle);
+}

@@ -2,10 +2,12 @@
 
 #define PPEXEC_TILE 16
 
-// y[rows, out] = x[rows, in] . w[in, out], all row-major: the fallback when cuBLAS cannot be opened.
+// y[rows, out] = x[rows, in] . w[in, out] (y += with accumulate != 0), all row-major: the fallback when cuBLAS
+// cannot be opened.
 // grid (ceil(out/16), ceil(rows/16)), block (16, 16). Each output is one fmaf chain over k in order,
 // as the CPU backend's matmul computes it.
-extern "C" __global__ void ppexec_matmul(const float* x, const float* w, float* y, int rows, int in, int out) {
+extern "C" __global__ void ppexec_matmul(const float* x, const float* w, float* y, int rows, int in, int out,
+                                         int accumulate) {
     __shared__ float xs[PPEXEC_TILE][PPEXEC_TILE];
     __shared__ float ws[PPEXEC_TILE][PPEXEC_TILE + 1];
     int tx = threadIdx.x;
@@ -24,6 +26,7 @@ extern "C" __global__ void ppexec_matmul(const float* x, const float* w, float* 
         __syncthreads();
     }
     if (r < rows && c < out) {
-        y[(size_t)r * out + c] = acc;
+        size_t i = (size_t)r * out + c;
+        y[i] = accumulate ? y[i] + acc : acc;
     }
 }

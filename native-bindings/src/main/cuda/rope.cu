@@ -15,9 +15,8 @@ extern "C" __global__ void ppexec_rope(float* x, int rows, int tokens, int start
     long long rowHead = k / half;  // row * heads + head
     int row = (int)(rowHead / heads);
     int p = startPos + row % tokens;
-    double angle = (double)p * pow(theta, -2.0 * i / headDim);
-    float c = (float)cos(angle);
-    float s = (float)sin(angle);
+    float c, s;
+    rope_angle(p, i, headDim, theta, &c, &s);
     float* pair = x + rowHead * headDim + 2 * i;
     float x0 = pair[0];
     float x1 = pair[1];

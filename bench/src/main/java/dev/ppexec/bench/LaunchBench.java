@@ -31,8 +31,8 @@ import java.util.stream.IntStream;
  * enqueueing is timed: before each call the stream is drained, outside the measurement, so the call
  * finds its stream idle, as a rank's launch does between decode steps. The stream's worker starts on the
  * first kernel while the rest are still being enqueued, sharing the machine's cores as it does in a run.
- * Rank 0 enqueues 65 launches (embedding and 4 layers of 16), rank 1 enqueues 68 (4 layers, then final
- * norm, gather, LM head and argmax).
+ * Rank 0 enqueues 26 launches (setStep, embedding and 4 fused layers of 6), rank 1 enqueues 27 (setStep, 4 layers,
+ * then the final norm with the LM head, and argmax): Note [fused launches] in Kernels.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)

@@ -2,6 +2,7 @@ package dev.ppexec.bench;
 
 import dev.ppexec.host.HostCpu;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.model.Partition;
 import dev.ppexec.otel.RunResource;
 import dev.ppexec.otel.TraceOptions;
 import dev.ppexec.otel.TraceSummary;
@@ -56,9 +57,8 @@ public final class TracingOverhead {
         double[] endToEnd = new double[pairs];
         double[] work = new double[pairs];
         try (Pipeline pipeline = Pipeline.builder().model(model).stages(2).microBatches(4).build()) {
-            int launches = StageProgram.launchCount(pipeline.partition());
-            Mode base = new Mode(baseLevel, file, expectedSpans(baseLevel, launches));
-            Mode traced = new Mode(level, file, expectedSpans(level, launches));
+            Mode base = new Mode(baseLevel, file, expectedSpans(baseLevel, pipeline.partition()));
+            Mode traced = new Mode(level, file, expectedSpans(level, pipeline.partition()));
             for (int i = 0; i < 3; i++) {
                 base.run(pipeline, workload);
                 traced.run(pipeline, workload);
@@ -90,9 +90,11 @@ public final class TracingOverhead {
                 median(work), quartile(work, 1), quartile(work, 3));
     }
 
-    private static long expectedSpans(TraceLevel level, int launchesPerPass) {
+    private static long expectedSpans(TraceLevel level, Partition partition) {
+        int batch = REQUESTS / 4;
         return SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, level)
-                + SpanContract.kernelSpanCount(4, DECODE_STEPS, launchesPerPass, level);
+                + SpanContract.kernelSpanCount(4, DECODE_STEPS, StageProgram.kernelSlices(partition, batch, PROMPT),
+                StageProgram.kernelSlices(partition, batch, 1), level);
     }
 
     record Timed(RunResult result, long nanos, long spans) {}

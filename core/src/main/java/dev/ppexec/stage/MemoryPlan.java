@@ -30,7 +30,7 @@ public record MemoryPlan(long weightBytes, long kvCacheBytes, long activationByt
 
         long maxBatch = ((long) requests + microBatches - 1) / microBatches; // a long before the sum: no int overflow
         long rows = mul(maxBatch, promptLength);
-        long scratch = sum(mul(6, rows, dim), mul(2, rows, c.ffn()));
+        long scratch = sum(mul(6, rows, dim), mul(3, rows, c.ffn())); // Workspace: h, qkv (3), q, att; upGate (2), up
         long lastRank = mul(maxBatch, sum(mul(2, dim), c.vocab()));
         long residual = mul(requests, promptLength, dim);
         long activations = mul(FLOAT, sum(mul(ranks, scratch), lastRank, residual));

@@ -12,9 +12,11 @@ import java.util.List;
 /** The weights of one stage, uploaded to its device once. Immutable after construction. */
 public final class StageWeights implements AutoCloseable {
 
-    /** One decoder layer's tensors on the device. */
-    public record Layer(int index, Buffer attnNorm, Matrix wq, Matrix wk, Matrix wv, Matrix wo,
-                        Buffer mlpNorm, Matrix w1, Matrix w3, Matrix w2) {}
+    /**
+     * One decoder layer's tensors on the device: {@code wqkv} is wq|wk|wv packed side by side ([dim, 3·dim]) and
+     * {@code w13} is w1|w3 ([dim, 2·ffn]), so that each is one product (Note [fused launches] in Kernels).
+     */
+    public record Layer(int index, Buffer attnNorm, Matrix wqkv, Matrix wo, Buffer mlpNorm, Matrix w13, Matrix w2) {}
 
     final ModelConfig config;
     final int firstLayer;
@@ -43,13 +45,10 @@ public final class StageWeights implements AutoCloseable {
             for (int i = firstLayer; i < endLayer; i++) {
                 ls.add(new Layer(i,
                         own(device.upload(Weights.norm(dim))),
-                        matrix(device, seed, Weights.layer(i, "wq"), dim, dim),
-                        matrix(device, seed, Weights.layer(i, "wk"), dim, dim),
-                        matrix(device, seed, Weights.layer(i, "wv"), dim, dim),
+                        packed(device, seed, dim, dim, Weights.layer(i, "wq"), Weights.layer(i, "wk"), Weights.layer(i, "wv")),
                         matrix(device, seed, Weights.layer(i, "wo"), dim, dim),
                         own(device.upload(Weights.norm(dim))),
-                        matrix(device, seed, Weights.layer(i, "w1"), dim, ffn),
-                        matrix(device, seed, Weights.layer(i, "w3"), dim, ffn),
+                        packed(device, seed, dim, ffn, Weights.layer(i, "w1"), Weights.layer(i, "w3")),
                         matrix(device, seed, Weights.layer(i, "w2"), ffn, dim)));
             }
             this.layers = List.copyOf(ls);
@@ -63,6 +62,22 @@ public final class StageWeights implements AutoCloseable {
 
     private Matrix matrix(Device device, long seed, String name, int in, int out) {
         return own(device.uploadMatrix(Weights.matrix(seed, name, in, out), in, out));
+    }
+
+    /**
+     * The matrices {@code names}, each [in, out], side by side: row r of the result is row r of each in turn
+     * ([in, names.length·out]). Only the packed copy goes to the device.
+     */
+    private Matrix packed(Device device, long seed, int in, int out, String... names) {
+        int width = names.length * out;
+        float[] side = new float[Math.multiplyExact(in, width)];
+        for (int m = 0; m < names.length; m++) {
+            float[] w = Weights.matrix(seed, names[m], in, out);
+            for (int r = 0; r < in; r++) {
+                System.arraycopy(w, r * out, side, r * width + m * out, out);
+            }
+        }
+        return own(device.uploadMatrix(side, in, width));
     }
 
     private <T extends AutoCloseable> T own(T resource) {

@@ -13,14 +13,12 @@ import java.util.List;
  */
 public final class Workspace implements AutoCloseable {
 
-    final Buffer h;       // [rows, dim] normed input of a sublayer
-    final Buffer q;       // [rows, dim]
-    final Buffer k;       // [rows, dim]
-    final Buffer v;       // [rows, dim]
+    final Buffer h;       // [rows, dim] normed input of a sublayer (passes that do not fuse the norm)
+    final Buffer qkv;     // [rows, 3·dim] q | k | v side by side
+    final Buffer q;       // [rows, dim] q after RoPE
     final Buffer att;     // [rows, dim] attention output
-    final Buffer proj;    // [rows, dim] sublayer output before the residual add
+    final Buffer upGate;  // [rows, 2·ffn] h·w1 | h·w3 (passes that do not fuse the gate)
     final Buffer up;      // [rows, ffn] silu(h·w1) ⊙ (h·w3)
-    final Buffer gate;    // [rows, ffn] h·w3
     final Buffer last;    // [batch, dim] last position of each request
     final Buffer lastH;   // [batch, dim]
     final Buffer logits;  // [batch, vocab]
@@ -32,13 +30,11 @@ public final class Workspace implements AutoCloseable {
             long rows = (long) maxBatch * maxTokens;
             int dim = config.dim();
             h = alloc(device, rows * dim);
+            qkv = alloc(device, rows * 3 * dim);
             q = alloc(device, rows * dim);
-            k = alloc(device, rows * dim);
-            v = alloc(device, rows * dim);
             att = alloc(device, rows * dim);
-            proj = alloc(device, rows * dim);
+            upGate = alloc(device, rows * 2 * config.ffn());
             up = alloc(device, rows * config.ffn());
-            gate = alloc(device, rows * config.ffn());
             this.last = last ? alloc(device, (long) maxBatch * dim) : null;
             this.lastH = last ? alloc(device, (long) maxBatch * dim) : null;
             this.logits = last ? alloc(device, (long) maxBatch * config.vocab()) : null;

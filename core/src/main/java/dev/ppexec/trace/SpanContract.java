@@ -52,6 +52,11 @@ public final class SpanContract {
     public static final Key K = new Key("k", Type.LONG);
     /** Level 5: the width of a launch's output rows (matmul: out; rmsnorm, attention, add: dim; argmax: vocab). */
     public static final Key N = new Key("n", Type.LONG);
+    /**
+     * run_batch_cpu: the host launches its forward made (setStep and the body of the list that ran: Note [fused
+     * launches] in Kernels), what the stage cost the host in calls.
+     */
+    public static final Key LAUNCHES = new Key("launches", Type.LONG);
     /** How a pp_send/pp_recv travelled: {@code local} (one process), {@code host} (gRPC), {@code ipc} (CUDA IPC). */
     public static final Key TRANSPORT = new Key("transport", Type.STRING);
     /** sglang's schema ({@link TraceSchema#SGLANG}): {@link #SGLANG_REQUEST_MODULE} on a request's root. */
@@ -69,14 +74,15 @@ public final class SpanContract {
     /** Every attribute a span of ours may carry. */
     public static final List<Key> SPAN_KEYS = List.of(RID, PROMPT_LEN, OUTPUT_TOKENS, PP_RANK, TP_RANK, DP_RANK,
             HOST_ID, THREAD_ID, THREAD_LABEL, PP_MB_ID, STEP, FORWARD_MODE, BATCH_SIZE, DEVICE, STREAM, PEER_RANK, TRANSPORT,
-            KERNEL, ROWS, K, N, MODULE, PID);
+            KERNEL, ROWS, K, N, LAUNCHES, MODULE, PID);
 
     /**
      * The kernels a stage launches, as the backends name them ({@code "matmul layers.3.wq"}: kernel, space,
      * label). A kernel slice (level 5) is named as its launch.
      */
     public static final List<String> KERNELS = List.of("embed", "rmsnorm", "matmul", "rope", "kv_append", "attention",
-            "silu_mul", "add", "gather_last", "argmax");
+            "silu_mul", "add", "gather_last", "argmax", "norm_matmul", "matmul_add", "norm_gate_up", "silu_gate",
+            "rope_kv_append");
 
     /** The keys only {@link TraceSchema#SGLANG} writes. */
     public static final List<Key> SGLANG_KEYS = List.of(MODULE, PID);
@@ -154,16 +160,21 @@ public final class SpanContract {
     }
 
     /**
-     * Kernel slices one run exports at level 5 (none below): one per launch of each micro-batch's forward on
-     * each rank, for every pass; {@code launchesPerPass} is the launches of all stages of one pass.
+     * Kernel slices one run exports at level 5 (none below): one per body launch of each micro-batch's forward on
+     * each rank, for every pass; {@code prefillSlicesPerPass} and {@code decodeSlicesPerPass} are those of all stages
+     * of one prefill and one decode pass (the lists differ: Note [fused launches] in Kernels).
      */
-    public static long kernelSpanCount(int microBatches, int decodeSteps, int launchesPerPass, TraceLevel level) {
+    public static long kernelSpanCount(int microBatches, int decodeSteps, int prefillSlicesPerPass,
+                                       int decodeSlicesPerPass, TraceLevel level) {
         if (!level.records(TraceStage.KERNEL)) {
             return 0;
         }
-        long passes = (long) microBatches * (decodeSteps + 1L);
-        long spans = passes * launchesPerPass;
-        return Math.multiplyHigh(passes, launchesPerPass) != 0 || spans < 0 ? Long.MAX_VALUE : spans; // saturates
+        long prefill = (long) microBatches * prefillSlicesPerPass;
+        long decodePasses = (long) microBatches * decodeSteps;
+        long decode = decodePasses * decodeSlicesPerPass;
+        long spans = prefill + decode;
+        return Math.multiplyHigh(decodePasses, decodeSlicesPerPass) != 0 || decode < 0 || spans < 0
+                ? Long.MAX_VALUE : spans; // saturates
     }
 
     /** The stage whose span is named {@code name}, or null. */

@@ -50,7 +50,7 @@ class MemoryPlanTest {
         MemoryPlan plan = MemoryPlan.of(tiny, 2, 4, Integer.MAX_VALUE, 32, 32);
         long maxBatch = (Integer.MAX_VALUE + 3L) / 4;
         long rows = maxBatch * 32;
-        long scratch = 6 * rows * 64 + 2 * rows * 256;
+        long scratch = 6 * rows * 64 + 3 * rows * 256;
         long activations = 4 * (2 * scratch + maxBatch * (2 * 64 + 256) + (long) Integer.MAX_VALUE * 32 * 64);
         assertThat(plan.activationBytes()).as("not saturated, not negative").isEqualTo(activations);
     }

@@ -33,12 +33,12 @@ class SpanCountTest {
     }
 
     @Test
-    void kernelSpanCount_isOnePerLaunchOfEachMicroBatchsPass_atLevelFiveOnly() {
-        // 3 micro-batches x (1 prefill + 4 decode passes) x 69 launches across the stages
-        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.KERNELS)).isEqualTo(3 * 5 * 69);
-        assertThat(SpanContract.kernelSpanCount(3, 4, 69, TraceLevel.DEFAULT)).isZero();
-        assertThat(SpanContract.kernelSpanCount(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE, TraceLevel.KERNELS))
-                .isEqualTo(Long.MAX_VALUE);
+    void kernelSpanCount_isOnePerBodyLaunchOfEachMicroBatchsPass_perList_atLevelFiveOnly() {
+        // 3 micro-batches x (1 prefill pass of 69 slices across the stages + 4 decode passes of 30)
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, 30, TraceLevel.KERNELS)).isEqualTo(3 * 69 + 3 * 4 * 30);
+        assertThat(SpanContract.kernelSpanCount(3, 4, 69, 30, TraceLevel.DEFAULT)).isZero();
+        assertThat(SpanContract.kernelSpanCount(Integer.MAX_VALUE, Integer.MAX_VALUE, Integer.MAX_VALUE,
+                Integer.MAX_VALUE, TraceLevel.KERNELS)).isEqualTo(Long.MAX_VALUE);
     }
 
     @Test

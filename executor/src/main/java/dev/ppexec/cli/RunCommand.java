@@ -301,6 +301,14 @@ final class RunCommand implements Callable<Integer> {
                 + ") positions of model " + config.name();
     }
 
+    /** Level 5's kernel slices of the run, counted for its largest micro-batch (an upper bound: a smaller micro-batch launches no more). */
+    private static long kernelSpans(Partition partition, Plan plan, TraceLevel level) {
+        int batch = (plan.requests() + plan.microBatches() - 1) / plan.microBatches();
+        return SpanContract.kernelSpanCount(plan.microBatches(), plan.decodeSteps(),
+                StageProgram.kernelSlices(partition, batch, plan.promptLength()), StageProgram.kernelSlices(partition, batch, 1),
+                level);
+    }
+
     private int traced(PrintWriter out, PrintWriter err, Plan plan, Workload workload, List<Device> devices,
                        StopOnSignal signal) throws IOException {
         Tracing tracing = null;
@@ -311,8 +319,7 @@ final class RunCommand implements Callable<Integer> {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level())
-                                + SpanContract.kernelSpanCount(plan.microBatches(), plan.decodeSteps(),
-                                StageProgram.launchCount(pipeline.partition()), traceOptions.level()));
+                                + kernelSpans(pipeline.partition(), plan, traceOptions.level()));
             }
             if (plan.metricsOptions() != null) {
                 metrics = Metrics.start(plan.metricsOptions(), RunResource.of(pipeline, workload, traceOptions.level()));

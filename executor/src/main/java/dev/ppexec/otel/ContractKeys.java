@@ -28,6 +28,7 @@ final class ContractKeys {
     static final AttributeKey<Long> ROWS = longKey(SpanContract.ROWS);
     static final AttributeKey<Long> K = longKey(SpanContract.K);
     static final AttributeKey<Long> N = longKey(SpanContract.N);
+    static final AttributeKey<Long> LAUNCHES = longKey(SpanContract.LAUNCHES);
     static final AttributeKey<String> TRANSPORT = string(SpanContract.TRANSPORT);
     static final AttributeKey<String> MODULE = string(SpanContract.MODULE);
     static final AttributeKey<Long> PID = longKey(SpanContract.PID);

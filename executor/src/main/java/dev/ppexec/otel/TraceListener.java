@@ -36,6 +36,7 @@ import static dev.ppexec.otel.ContractKeys.FORWARD_MODE;
 import static dev.ppexec.otel.ContractKeys.HOST_ID;
 import static dev.ppexec.otel.ContractKeys.K;
 import static dev.ppexec.otel.ContractKeys.KERNEL;
+import static dev.ppexec.otel.ContractKeys.LAUNCHES;
 import static dev.ppexec.otel.ContractKeys.N;
 import static dev.ppexec.otel.ContractKeys.ROWS;
 import static dev.ppexec.otel.ContractKeys.MODULE;
@@ -459,16 +460,17 @@ public final class TraceListener implements RunListener {
          * readers that take it alone) and its shape: level 5 writes about thirty times the spans of level 4.
          */
         private void kernels(Span device, ActionRecord r) {
-            List<StageProgram.LaunchShape> launches = run.info.launches().get(rank);
+            int tokens = tokensOf(r.step());
+            List<StageProgram.LaunchShape> launches = run.info.launches().get(rank).get(microBatch).of(tokens);
             long[] marks = r.kernelMarkNanos();
             Context parent = contexts[0].with(device);
             Attributes batch = Attributes.builder().put(PP_RANK, rank).put(PP_MB_ID, microBatch).put(STEP, r.step())
                     .put(STREAM, stream(run.info, rank, run.info.computeStreams()[rank])).build();
-            int tokens = r.step() == 0 ? run.info.promptLength() : 1;
             long start = r.deviceStartNanos();
             for (int i = 0; i < launches.size(); i++) {
                 StageProgram.LaunchShape launch = launches.get(i);
-                long end = i < marks.length ? marks[i] : r.deviceEndNanos();
+                // The marks array serves the longer list too: a shorter forward ends at its end event.
+                long end = i < launches.size() - 1 ? marks[i] : r.deviceEndNanos();
                 AttributesBuilder b = batch.toBuilder().put(KERNEL, launch.kernel())
                         .put(ROWS, launch.rows(rids.length, tokens)).put(N, launch.n());
                 if (launch.k() > 0) {
@@ -481,6 +483,11 @@ public final class TraceListener implements RunListener {
                         .end(clock.epochNanos(end), TimeUnit.NANOSECONDS);
                 start = end;
             }
+        }
+
+        /** Positions per request of the pass at {@code step}: the prompt at step 0, else one. */
+        private int tokensOf(int step) {
+            return step == 0 ? run.info.promptLength() : 1;
         }
 
         private void endNanos(long nanos) {
@@ -497,6 +504,12 @@ public final class TraceListener implements RunListener {
                     .put(BATCH_SIZE, rids.length)
                     .put(DEVICE, info.rankDevices().get(rank));
             switch (stage) {
+                case RUN_BATCH_CPU -> {
+                    List<StageProgram.Forwards> slots = info.launches().get(rank);
+                    if (!slots.isEmpty()) {
+                        b.put(LAUNCHES, slots.get(microBatch).launchCount(tokensOf(step)));
+                    }
+                }
                 case RUN_BATCH_DEVICE -> b.put(STREAM, stream(info, rank, info.computeStreams()[rank]));
                 case PP_RECV -> b.put(STREAM, stream(info, rank, info.copyStreams()[rank])).put(PEER_RANK, rank - 1)
                         .put(TRANSPORT, info.transports().get(rank));

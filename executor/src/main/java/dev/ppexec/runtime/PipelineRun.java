@@ -18,6 +18,7 @@ import dev.ppexec.stage.Workspace;
 import dev.ppexec.trace.DeviceClock;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -104,10 +105,10 @@ final class PipelineRun implements AutoCloseable {
         int[] compute = new int[ranks];
         int[] copy = new int[ranks];
         long[] threadIds = new long[ranks];
-        List<List<StageProgram.LaunchShape>> launches = new ArrayList<>();
+        List<List<StageProgram.Forwards>> launches = new ArrayList<>();
         for (int r = 0; r < ranks; r++) {
             Rank rank = rankStates[r];
-            launches.add(rank == null ? List.of() : rank.slots[0].launches());
+            launches.add(rank == null ? List.of() : Arrays.stream(rank.slots).map(StageProgram::forwards).toList());
             names.add(rank == null ? "rank " + r + "'s process" : rank.device.name());
             kinds.add(transport.kind(r));
             compute[r] = rank == null ? -1 : rank.compute.id();
@@ -461,8 +462,13 @@ final class PipelineRun implements AutoCloseable {
                 int depth = Math.max(MIN_LOG_DEPTH, 2 * microBatches + 2);
                 // A short run's log holds the run; a long one's, the window (Note [bounded logs] in ForwardLog).
                 int window = Math.max(depth, Math.min(LOG_WINDOW, microBatches * (workload.decodeSteps() + 1)));
-                this.forwards = new ForwardLog(device, computeClock, window, depth,
-                        kernelSlices ? slots[0].launches().size() : 0);
+                int longestBody = 0;
+                for (StageProgram slot : slots) {
+                    longestBody = Math.max(longestBody, Math.max(slot.forwards().prefill().size(),
+                            slot.forwards().oneToken().size()));
+                }
+                // One marks array per entry serves both lists (StageProgram.launchBodyMarked).
+                this.forwards = new ForwardLog(device, computeClock, window, depth, kernelSlices ? longestBody : 0);
                 this.receives = new ForwardLog(device, copyClock, ranks > 1 ? window : 0, depth);
             } catch (RuntimeException | Error e) {
                 close();

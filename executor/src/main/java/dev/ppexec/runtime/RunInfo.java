@@ -20,13 +20,14 @@ import java.util.List;
  * @param osThreadIds   the operating system's id of the same thread; each is set by the rank's thread before its
  *                      first action, so a listener reads it once it heard one of the rank's actions
  * @param arrivalNanos  when the requests arrived: the run's start ({@link System#nanoTime()})
- * @param launches      [rank] the launches of the rank's forward, in order (empty for a rank in another process):
- *                      what a forward's kernel marks time at trace level 5
+ * @param launches      [rank][micro-batch] the launch lists of the rank's program for that slot (empty for a rank in
+ *                      another process): a forward's launch count (run_batch_cpu's {@code launches}) and, at trace
+ *                      level 5, what its kernel marks time, for the list of the forward that ran (prefill or decode)
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
                       int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
                       List<String> transports, long[] threadIds, long[] osThreadIds, long arrivalNanos,
-                      List<List<StageProgram.LaunchShape>> launches) {
+                      List<List<StageProgram.Forwards>> launches) {
 
     public int ranks() {
         return partition.stages();

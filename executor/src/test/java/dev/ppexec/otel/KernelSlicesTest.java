@@ -37,8 +37,13 @@ class KernelSlicesTest {
     static final int REQUESTS = 3;
     static final int PROMPT = 5;
     static final int DECODE_STEPS = 2;
-    /** tiny has 4 layers, split 2 + 2: rank 0 embeds, then 16 launches per layer; rank 1 adds the head's 4. */
-    static final Map<Long, Integer> LAUNCHES_PER_FORWARD = Map.of(0L, 1 + 2 * 16, 1L, 2 * 16 + 4);
+    /**
+     * Kernel slices (the body launches) of a prefill forward: tiny has 4 layers, split 2 + 2; rank 0 embeds, then 9
+     * launches per layer; rank 1 adds the head's 4 (gather_last, rmsnorm, matmul, argmax).
+     */
+    static final Map<Long, Integer> PREFILL_SLICES = Map.of(0L, 1 + 2 * 9, 1L, 2 * 9 + 4);
+    /** Of a decode forward (one token, batch <= 16): 6 fused launches per layer; the head is norm_matmul, argmax. */
+    static final Map<Long, Integer> DECODE_SLICES = Map.of(0L, 1 + 2 * 6, 1L, 2 * 6 + 2);
 
     /** Launch order: by start, a launch that took no time before the one that starts where it ends. */
     static final Comparator<SpanData> IN_ORDER = Comparator.comparingLong(SpanData::getStartEpochNanos)
@@ -80,7 +85,9 @@ class KernelSlicesTest {
             }
             parents++;
             long rank = attr(d, "pp_rank");
-            assertThat(kernels).as("launches of rank %d's forward", rank).hasSize(LAUNCHES_PER_FORWARD.get(rank));
+            Map<Long, Integer> slices = attr(d, "step") == 0 ? PREFILL_SLICES : DECODE_SLICES;
+            assertThat(kernels).as("launches of rank %d's forward at step %d", rank, attr(d, "step"))
+                    .hasSize(slices.get(rank));
             long sum = 0;
             long previousEnd = d.getStartEpochNanos();
             for (SpanData k : kernels) {
@@ -97,9 +104,9 @@ class KernelSlicesTest {
         }
         assertThat(parents).as("ranks x micro-batches x passes").isEqualTo(2 * 2 * (DECODE_STEPS + 1));
         assertThat(children.values().stream().mapToInt(List::size).sum()).as("every kernel slice has a device parent")
-                .isEqualTo(2 * (DECODE_STEPS + 1) * (33 + 36));
+                .isEqualTo(2 * (19 + 22) + 2 * DECODE_STEPS * (13 + 14));
         assertThat(spans).hasSize((int) (SpanContract.spanCount(REQUESTS, 2, DECODE_STEPS, TraceLevel.KERNELS)
-                + SpanContract.kernelSpanCount(2, DECODE_STEPS, 33 + 36, TraceLevel.KERNELS)));
+                + SpanContract.kernelSpanCount(2, DECODE_STEPS, 19 + 22, 13 + 14, TraceLevel.KERNELS)));
     }
 
     @Test
@@ -109,28 +116,41 @@ class KernelSlicesTest {
         Map<String, List<SpanData>> forwards = spans.stream().filter(KernelSlicesTest::isKernel)
                 .collect(Collectors.groupingBy(k -> attr(k, "pp_rank") + "/" + attr(k, "pp_mb_id") + "/" + attr(k, "step")));
         List<String> rank0 = names(forwards.get("0/0/0"));
-        assertThat(rank0.subList(0, 8)).containsExactly("embed embed", "rmsnorm layers.0.attn_norm", "matmul layers.0.wq",
-                "matmul layers.0.wk", "matmul layers.0.wv", "rope layers.0.q", "rope layers.0.k", "kv_append layers.0.kv");
-        assertThat(rank0.subList(8, 17)).containsExactly("attention layers.0.attn", "matmul layers.0.wo",
-                "add layers.0.attn_residual", "rmsnorm layers.0.mlp_norm", "matmul layers.0.w1", "matmul layers.0.w3",
-                "silu_mul layers.0.silu", "matmul layers.0.w2", "add layers.0.mlp_residual");
-        assertThat(rank0.getLast()).isEqualTo("add layers.1.mlp_residual");
-        List<String> rank1 = names(forwards.get("1/1/2"));
+        assertThat(rank0.subList(0, 10)).as("prefill: the unfused list").containsExactly("embed embed",
+                "rmsnorm layers.0.attn_norm", "matmul layers.0.qkv", "rope_kv_append layers.0.kv", "attention layers.0.attn",
+                "matmul_add layers.0.wo", "rmsnorm layers.0.mlp_norm", "matmul layers.0.w13", "silu_gate layers.0.silu",
+                "matmul_add layers.0.w2");
+        assertThat(rank0.getLast()).isEqualTo("matmul_add layers.1.w2");
+        assertThat(names(forwards.get("0/0/1")).subList(0, 7)).as("decode: the fused list").containsExactly("embed embed",
+                "norm_matmul layers.0.qkv", "rope_kv_append layers.0.kv", "attention layers.0.attn",
+                "matmul_add layers.0.wo", "norm_gate_up layers.0.w13", "matmul_add layers.0.w2");
+        List<String> rank1 = names(forwards.get("1/1/0"));
         assertThat(rank1.getFirst()).isEqualTo("rmsnorm layers.2.attn_norm");
         assertThat(rank1.subList(rank1.size() - 4, rank1.size()))
                 .containsExactly("gather_last final", "rmsnorm final_norm", "matmul lm_head", "argmax next");
+        List<String> rank1Decode = names(forwards.get("1/1/2"));
+        assertThat(rank1Decode.getFirst()).isEqualTo("norm_matmul layers.2.qkv");
+        assertThat(rank1Decode.subList(rank1Decode.size() - 2, rank1Decode.size()))
+                .as("decode: no gather_last, the final norm fused into the LM head")
+                .containsExactly("norm_matmul lm_head", "argmax next");
 
         // micro-batch 0 holds 2 requests, micro-batch 1 one; prefill runs 5 positions per request, decode 1
-        SpanData wq = kernel(forwards, "0/0/0", "matmul layers.0.wq");
-        assertThat(str(wq, "kernel")).isEqualTo("matmul");
-        assertThat(List.of(attr(wq, "rows"), attr(wq, "k"), attr(wq, "n"))).containsExactly(10L, 64L, 64L);
-        assertThat(attr(kernel(forwards, "0/0/1", "matmul layers.0.wq"), "rows")).isEqualTo(2);
-        assertThat(attr(kernel(forwards, "0/1/0", "matmul layers.0.wq"), "rows")).isEqualTo(5);
-        SpanData w2 = kernel(forwards, "0/0/0", "matmul layers.0.w2");
+        SpanData qkv = kernel(forwards, "0/0/0", "matmul layers.0.qkv");
+        assertThat(str(qkv, "kernel")).isEqualTo("matmul");
+        assertThat(List.of(attr(qkv, "rows"), attr(qkv, "k"), attr(qkv, "n"))).as("wq|wk|wv packed")
+                .containsExactly(10L, 64L, 3 * 64L);
+        SpanData decodeQkv = kernel(forwards, "0/0/1", "norm_matmul layers.0.qkv");
+        assertThat(List.of(attr(decodeQkv, "rows"), attr(decodeQkv, "k"), attr(decodeQkv, "n")))
+                .containsExactly(2L, 64L, 3 * 64L);
+        assertThat(attr(kernel(forwards, "0/1/0", "matmul layers.0.qkv"), "rows")).isEqualTo(5);
+        SpanData w2 = kernel(forwards, "0/0/0", "matmul_add layers.0.w2");
         assertThat(List.of(attr(w2, "k"), attr(w2, "n"))).containsExactly(256L, 64L);
+        SpanData w13 = kernel(forwards, "0/0/1", "norm_gate_up layers.0.w13");
+        assertThat(List.of(attr(w13, "k"), attr(w13, "n"))).as("w1|w3 packed").containsExactly(64L, 2 * 256L);
         SpanData head = kernel(forwards, "1/0/0", "matmul lm_head");
         assertThat(List.of(attr(head, "rows"), attr(head, "k"), attr(head, "n"))).as("after gather_last: a row per request")
                 .containsExactly(2L, 64L, 256L);
+        assertThat(attr(kernel(forwards, "1/0/1", "norm_matmul lm_head"), "rows")).isEqualTo(2);
         SpanData attention = kernel(forwards, "1/0/0", "attention layers.2.attn");
         assertThat(str(attention, "kernel")).isEqualTo("attention");
         assertThat(List.of(attr(attention, "rows"), attr(attention, "n"))).containsExactly(10L, 64L);
@@ -145,6 +165,21 @@ class KernelSlicesTest {
         assertThat(head.getAttributes().asMap().keySet().stream().map(AttributeKey::getKey))
                 .as("what the parent does not say for the kernel, and its shape")
                 .containsExactlyInAnyOrder("pp_rank", "pp_mb_id", "step", "stream", "kernel", "rows", "k", "n");
+    }
+
+    @Test
+    void runBatchCpu_carriesTheLaunchesItsForwardMade_perList() {
+        List<SpanData> cpu = run(TraceLevel.DEFAULT).spans().stream().filter(s -> s.getName().equals("run_batch_cpu"))
+                .toList();
+        assertThat(cpu).as("ranks x requests x passes").hasSize(2 * REQUESTS * (DECODE_STEPS + 1));
+        for (SpanData s : cpu) {
+            long rank = attr(s, "pp_rank");
+            boolean prefill = attr(s, "step") == 0;
+            // setStep, then the body: its kernel slices at level 5
+            int expected = 1 + (prefill ? PREFILL_SLICES : DECODE_SLICES).get(rank);
+            assertThat(attr(s, "launches")).as("launches of rank %d's %s forward", rank, prefill ? "prefill" : "decode")
+                    .isEqualTo(expected);
+        }
     }
 
     @Test

@@ -45,11 +45,13 @@ class SpanContractTest {
         Workload workload = Workload.generated(TINY, 6, 4, 3);
         List<SpanData> spans;
         Attributes resource;
-        int launchesPerPass;
+        int prefillSlices;
+        int decodeSlices;
         InMemorySpanExporter memory = InMemorySpanExporter.create();
         try (Pipeline pipeline = Pipeline.builder().model(TINY).stages(3).microBatches(3).build()) {
             resource = RunResource.of(pipeline, workload, TraceLevel.KERNELS);
-            launchesPerPass = StageProgram.launchCount(pipeline.partition());
+            prefillSlices = StageProgram.kernelSlices(pipeline.partition(), 2, 4);
+            decodeSlices = StageProgram.kernelSlices(pipeline.partition(), 2, 1);
             try (SdkTracerProvider provider = SdkTracerProvider.builder().setResource(Resource.create(resource))
                     .addSpanProcessor(SimpleSpanProcessor.create(memory)).build()) {
                 TraceListener listener = new TraceListener(provider.get(Tracing.SCOPE_NAME), TraceLevel.KERNELS,
@@ -59,7 +61,7 @@ class SpanContractTest {
             }
         }
         assertThat(spans).hasSize((int) (SpanContract.spanCount(6, 3, 3, TraceLevel.KERNELS)
-                + SpanContract.kernelSpanCount(3, 3, launchesPerPass, TraceLevel.KERNELS)));
+                + SpanContract.kernelSpanCount(3, 3, prefillSlices, decodeSlices, TraceLevel.KERNELS)));
         Set<String> keysSeen = new java.util.HashSet<>();
         for (SpanData s : spans) {
             assertThat(SpanContract.namesSpan(s.getName())).as("span name '%s' is in the contract", s.getName()).isTrue();

@@ -30,7 +30,8 @@ class KernelSliceConversionTest {
         assertSlicesNestOnEveryThread(t);
         List<Slice> kernels = t.slices().stream().filter(s -> SpanContract.isKernelSlice(s.name())).toList();
         List<Slice> devices = t.slices().stream().filter(s -> s.name().equals("run_batch_device")).toList();
-        assertThat(kernels).as("micro-batches x passes x (33 launches on PP0 + 36 on PP1)").hasSize(2 * 3 * (33 + 36));
+        assertThat(kernels).as("micro-batches x (prefill's 19 launches on PP0 + 22 on PP1, then 2 decode passes of 13 + 14)")
+                .hasSize(2 * (19 + 22) + 2 * 2 * (13 + 14));
         assertThat(devices).hasSize(2 * 2 * 3);
         for (Slice k : kernels) {
             List<Slice> parents = devices.stream().filter(d -> d.thread().equals(k.thread())

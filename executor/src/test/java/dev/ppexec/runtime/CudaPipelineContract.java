@@ -150,8 +150,9 @@ abstract class CudaPipelineContract {
         int[][] plain = run(List.of(gpu), 2, 2, w, null).tokens();
         RunResult marked = run(List.of(gpu), 2, 2, w, marks);
         assertSameTokens("level 5 vs none", marked.tokens(), plain);
-        // tiny's 4 layers split 2 + 2: rank 0 launches embed + 2 x 16, rank 1 2 x 16 + the head's 4; a mark between each two
-        int[] marksPerForward = {1 + 2 * 16 - 1, 2 * 16 + 4 - 1};
+        // tiny's 4 layers split 2 + 2. One array of marks serves both launch lists, sized by the longer (prefill) body:
+        // rank 0's embed + 2 x 9, rank 1's 2 x 9 + the head's 4, a mark between each two launches of the body.
+        int[] marksPerForward = {1 + 2 * 9 - 1, 2 * 9 + 4 - 1};
         List<Seen> forwards = marks.seen().stream().filter(s -> s.record().kind() == ActionRecord.Kind.FORWARD).toList();
         assertThat(forwards).as("ranks x micro-batches x passes").hasSize(2 * 2 * 4);
         assertThat(forwards).allSatisfy(s -> {

@@ -5,6 +5,9 @@ import dev.ppexec.backend.Kernels;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Matrix;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.Map;
 
@@ -19,7 +22,33 @@ final class CudaKernels implements Kernels {
     /** Every kernel the backend looks up in the fatbin (a test checks the fatbin has them all). */
     static final List<String> FUNCTIONS = List.of("ppexec_embed", "ppexec_rmsnorm", "ppexec_rope", "ppexec_kv_append",
             "ppexec_attention", "ppexec_silu_mul", "ppexec_add", "ppexec_gather_last", "ppexec_argmax",
-            "ppexec_matmul");
+            "ppexec_matmul", "ppexec_set_step", "ppexec_norm_matmul", "ppexec_matmul_add", "ppexec_norm_gate_up",
+            "ppexec_silu_gate", "ppexec_rope_kv_append", "ppexec_attention_step");
+
+    /** The most rows a fused product runs with the decode kernels (GEMV_ROWS in fused.cu); larger passes use GEMMs. */
+    static final int FUSED_ROWS = 16;
+    /** Output columns per block of a decode product (GEMV_TN), and of each half for the packed w1|w3. */
+    private static final int GEMV_COLUMNS = 64;
+    /** Weight rows per block of a decode product: at most GEMV_KC, in multiples of its k lanes (GEMV_TY). */
+    private static final int GEMV_MAX_CHUNK = 256;
+    private static final int GEMV_MIN_CHUNK = 64;
+    private static final int GEMV_LANES = 16;
+    /**
+     * Blocks a decode product aims for, splitting the weight rows where the output is too narrow: two resident blocks
+     * (at most 128 registers x 256 threads each, __launch_bounds__) on each of the 132 SMs of an H100 SXM or H200.
+     */
+    private static final int GEMV_TARGET_BLOCKS = 2 * 132;
+    private static final int STEP_BLOCK = 32;
+
+    /** Host floats {1, 1}: cuBLAS's alpha and beta for a product accumulated into its output. */
+    private static final long ALPHA_ONE_BETA_ONE;
+
+    static {
+        MemorySegment ones = Arena.global().allocate(ValueLayout.JAVA_FLOAT, 2);
+        ones.setAtIndex(ValueLayout.JAVA_FLOAT, 0, 1.0f);
+        ones.setAtIndex(ValueLayout.JAVA_FLOAT, 1, 1.0f);
+        ALPHA_ONE_BETA_ONE = ones.address();
+    }
 
     private static final int BLOCK = 256;
     private static final int ATTENTION_BLOCK = 128;
@@ -103,11 +132,13 @@ final class CudaKernels implements Kernels {
 
     @Override
     public Launch rmsnorm(String label, Buffer xBuf, Buffer weightBuf, Buffer outBuf, int batch, int dim, float eps) {
-        CudaBuffer x = floats(xBuf, "x");
-        CudaBuffer w = floats(weightBuf, "weight");
-        CudaBuffer out = floats(outBuf, "out");
+        return rmsnorm(named("rmsnorm", label), floats(xBuf, "x"), floats(weightBuf, "weight"), floats(outBuf, "out"),
+                batch, dim, eps);
+    }
+
+    private KernelLaunch rmsnorm(String name, CudaBuffer x, CudaBuffer w, CudaBuffer out, int batch, int dim, float eps) {
         // ppexec_rmsnorm(x, weight, out, dim, eps)
-        KernelLaunch k = new KernelLaunch(named("rmsnorm", label), function("ppexec_rmsnorm"), 5, batch,
+        KernelLaunch k = new KernelLaunch(name, function("ppexec_rmsnorm"), 5, batch,
                 min(rowsIn(x, dim), rowsIn(out, dim)), BLOCK, 1, 0) {
             @Override
             void prepare(int tokens, int startPos) {
@@ -121,19 +152,26 @@ final class CudaKernels implements Kernels {
 
     @Override
     public Launch matmul(String label, Buffer xBuf, Matrix w, Buffer yBuf, int batch) {
+        return product(named("matmul", label), floats(xBuf, "x"), matrix(w, label), floats(yBuf, "y"), batch, false);
+    }
+
+    private CudaMatrix matrix(Matrix w, String label) {
         if (!(w instanceof CudaMatrix m) || m.buffer().device() != device) {
             throw new IllegalArgumentException("matrix of " + label + " is not on " + device.name());
         }
-        CudaBuffer x = floats(xBuf, "x");
-        CudaBuffer y = floats(yBuf, "y");
-        String name = named("matmul", label);
+        return m;
+    }
+
+    /** y = x·w, or y += x·w: cuBLAS when the device has it, else the tiled kernel. */
+    private CudaLaunch product(String name, CudaBuffer x, CudaMatrix m, CudaBuffer y, int batch, boolean accumulate) {
         if (device.cublas().isPresent()) {
-            return new GemmLaunch(name, device.cublas().get(), x, m, y, batch, device.alphaBeta());
+            return new GemmLaunch(name, device.cublas().get(), x, m, y, batch,
+                    accumulate ? ALPHA_ONE_BETA_ONE : device.alphaBeta());
         }
         int in = m.in();
         int out = m.out();
-        // ppexec_matmul(x, w, y, rows, in, out)
-        KernelLaunch k = new KernelLaunch(name, function("ppexec_matmul"), 6, batch,
+        // ppexec_matmul(x, w, y, rows, in, out, accumulate)
+        KernelLaunch k = new KernelLaunch(name, function("ppexec_matmul"), 7, batch,
                 min(rowsIn(x, in), rowsIn(y, out)), TILE, TILE, 0) {
             @Override
             void prepare(int tokens, int startPos) {
@@ -144,7 +182,7 @@ final class CudaKernels implements Kernels {
             }
         };
         k.params.setPointer(0, x.pointer()).setPointer(1, m.buffer().pointer()).setPointer(2, y.pointer())
-                .setInt(4, in).setInt(5, out);
+                .setInt(4, in).setInt(5, out).setInt(6, accumulate ? 1 : 0);
         return k;
     }
 
@@ -211,6 +249,22 @@ final class CudaKernels implements Kernels {
     @Override
     public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer outBuf, int batch,
                             int heads, int headDim, int capacity) {
+        // ppexec_attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale)
+        return attention(named("attention", label), "ppexec_attention", qBuf, kCacheBuf, vCacheBuf, null, outBuf, batch,
+                heads, headDim, capacity);
+    }
+
+    @Override
+    public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer stepBuf, Buffer outBuf,
+                            int batch, int heads, int headDim, int capacity) {
+        // ppexec_attention_step(q, kCache, vCache, out, step, tokens, heads, headDim, capacity, scale)
+        return attention(named("attention", label), "ppexec_attention_step", qBuf, kCacheBuf, vCacheBuf,
+                step(stepBuf), outBuf, batch, heads, headDim, capacity);
+    }
+
+    /** Both attention kernels: arguments 4 and 5 are (tokens, startPos), or (step, tokens) when {@code step} is given. */
+    private Launch attention(String name, String kernel, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf,
+                             CudaBuffer step, Buffer outBuf, int batch, int heads, int headDim, int capacity) {
         CudaBuffer q = floats(qBuf, "q");
         CudaBuffer kc = floats(kCacheBuf, "kCache");
         CudaBuffer vc = floats(vCacheBuf, "vCache");
@@ -223,13 +277,15 @@ final class CudaKernels implements Kernels {
                     + " bytes of shared memory; allowed: at most " + MAX_SHARED_BYTES + " (fewer positions)");
         }
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        // ppexec_attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale)
-        KernelLaunch k = new KernelLaunch(named("attention", label), function("ppexec_attention"), 10, batch,
-                min(rowsIn(q, dim), rowsIn(out, dim)), ATTENTION_BLOCK, 1, (int) shared) {
+        KernelLaunch k = new KernelLaunch(name, function(kernel), 10, batch, min(rowsIn(q, dim), rowsIn(out, dim)),
+                ATTENTION_BLOCK, 1, (int) shared) {
             @Override
             void prepare(int tokens, int startPos) {
                 requireCapacity(startPos, tokens, capacity);
-                params.setInt(4, tokens).setInt(5, startPos);
+                params.setInt(step == null ? 4 : 5, tokens);
+                if (step == null) {
+                    params.setInt(5, startPos);
+                }
                 gridX = batch * tokens;
                 gridY = heads;
             }
@@ -237,6 +293,9 @@ final class CudaKernels implements Kernels {
         k.params.setPointer(0, q.pointer()).setPointer(1, kc.pointer()).setPointer(2, vc.pointer())
                 .setPointer(3, out.pointer()).setInt(6, heads).setInt(7, headDim).setInt(8, capacity)
                 .setFloat(9, scale);
+        if (step != null) {
+            k.params.setPointer(4, step.pointer());
+        }
         return k;
     }
 
@@ -324,16 +383,167 @@ final class CudaKernels implements Kernels {
         return new TokensToHostLaunch(named("tokens_to_host", label), ints(idsBuf, "ids"), table, requests);
     }
 
-    // Placeholders until the [G] fused launches land (Note [fused launches] in Kernels).
-    @Override public Launch setStep(String label, Buffer step) { throw notYet(label); }
-    @Override public Launch normMatmul(String label, Buffer x, Buffer norm, float eps, dev.ppexec.backend.Matrix w, Buffer y, int batch) { throw notYet(label); }
-    @Override public Launch matmulAdd(String label, Buffer a, dev.ppexec.backend.Matrix w, Buffer x, int batch) { throw notYet(label); }
-    @Override public Launch normGateUp(String label, Buffer x, Buffer norm, float eps, dev.ppexec.backend.Matrix w13, Buffer out, int batch) { throw notYet(label); }
-    @Override public Launch siluGate(String label, Buffer upGate, Buffer out, int batch, int n) { throw notYet(label); }
-    @Override public Launch ropeKvAppend(String label, Buffer qkv, Buffer q, Buffer kCache, Buffer vCache, Buffer step, int batch, int heads, int headDim, double theta, int capacity) { throw notYet(label); }
-    @Override public Launch attention(String label, Buffer q, Buffer kCache, Buffer vCache, Buffer step, Buffer out, int batch, int heads, int headDim, int capacity) { throw notYet(label); }
+    /** An INT32 buffer of at least 2: step[0] = tokens, step[1] = startPos. */
+    private CudaBuffer step(Buffer b) {
+        CudaBuffer step = ints(b, "step");
+        if (step.length() < 2) {
+            throw new IllegalArgumentException("step holds " + step.length() + " ints; allowed: at least 2");
+        }
+        return step;
+    }
 
-    private static UnsupportedOperationException notYet(String label) {
-        return new UnsupportedOperationException(label + ": fused launches are not built yet");
+    @Override
+    public Launch setStep(String label, Buffer stepBuf) {
+        CudaBuffer step = step(stepBuf);
+        // ppexec_set_step(step, tokens, startPos)
+        KernelLaunch k = new KernelLaunch(named("set_step", label), function("ppexec_set_step"), 3, 1, Long.MAX_VALUE,
+                STEP_BLOCK, 1, 0) {
+            @Override
+            void prepare(int tokens, int startPos) {
+                params.setInt(1, tokens).setInt(2, startPos);
+                gridX = 1;
+            }
+        };
+        k.params.setPointer(0, step.pointer());
+        return k;
+    }
+
+    @Override
+    public Launch normMatmul(String label, Buffer xBuf, Buffer normBuf, float eps, Matrix w, Buffer yBuf, int batch) {
+        CudaBuffer x = floats(xBuf, "x");
+        CudaBuffer norm = floats(normBuf, "norm");
+        CudaBuffer y = floats(yBuf, "y");
+        CudaMatrix m = matrix(w, label);
+        String name = named("norm_matmul", label);
+        KernelLaunch decode = decodeProduct(name, "ppexec_norm_matmul", false, x, norm, eps, m, y, batch);
+        long rows = min(rowsIn(x, m.in()), rowsIn(y, m.out()));
+        if (rows <= FUSED_ROWS) {
+            return decode;
+        }
+        // A larger pass: rmsnorm into a buffer of this launch, then the GEMM (two launches).
+        CudaBuffer h = scratch(y, Buffer.Type.FLOAT32, rows * m.in());
+        return new ByRowsLaunch(name, batch, decode, List.of(rmsnorm(named("rmsnorm", label), x, norm, h, batch, m.in(),
+                eps), product(named("matmul", label), h, m, y, batch, false)), null);
+    }
+
+    @Override
+    public Launch matmulAdd(String label, Buffer aBuf, Matrix w, Buffer xBuf, int batch) {
+        CudaBuffer a = floats(aBuf, "a");
+        CudaBuffer x = floats(xBuf, "x");
+        CudaMatrix m = matrix(w, label);
+        String name = named("matmul_add", label);
+        return new ByRowsLaunch(name, batch, decodeProduct(name, "ppexec_matmul_add", false, a, null, 0f, m, x, batch),
+                List.of(product(name, a, m, x, batch, true)), null);
+    }
+
+    @Override
+    public Launch normGateUp(String label, Buffer xBuf, Buffer normBuf, float eps, Matrix w13, Buffer outBuf, int batch) {
+        CudaBuffer x = floats(xBuf, "x");
+        CudaBuffer norm = floats(normBuf, "norm");
+        CudaBuffer out = floats(outBuf, "out");
+        CudaMatrix m = matrix(w13, label);
+        if (m.out() % 2 != 0) {
+            throw new IllegalArgumentException("norm_gate_up " + label + ": w1|w3 has " + m.out()
+                    + " columns; allowed: an even number (w1 and w3 side by side)");
+        }
+        String name = named("norm_gate_up", label);
+        return new ByRowsLaunch(name, batch, decodeProduct(name, "ppexec_norm_gate_up", true, x, norm, eps, m, out,
+                batch), List.of(), "larger passes run rmsnorm, matmul and siluGate");
+    }
+
+    /**
+     * One of fused.cu's decode products (Note [decode products]), all with the arguments (x, norm, eps, w, y, partial,
+     * counters, rows, in, out, kChunk, vectorized): the weight rows split into chunks so that the grid fills the
+     * device, and the buffers the chunks meet in ({@link #scratch}).
+     */
+    private KernelLaunch decodeProduct(String name, String kernel, boolean gateUp, CudaBuffer x, CudaBuffer norm,
+                                       float eps, CudaMatrix m, CudaBuffer y, int batch) {
+        int in = m.in();
+        int out = m.out();
+        int yColumns = gateUp ? out / 2 : out;
+        int tiles = KernelLaunch.blocks(yColumns, gateUp ? GEMV_COLUMNS / 2 : GEMV_COLUMNS);
+        int chunks = Math.max(KernelLaunch.blocks(in, GEMV_MAX_CHUNK),
+                Math.min(KernelLaunch.blocks(GEMV_TARGET_BLOCKS, tiles), KernelLaunch.blocks(in, GEMV_MIN_CHUNK)));
+        int kChunk = KernelLaunch.blocks(KernelLaunch.blocks(in, chunks), GEMV_LANES) * GEMV_LANES;
+        int splits = KernelLaunch.blocks(in, kChunk);
+        long partial = 0;
+        long counters = 0;
+        if (splits > 1) {
+            partial = scratch(y, Buffer.Type.FLOAT32, (long) tiles * splits * FUSED_ROWS * GEMV_COLUMNS).pointer();
+            counters = scratch(y, Buffer.Type.INT32, tiles).pointer();
+        }
+        boolean vectorized = out % 4 == 0 && yColumns % 4 == 0 && m.buffer().pointer() % 16 == 0;
+        long maxRows = min(rowsIn(x, in), rowsIn(y, yColumns), FUSED_ROWS);
+        KernelLaunch k = new KernelLaunch(name, function(kernel), 12, batch, maxRows, BLOCK, 1, 0) {
+            @Override
+            void prepare(int tokens, int startPos) {
+                params.setInt(7, batch * tokens);
+                gridX = tiles;
+                gridY = splits;
+            }
+        };
+        k.params.setPointer(0, x.pointer()).setPointer(1, norm == null ? 0 : norm.pointer()).setFloat(2, eps)
+                .setPointer(3, m.buffer().pointer()).setPointer(4, y.pointer()).setPointer(5, partial)
+                .setPointer(6, counters).setInt(8, in).setInt(9, out).setInt(10, kChunk).setInt(11, vectorized ? 1 : 0);
+        return k;
+    }
+
+    /**
+     * A zeroed buffer of a launch, freed with the buffer the launch writes ({@code output}): a stage that closes its
+     * buffers leaves nothing behind on a device kept open for the next run.
+     */
+    private CudaBuffer scratch(CudaBuffer output, Buffer.Type type, long length) {
+        CudaBuffer b = (CudaBuffer) device.allocate(type, length);
+        output.onClose(b::close);
+        return b;
+    }
+
+    @Override
+    public Launch siluGate(String label, Buffer upGateBuf, Buffer outBuf, int batch, int n) {
+        CudaBuffer upGate = floats(upGateBuf, "upGate");
+        CudaBuffer out = floats(outBuf, "out");
+        // ppexec_silu_gate(upGate, out, n, count)
+        KernelLaunch k = new KernelLaunch(named("silu_gate", label), function("ppexec_silu_gate"), 4, batch,
+                min(rowsIn(upGate, 2L * n), rowsIn(out, n)), BLOCK, 1, 0) {
+            @Override
+            void prepare(int tokens, int startPos) {
+                long count = (long) batch * tokens * n;
+                params.setLong(3, count);
+                gridX = blocks(count, BLOCK);
+            }
+        };
+        k.params.setPointer(0, upGate.pointer()).setPointer(1, out.pointer()).setInt(2, n);
+        return k;
+    }
+
+    @Override
+    public Launch ropeKvAppend(String label, Buffer qkvBuf, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf,
+                               Buffer stepBuf, int batch, int heads, int headDim, double theta, int capacity) {
+        CudaBuffer qkv = floats(qkvBuf, "qkv");
+        CudaBuffer q = floats(qBuf, "q");
+        CudaBuffer kc = floats(kCacheBuf, "kCache");
+        CudaBuffer vc = floats(vCacheBuf, "vCache");
+        CudaBuffer step = step(stepBuf);
+        if (headDim % 2 != 0) {
+            throw new IllegalArgumentException("rope_kv_append " + label + ": headDim " + headDim
+                    + "; allowed: an even number (RoPE rotates pairs)");
+        }
+        int dim = heads * headDim;
+        requireCache(kc, vc, batch, capacity, dim);
+        // ppexec_rope_kv_append(qkv, q, kCache, vCache, step, tokens, heads, headDim, capacity, theta): angles on the
+        // device, as ppexec_rope computes them
+        KernelLaunch k = new KernelLaunch(named("rope_kv_append", label), function("ppexec_rope_kv_append"), 10, batch,
+                min(rowsIn(qkv, 3L * dim), rowsIn(q, dim)), BLOCK, 1, 0) {
+            @Override
+            void prepare(int tokens, int startPos) {
+                requireCapacity(startPos, tokens, capacity);
+                params.setInt(5, tokens);
+                gridX = batch * tokens;
+            }
+        };
+        k.params.setPointer(0, qkv.pointer()).setPointer(1, q.pointer()).setPointer(2, kc.pointer())
+                .setPointer(3, vc.pointer()).setPointer(4, step.pointer()).setInt(6, heads).setInt(7, headDim)
+                .setInt(8, capacity).setDouble(9, theta);
+        return k;
     }
 }

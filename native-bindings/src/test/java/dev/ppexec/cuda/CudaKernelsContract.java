@@ -4,6 +4,7 @@ import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
+import dev.ppexec.backend.Matrix;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.cpu.CpuDevice;
 import org.junit.jupiter.api.AfterAll;
@@ -14,7 +15,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.opentest4j.TestAbortedException;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Random;
 import java.util.function.Function;
 
@@ -42,6 +45,11 @@ abstract class CudaKernelsContract {
 
     /** Two CUDA devices: with the platform's matmul (cuBLAS when present), and with the tiled kernel. */
     abstract List<Device> openDevices();
+
+    /** Kernels launched so far on the devices, where the driver can tell (the stub counts them; a GPU cannot). */
+    OptionalLong kernelLaunches() {
+        return OptionalLong.empty();
+    }
 
     private TestAbortedException unavailable;
 
@@ -104,11 +112,18 @@ abstract class CudaKernelsContract {
     /** Builds the launch on each device, runs it there, waits. */
     private void run(Device g, Function<Device, Launch> launch, int tokens, int startPos) {
         for (Device d : new Device[] {cpu, g}) {
-            Stream s = d.createStream("test");
-            s.launch(launch.apply(d), tokens, startPos);
-            s.synchronize();
-            s.close();
+            runOn(d, tokens, startPos, launch.apply(d));
         }
+    }
+
+    /** Runs {@code launches} in order on one stream of {@code d}, each with (tokens, startPos), and waits. */
+    private static void runOn(Device d, int tokens, int startPos, Launch... launches) {
+        Stream s = d.createStream("test");
+        for (Launch l : launches) {
+            s.launch(l, tokens, startPos);
+        }
+        s.synchronize();
+        s.close();
     }
 
     private void assertClose(String what, Device g, Twin t, int n, double tolerance) {
@@ -266,6 +281,330 @@ abstract class CudaKernelsContract {
         assertThat(table[0][1]).isEqualTo(6);
         assertThat(table[1][2]).isEqualTo(5);
         s.close();
+    }
+
+    // ---- the fused launches (Note [fused launches]) against the CPU backend's unfused launches ----
+
+    /** Passes of 1, 3 and 16 rows (decode kernels, also 16 rows of 2 x 8 positions) and of 17 and 32 (GEMMs). */
+    private static final int[][] PASSES = {{1, 1}, {3, 1}, {16, 1}, {2, 8}, {17, 1}, {4, 8}};
+
+    /** Both CUDA devices: cuBLAS (the stub's, or the real one on a GPU) and the tiled kernel. */
+    private List<Device> bothDevices() {
+        return List.of(gpu, gpuWithoutCublas);
+    }
+
+    private static String pass(Device g, int batch, int tokens) {
+        return batch + " x " + tokens + " rows on " + ((CudaDevice) g).matmul();
+    }
+
+    /** Matrices [in, width] side by side: [in, parts · width] (w1 | w3, wq | wk | wv). */
+    private static float[] sideBySide(int in, int width, float[]... parts) {
+        float[] packed = new float[in * parts.length * width];
+        for (int k = 0; k < in; k++) {
+            for (int i = 0; i < parts.length; i++) {
+                System.arraycopy(parts[i], k * width, packed, (k * parts.length + i) * width, width);
+            }
+        }
+        return packed;
+    }
+
+    private interface ProductCheck {
+        void run(Device g, int in, int out, Matrix wCpu, Matrix wGpu, int batch, int tokens);
+    }
+
+    /** Runs {@code check} for each shape [in, out] on each device (random weights, the same on the CPU) and each pass. */
+    private void forEachProduct(int[][] shapes, ProductCheck check) {
+        for (int[] shape : shapes) {
+            int in = shape[0], out = shape[1];
+            float[] weights = randoms(in * out);
+            Matrix wCpu = cpu.uploadMatrix(weights, in, out);
+            for (Device g : bothDevices()) {
+                Matrix wGpu = g.uploadMatrix(weights, in, out);
+                for (int[] p : PASSES) {
+                    check.run(g, in, out, wCpu, wGpu, p[0], p[1]);
+                }
+            }
+        }
+    }
+
+    /** normMatmul = rmsnorm then matmul, for a vectorised shape (out % 4 == 0) and a ragged one split over in. */
+    @Test
+    void normMatmul_equalsRmsnormThenMatmul() {
+        forEachProduct(new int[][] {{64, 192}, {130, 70}}, (g, in, out, wCpu, wGpu, batch, tokens) -> {
+            int rows = batch * tokens;
+            Twin x = floats(g, randoms(rows * in));
+            Twin norm = floats(g, randoms(in));
+            Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
+            Twin y = zeros(g, Buffer.Type.FLOAT32, rows * out);
+            runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
+                    cpu.kernels().matmul("m", h.cpu(), wCpu, y.cpu(), batch));
+            runOn(g, tokens, 0, g.kernels().normMatmul("nm", x.gpu(), norm.gpu(), 1e-5f, wGpu, y.gpu(), batch));
+            assertClose("normMatmul " + in + "x" + out + ", " + pass(g, batch, tokens), g, y, rows * out, SUMS);
+        });
+    }
+
+    /** matmulAdd = matmul then add, with the weight rows split into chunks (in = 144, 130) and not (in = 64). */
+    @Test
+    void matmulAdd_equalsMatmulThenAdd() {
+        forEachProduct(new int[][] {{144, 64}, {64, 64}, {130, 70}}, (g, in, out, wCpu, wGpu, batch, tokens) -> {
+            int rows = batch * tokens;
+            Twin a = floats(g, randoms(rows * in));
+            Twin x = floats(g, randoms(rows * out));
+            Twin t = zeros(g, Buffer.Type.FLOAT32, rows * out);
+            runOn(cpu, tokens, 0, cpu.kernels().matmul("m", a.cpu(), wCpu, t.cpu(), batch),
+                    cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+            Launch fused = g.kernels().matmulAdd("ma", a.gpu(), wGpu, x.gpu(), batch);
+            runOn(g, tokens, 0, fused);
+            assertClose("matmulAdd " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
+            // Again with the same launch: the chunks' counters were left at 0 for the next pass (a replay).
+            runOn(cpu, tokens, 0, cpu.kernels().add("r", x.cpu(), t.cpu(), batch, out));
+            runOn(g, tokens, 0, fused);
+            assertClose("matmulAdd twice " + in + "x" + out + ", " + pass(g, batch, tokens), g, x, rows * out, SUMS);
+        });
+    }
+
+    /** normGateUp = rmsnorm, matmul w1, matmul w3, siluMul; decode passes only (rows <= 16). */
+    @Test
+    void normGateUp_equalsRmsnormMatmulsAndSiluMul() {
+        for (int[] shape : new int[][] {{64, 144}, {130, 35}}) {
+            int in = shape[0], ffn = shape[1];
+            float[] w1 = randoms(in * ffn);
+            float[] w3 = randoms(in * ffn);
+            var w1Cpu = cpu.uploadMatrix(w1, in, ffn);
+            var w3Cpu = cpu.uploadMatrix(w3, in, ffn);
+            Device g = gpu;
+            var w13 = g.uploadMatrix(sideBySide(in, ffn, w1, w3), in, 2 * ffn);
+            for (int[] p : PASSES) {
+                int batch = p[0], tokens = p[1], rows = batch * tokens;
+                if (rows > CudaKernels.FUSED_ROWS) {
+                    continue;
+                }
+                Twin x = floats(g, randoms(rows * in));
+                Twin norm = floats(g, randoms(in));
+                Twin h = zeros(g, Buffer.Type.FLOAT32, rows * in);
+                Twin gate = zeros(g, Buffer.Type.FLOAT32, rows * ffn);
+                Twin up = zeros(g, Buffer.Type.FLOAT32, rows * ffn);
+                runOn(cpu, tokens, 0, cpu.kernels().rmsnorm("n", x.cpu(), norm.cpu(), h.cpu(), batch, in, 1e-5f),
+                        cpu.kernels().matmul("w1", h.cpu(), w1Cpu, gate.cpu(), batch),
+                        cpu.kernels().matmul("w3", h.cpu(), w3Cpu, up.cpu(), batch),
+                        cpu.kernels().siluMul("s", gate.cpu(), up.cpu(), batch, ffn));
+                runOn(g, tokens, 0, g.kernels().normGateUp("gu", x.gpu(), norm.gpu(), 1e-5f, w13, gate.gpu(), batch));
+                assertClose("normGateUp " + in + "x" + ffn + ", " + pass(g, batch, tokens), g, gate, rows * ffn, SUMS);
+            }
+        }
+    }
+
+    @Test
+    void normGateUp_refusesALargerPass_namingTheLimit() {
+        int in = 16, ffn = 8, batch = 17;
+        Buffer x = gpu.upload(randoms(batch * in));
+        Buffer norm = gpu.upload(randoms(in));
+        Buffer out = gpu.allocate(Buffer.Type.FLOAT32, batch * ffn);
+        var w13 = gpu.uploadMatrix(randoms(in * 2 * ffn), in, 2 * ffn);
+        Stream s = gpu.createStream("t");
+        s.launch(gpu.kernels().normGateUp("layers.0.w13", x, norm, 1e-5f, w13, out, batch), 1, 0);
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(s::synchronize))
+                .hasMessageContaining("17 x 1 rows; allowed: at most 16");
+        s.close();
+    }
+
+    @Test
+    void siluGate_equalsSiluMulOfTheTwoHalves() {
+        int n = 333;
+        for (int[] p : PASSES) {
+            int batch = p[0], tokens = p[1], rows = batch * tokens;
+            float[] upGate = randoms(rows * 2 * n);
+            float[] a = new float[rows * n];
+            float[] b = new float[rows * n];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(upGate, r * 2 * n, a, r * n, n);
+                System.arraycopy(upGate, r * 2 * n + n, b, r * n, n);
+            }
+            Twin ug = floats(gpu, upGate);
+            Twin gate = floats(gpu, a);
+            Twin up = floats(gpu, b);
+            runOn(cpu, tokens, 0, cpu.kernels().siluMul("s", gate.cpu(), up.cpu(), batch, n));
+            runOn(gpu, tokens, 0, gpu.kernels().siluGate("sg", ug.gpu(), gate.gpu(), batch, n));
+            assertClose("siluGate " + batch + " x " + tokens, gpu, gate, rows * n, ELEMENTWISE);
+        }
+    }
+
+    /**
+     * ropeKvAppend then attention(step) against rope q, rope k, kvAppend, attention, at the position of the step
+     * buffer. The CUDA launches are built once; the second pass rewrites only the step buffer and launches them with
+     * the first pass's startPos (as a replayed graph does), so a launch that baked startPos gives the wrong answer.
+     */
+    @Test
+    void ropeKvAppend_andAttention_readThePositionFromTheStepBuffer() {
+        int heads = 4, headDim = 16, dim = heads * headDim, capacity = 40;
+        double theta = 10000.0;
+        for (int[] p : PASSES) {
+            int batch = p[0], tokens = p[1], rows = batch * tokens;
+            Twin kc = floats(gpu, randoms(batch * capacity * dim));
+            Twin vc = floats(gpu, randoms(batch * capacity * dim));
+            Twin out = zeros(gpu, Buffer.Type.FLOAT32, rows * dim);
+            Buffer qGpu = gpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+            Buffer qkvGpu = gpu.allocate(Buffer.Type.FLOAT32, rows * 3L * dim);
+            Buffer step = gpu.allocate(Buffer.Type.INT32, 2);
+            Launch ropeKv = gpu.kernels().ropeKvAppend("rkv", qkvGpu, qGpu, kc.gpu(), vc.gpu(), step, batch, heads,
+                    headDim, theta, capacity);
+            Launch attention = gpu.kernels().attention("a", qGpu, kc.gpu(), vc.gpu(), step, out.gpu(), batch, heads,
+                    headDim, capacity);
+            int firstStart = 5;
+            for (int start : new int[] {firstStart, capacity - tokens}) {
+                float[] qs = randoms(rows * dim);
+                float[] ks = randoms(rows * dim);
+                float[] vs = randoms(rows * dim);
+                Twin q = new Twin(cpu.upload(qs), qGpu);
+                Buffer kCpu = cpu.upload(ks);
+                Buffer vCpu = cpu.upload(vs);
+                runOn(cpu, tokens, start,
+                        cpu.kernels().rope("q", q.cpu(), batch, heads, headDim, theta, capacity),
+                        cpu.kernels().rope("k", kCpu, batch, heads, headDim, theta, capacity),
+                        cpu.kernels().kvAppend("kv", kCpu, vCpu, kc.cpu(), vc.cpu(), batch, dim, capacity),
+                        cpu.kernels().attention("a", q.cpu(), kc.cpu(), vc.cpu(), out.cpu(), batch, heads, headDim,
+                                capacity));
+                Buffer qkvNow = gpu.upload(sideBySide(rows, dim, qs, ks, vs));
+                runOn(gpu, rows * 3 * dim, 0, gpu.kernels().copy("in", qkvNow, qkvGpu, 1, 1));
+                runOn(gpu, tokens, start, gpu.kernels().setStep("step", step));
+                runOn(gpu, tokens, firstStart, ropeKv, attention);
+                String what = batch + " x " + tokens + " rows at position " + start;
+                assertClose("rope of q, " + what, gpu, q, rows * dim, ELEMENTWISE);
+                assertClose("k cache, " + what, gpu, kc, batch * capacity * dim, ELEMENTWISE);
+                assertClose("v cache, " + what, gpu, vc, batch * capacity * dim, 0);
+                assertClose("attention(step), " + what, gpu, out, rows * dim, SUMS);
+            }
+        }
+    }
+
+    /** A weight matrix [in, out] scaled by 1/sqrt(in), as the model's are (activations stay near 1 through a layer). */
+    private float[] weights(int in, int out) {
+        float[] w = randoms(in * out);
+        float scale = (float) (1.0 / Math.sqrt(in));
+        for (int i = 0; i < w.length; i++) {
+            w[i] *= scale;
+        }
+        return w;
+    }
+
+    /**
+     * One decoder layer (DESIGN.md's forward) through the fused launches as StageProgram runs them (Note [fused
+     * launches]) against the CPU's unfused launches: decode passes of 1, 3 and 16 requests in 6 kernel launches,
+     * larger passes in 9 launches (GEMMs through cuBLAS where the device has it), each after one setStep.
+     */
+    @Test
+    void decodeAndLargerLayers_equalTheUnfusedLayer_inSixAndNineLaunches() {
+        int heads = 4, headDim = 16, dim = heads * headDim, ffn = 144, capacity = 40;
+        float eps = 1e-5f;
+        double theta = 10000.0;
+        float[] wq = weights(dim, dim), wk = weights(dim, dim), wv = weights(dim, dim), wo = weights(dim, dim);
+        float[] w1 = weights(dim, ffn), w3 = weights(dim, ffn), w2 = weights(ffn, dim);
+        float[] attnNorm = randoms(dim), mlpNorm = randoms(dim);
+        var c = cpu.kernels();
+        var cq = cpu.uploadMatrix(wq, dim, dim);
+        var ck = cpu.uploadMatrix(wk, dim, dim);
+        var cv = cpu.uploadMatrix(wv, dim, dim);
+        var co = cpu.uploadMatrix(wo, dim, dim);
+        var c1 = cpu.uploadMatrix(w1, dim, ffn);
+        var c3 = cpu.uploadMatrix(w3, dim, ffn);
+        var c2 = cpu.uploadMatrix(w2, ffn, dim);
+        Buffer cAttnNorm = cpu.upload(attnNorm), cMlpNorm = cpu.upload(mlpNorm);
+        for (Device g : bothDevices()) {
+            var k = g.kernels();
+            var gqkv = g.uploadMatrix(sideBySide(dim, dim, wq, wk, wv), dim, 3 * dim);
+            var go = g.uploadMatrix(wo, dim, dim);
+            var g13 = g.uploadMatrix(sideBySide(dim, ffn, w1, w3), dim, 2 * ffn);
+            var g2 = g.uploadMatrix(w2, ffn, dim);
+            Buffer gAttnNorm = g.upload(attnNorm), gMlpNorm = g.upload(mlpNorm);
+            for (int[] p : new int[][] {{1, 1, 7}, {3, 1, 7}, {16, 1, capacity - 1}, {4, 8, 0}, {17, 1, 7}}) {
+                int batch = p[0], tokens = p[1], start = p[2], rows = batch * tokens;
+                Twin x = floats(g, randoms(rows * dim));
+                Twin kc = floats(g, randoms(batch * capacity * dim));
+                Twin vc = floats(g, randoms(batch * capacity * dim));
+                Buffer h = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer q = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer kk = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer vv = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer att = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer t = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer gate = cpu.allocate(Buffer.Type.FLOAT32, rows * ffn);
+                Buffer up = cpu.allocate(Buffer.Type.FLOAT32, rows * ffn);
+                runOn(cpu, tokens, start, c.rmsnorm("n", x.cpu(), cAttnNorm, h, batch, dim, eps),
+                        c.matmul("wq", h, cq, q, batch), c.matmul("wk", h, ck, kk, batch),
+                        c.matmul("wv", h, cv, vv, batch),
+                        c.rope("q", q, batch, heads, headDim, theta, capacity),
+                        c.rope("k", kk, batch, heads, headDim, theta, capacity),
+                        c.kvAppend("kv", kk, vv, kc.cpu(), vc.cpu(), batch, dim, capacity),
+                        c.attention("a", q, kc.cpu(), vc.cpu(), att, batch, heads, headDim, capacity),
+                        c.matmul("wo", att, co, t, batch), c.add("r", x.cpu(), t, batch, dim),
+                        c.rmsnorm("n", x.cpu(), cMlpNorm, h, batch, dim, eps),
+                        c.matmul("w1", h, c1, gate, batch), c.matmul("w3", h, c3, up, batch),
+                        c.siluMul("s", gate, up, batch, ffn),
+                        c.matmul("w2", gate, c2, t, batch), c.add("r", x.cpu(), t, batch, dim));
+
+                Buffer step = g.allocate(Buffer.Type.INT32, 2);
+                Buffer gh = g.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer qkv = g.allocate(Buffer.Type.FLOAT32, rows * 3L * dim);
+                Buffer gq = g.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer gAtt = g.allocate(Buffer.Type.FLOAT32, rows * dim);
+                Buffer upGate = g.allocate(Buffer.Type.FLOAT32, rows * 2L * ffn);
+                Buffer gGate = g.allocate(Buffer.Type.FLOAT32, rows * ffn);
+                boolean decode = rows <= CudaKernels.FUSED_ROWS;
+                Launch[] attention = {
+                        k.ropeKvAppend("rkv", qkv, gq, kc.gpu(), vc.gpu(), step, batch, heads, headDim, theta, capacity),
+                        k.attention("a", gq, kc.gpu(), vc.gpu(), step, gAtt, batch, heads, headDim, capacity),
+                        k.matmulAdd("wo", gAtt, go, x.gpu(), batch)};
+                Launch[] layer = decode
+                        ? new Launch[] {k.normMatmul("qkv", x.gpu(), gAttnNorm, eps, gqkv, qkv, batch),
+                                attention[0], attention[1], attention[2],
+                                k.normGateUp("w13", x.gpu(), gMlpNorm, eps, g13, gGate, batch),
+                                k.matmulAdd("w2", gGate, g2, x.gpu(), batch)}
+                        : new Launch[] {k.rmsnorm("n", x.gpu(), gAttnNorm, gh, batch, dim, eps),
+                                k.matmul("qkv", gh, gqkv, qkv, batch), attention[0], attention[1], attention[2],
+                                k.rmsnorm("n", x.gpu(), gMlpNorm, gh, batch, dim, eps),
+                                k.matmul("w13", gh, g13, upGate, batch), k.siluGate("s", upGate, gGate, batch, ffn),
+                                k.matmulAdd("w2", gGate, g2, x.gpu(), batch)};
+                runOn(g, tokens, start, k.setStep("step", step));
+                OptionalLong before = kernelLaunches();
+                runOn(g, tokens, start, layer);
+                String what = "layer of " + pass(g, batch, tokens) + " at position " + start;
+                assertClose("x after the " + what, g, x, rows * dim, SUMS);
+                assertClose("k cache after the " + what, g, kc, batch * capacity * dim, SUMS);
+                assertClose("v cache after the " + what, g, vc, batch * capacity * dim, SUMS);
+                assertThat(layer).hasSize(decode ? 6 : 9);
+                if (before.isPresent()) {
+                    boolean cublas = ((CudaDevice) g).cublas().isPresent();
+                    long kernels = kernelLaunches().getAsLong() - before.getAsLong();
+                    // a larger pass on cuBLAS: its 4 products are GEMMs, not kernels of the project
+                    assertThat(kernels).as(what).isEqualTo(decode ? 6 : cublas ? 5 : 9);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedProducts_freeTheirBuffersWithTheBufferTheyWrite() {
+        CudaDevice d = (CudaDevice) gpu;
+        int in = 130, out = 70, batch = 32;
+        Buffer x = d.upload(randoms(batch * in));
+        Buffer norm = d.upload(randoms(in));
+        var w = d.uploadMatrix(randoms(in * out), in, out);
+        Buffer y = d.allocate(Buffer.Type.FLOAT32, batch * out);
+        int before = d.liveResources();
+        d.kernels().normMatmul("nm", x, norm, 1e-5f, w, y, batch);  // rmsnorm's rows, the chunks' sums and counters
+        d.kernels().matmulAdd("ma", x, w, y, batch);                // the chunks' sums and counters
+        assertThat(d.liveResources()).isEqualTo(before + 5);
+        y.close();
+        assertThat(d.liveResources()).isEqualTo(before - 1);
+    }
+
+    @Test
+    void setStep_writesTokensAndStartPos() {
+        Buffer step = gpu.allocate(Buffer.Type.INT32, 2);
+        runOn(gpu, 3, 77, gpu.kernels().setStep("step", step));
+        int[] got = new int[2];
+        gpu.download(step, got);
+        assertThat(got).containsExactly(3, 77);
     }
 
     @Test

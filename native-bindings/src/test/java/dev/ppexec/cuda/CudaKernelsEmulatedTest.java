@@ -4,6 +4,7 @@ import dev.ppexec.backend.Device;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 
 /**
  * {@link CudaKernelsContract} in CI: the project's kernels compiled for the host and run by the stub
@@ -18,5 +19,10 @@ class CudaKernelsEmulatedTest extends CudaKernelsContract {
         StubDriver.reset(1, 1L << 30);
         return List.of(StubDriver.platform().open(List.of(0), false).getFirst(),
                 StubDriver.platform(Optional.of("none")).open(List.of(0), false).getFirst());
+    }
+
+    @Override
+    OptionalLong kernelLaunches() {
+        return OptionalLong.of(StubDriver.counter("launches"));
     }
 }

@@ -35,6 +35,7 @@ static void emu_yield();
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __launch_bounds__(...)
 #define __shared__ static
 #define PPEXEC_EXTERN_SHARED(type, name) type *name = reinterpret_cast<type *>(emu_dynamic_shared)
 
@@ -53,6 +54,22 @@ static inline float __shfl_xor_sync(unsigned, float value, int lane_mask) {
 
 using std::max;
 using std::min;
+
+/* The fused decode products' vector loads and their split-k hand-off between blocks (blocks run one after
+   another here, so a fence has nothing to order and an atomic nothing to race with). */
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
+
+static inline void __threadfence() {}
+
+static inline unsigned atomicAdd(unsigned *address, unsigned value) {
+    unsigned old = *address;
+    *address = old + value;
+    return old;
+}
 
 /* ---- the fiber scheduler ---- */
 

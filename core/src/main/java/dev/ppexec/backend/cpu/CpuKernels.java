@@ -99,15 +99,19 @@ public final class CpuKernels implements Kernels {
         return new Kernel(named("rmsnorm", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                int rows = batch * tokens;
-                for (int r = 0; r < rows; r++) {
-                    int o = r * dim;
-                    float meanSquare = VectorMath.dot(x, o, x, o, dim) / dim;
-                    float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
-                    VectorMath.scaleMul(x, o, scale, w, out, o, dim);
-                }
+                rmsnormRows(x, w, out, batch * tokens, dim, eps);
             }
         };
+    }
+
+    /** out[rows, dim] = x / sqrt(mean(x²) + eps) · w, row by row. */
+    private static void rmsnormRows(float[] x, float[] w, float[] out, int rows, int dim, float eps) {
+        for (int r = 0; r < rows; r++) {
+            int o = r * dim;
+            float meanSquare = VectorMath.dot(x, o, x, o, dim) / dim;
+            float scale = (float) (1.0 / Math.sqrt(meanSquare + eps));
+            VectorMath.scaleMul(x, o, scale, w, out, o, dim);
+        }
     }
 
     @Override
@@ -126,11 +130,8 @@ public final class CpuKernels implements Kernels {
     @Override
     public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
         float[] x = floats(xBuf, "x");
-        int half = headDim / 2;
         int dim = heads * headDim;
         RopeTable table = ropeTables.computeIfAbsent(new RopeKey(headDim, theta, positions), RopeTable::new);
-        float[] cos = table.cos;
-        float[] sin = table.sin;
         return new Kernel(named("rope", label)) {
             @Override
             void compute(int tokens, int startPos) {
@@ -140,19 +141,8 @@ public final class CpuKernels implements Kernels {
                 }
                 for (int b = 0; b < batch; b++) {
                     for (int t = 0; t < tokens; t++) {
-                        int p = startPos + t;
                         int row = (b * tokens + t) * dim;
-                        for (int h = 0; h < heads; h++) {
-                            int base = row + h * headDim;
-                            for (int i = 0; i < half; i++) {
-                                float c = cos[p * half + i];
-                                float s = sin[p * half + i];
-                                float x0 = x[base + 2 * i];
-                                float x1 = x[base + 2 * i + 1];
-                                x[base + 2 * i] = x0 * c - x1 * s;
-                                x[base + 2 * i + 1] = x0 * s + x1 * c;
-                            }
-                        }
+                        table.rotate(x, row, x, row, startPos + t, heads);
                     }
                 }
             }
@@ -164,10 +154,12 @@ public final class CpuKernels implements Kernels {
 
     /** cos and sin per (position, pair), computed in double and rounded once; shared by the launches of one shape. */
     private static final class RopeTable {
+        final int headDim;
         final float[] cos;
         final float[] sin;
 
         RopeTable(RopeKey key) {
+            headDim = key.headDim();
             int half = key.headDim() / 2;
             cos = new float[key.positions() * half];
             sin = new float[key.positions() * half];
@@ -176,6 +168,26 @@ public final class CpuKernels implements Kernels {
                     double angle = p * Math.pow(key.theta(), -2.0 * i / key.headDim());
                     cos[p * half + i] = (float) Math.cos(angle);
                     sin[p * half + i] = (float) Math.sin(angle);
+                }
+            }
+        }
+
+        /**
+         * dst[di ..][0, heads·headDim) = src[si ..] with the pairs (2i, 2i+1) of each head rotated for position p;
+         * src and dst may be the same row.
+         */
+        void rotate(float[] src, int si, float[] dst, int di, int p, int heads) {
+            int half = headDim / 2;
+            for (int h = 0; h < heads; h++) {
+                int s0 = si + h * headDim;
+                int d0 = di + h * headDim;
+                for (int i = 0; i < half; i++) {
+                    float c = cos[p * half + i];
+                    float s = sin[p * half + i];
+                    float x0 = src[s0 + 2 * i];
+                    float x1 = src[s0 + 2 * i + 1];
+                    dst[d0 + 2 * i] = x0 * c - x1 * s;
+                    dst[d0 + 2 * i + 1] = x0 * s + x1 * c;
                 }
             }
         }
@@ -213,40 +225,46 @@ public final class CpuKernels implements Kernels {
         float[] kc = floats(kCacheBuf, "kCache");
         float[] vc = floats(vCacheBuf, "vCache");
         float[] out = floats(outBuf, "out");
-        int dim = heads * headDim;
-        float scale = (float) (1.0 / Math.sqrt(headDim));
         float[] scores = new float[capacity];
         return new Kernel(named("attention", label)) {
             @Override
             void compute(int tokens, int startPos) {
-                for (int b = 0; b < batch; b++) {
-                    for (int t = 0; t < tokens; t++) {
-                        int p = startPos + t;
-                        int row = (b * tokens + t) * dim;
-                        for (int h = 0; h < heads; h++) {
-                            int qo = row + h * headDim;
-                            float max = Float.NEGATIVE_INFINITY;
-                            for (int j = 0; j <= p; j++) {
-                                float s = VectorMath.dot(q, qo, kc, (b * capacity + j) * dim + h * headDim, headDim) * scale;
-                                scores[j] = s;
-                                max = Math.max(max, s);
-                            }
-                            float sum = 0f;
-                            for (int j = 0; j <= p; j++) {
-                                float e = (float) Math.exp(scores[j] - max);
-                                scores[j] = e;
-                                sum += e;
-                            }
-                            java.util.Arrays.fill(out, qo, qo + headDim, 0f);
-                            float inv = 1f / sum;
-                            for (int j = 0; j <= p; j++) {
-                                VectorMath.axpy(scores[j] * inv, vc, (b * capacity + j) * dim + h * headDim, out, qo, headDim);
-                            }
-                        }
+                attend(q, kc, vc, out, scores, batch, heads, headDim, capacity, tokens, startPos);
+            }
+        };
+    }
+
+    /** Causal attention of q[batch·tokens, heads·headDim] over cache positions 0..p of each row's request. */
+    private static void attend(float[] q, float[] kc, float[] vc, float[] out, float[] scores, int batch, int heads,
+                               int headDim, int capacity, int tokens, int startPos) {
+        int dim = heads * headDim;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < tokens; t++) {
+                int p = startPos + t;
+                int row = (b * tokens + t) * dim;
+                for (int h = 0; h < heads; h++) {
+                    int qo = row + h * headDim;
+                    float max = Float.NEGATIVE_INFINITY;
+                    for (int j = 0; j <= p; j++) {
+                        float s = VectorMath.dot(q, qo, kc, (b * capacity + j) * dim + h * headDim, headDim) * scale;
+                        scores[j] = s;
+                        max = Math.max(max, s);
+                    }
+                    float sum = 0f;
+                    for (int j = 0; j <= p; j++) {
+                        float e = (float) Math.exp(scores[j] - max);
+                        scores[j] = e;
+                        sum += e;
+                    }
+                    java.util.Arrays.fill(out, qo, qo + headDim, 0f);
+                    float inv = 1f / sum;
+                    for (int j = 0; j <= p; j++) {
+                        VectorMath.axpy(scores[j] * inv, vc, (b * capacity + j) * dim + h * headDim, out, qo, headDim);
                     }
                 }
             }
-        };
+        }
     }
 
     /** Vectorised with VectorMath's own exp (Note [deterministic exp]): the same bits however it runs. */
@@ -342,16 +360,171 @@ public final class CpuKernels implements Kernels {
         };
     }
 
-    // Placeholders until the [G] fused launches land (Note [fused launches] in Kernels).
-    @Override public Launch setStep(String label, Buffer step) { throw notYet(label); }
-    @Override public Launch normMatmul(String label, Buffer x, Buffer norm, float eps, dev.ppexec.backend.Matrix w, Buffer y, int batch) { throw notYet(label); }
-    @Override public Launch matmulAdd(String label, Buffer a, dev.ppexec.backend.Matrix w, Buffer x, int batch) { throw notYet(label); }
-    @Override public Launch normGateUp(String label, Buffer x, Buffer norm, float eps, dev.ppexec.backend.Matrix w13, Buffer out, int batch) { throw notYet(label); }
-    @Override public Launch siluGate(String label, Buffer upGate, Buffer out, int batch, int n) { throw notYet(label); }
-    @Override public Launch ropeKvAppend(String label, Buffer qkv, Buffer q, Buffer kCache, Buffer vCache, Buffer step, int batch, int heads, int headDim, double theta, int capacity) { throw notYet(label); }
-    @Override public Launch attention(String label, Buffer q, Buffer kCache, Buffer vCache, Buffer step, Buffer out, int batch, int heads, int headDim, int capacity) { throw notYet(label); }
+    // ---- Note [cpu fused launches]: the fused launches of Note [fused launches] (in Kernels) run, on the CPU, the
+    // unfused sequence they replace inside one launch, through scratch rows of the stream's worker thread (grown to
+    // the largest pass seen, then reused: nothing allocated per launch). Their results are therefore bit-identical
+    // to the launches they replace (Note [matmul reduction order]: a column's chain does not depend on the matrix's
+    // other columns, so the packed wq|wk|wv and w1|w3 products equal the separate ones), and the tokens and logits do
+    // not move; what they save on the CPU is the stream's per-launch hand-off. The launches that take a step buffer
+    // read the pass's tokens and startPos from it (written by setStep), as a captured CUDA graph's kernels do.
 
-    private static UnsupportedOperationException notYet(String label) {
-        return new UnsupportedOperationException(label + ": fused launches are not built yet");
+    /** Per worker thread: [0] normed rows, [1] product rows, of the fused launch running on it. */
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][0]);
+
+    /** This thread's scratch {@code which} (0: normed rows, 1: products), at least {@code length} floats. */
+    private static float[] scratch(int which, int length) {
+        float[][] all = SCRATCH.get();
+        if (all[which].length < length) {
+            all[which] = new float[length];
+        }
+        return all[which];
+    }
+
+    @Override
+    public Launch setStep(String label, Buffer stepBuf) {
+        int[] step = ints(stepBuf, "step");
+        if (step.length < 2) {
+            throw new IllegalArgumentException("step buffer of " + step.length + " ints: must hold 2 (tokens, startPos)");
+        }
+        return new Kernel(named("set_step", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                step[0] = tokens;
+                step[1] = startPos;
+            }
+        };
+    }
+
+    @Override
+    public Launch normMatmul(String label, Buffer xBuf, Buffer normBuf, float eps, Matrix w, Buffer yBuf, int batch) {
+        float[] x = floats(xBuf, "x");
+        float[] norm = floats(normBuf, "norm");
+        float[] y = floats(yBuf, "y");
+        PackedMatrix packed = ((CpuMatrix) w).packed();
+        int in = packed.k();
+        return new Kernel(named("norm_matmul", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                int rows = batch * tokens;
+                float[] h = scratch(0, rows * in);
+                rmsnormRows(x, norm, h, rows, in, eps);
+                MatMul.matmul(h, 0, packed, y, 0, rows);
+            }
+        };
+    }
+
+    @Override
+    public Launch matmulAdd(String label, Buffer aBuf, Matrix w, Buffer xBuf, int batch) {
+        float[] a = floats(aBuf, "a");
+        float[] x = floats(xBuf, "x");
+        PackedMatrix packed = ((CpuMatrix) w).packed();
+        int out = packed.n();
+        return new Kernel(named("matmul_add", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                int rows = batch * tokens;
+                float[] product = scratch(1, rows * out);
+                MatMul.matmul(a, 0, packed, product, 0, rows);
+                VectorMath.addInPlace(x, product, rows * out);
+            }
+        };
+    }
+
+    @Override
+    public Launch normGateUp(String label, Buffer xBuf, Buffer normBuf, float eps, Matrix w13, Buffer outBuf, int batch) {
+        float[] x = floats(xBuf, "x");
+        float[] norm = floats(normBuf, "norm");
+        float[] out = floats(outBuf, "out");
+        PackedMatrix packed = ((CpuMatrix) w13).packed();
+        int in = packed.k();
+        int n = packed.n() / 2;
+        return new Kernel(named("norm_gate_up", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                int rows = batch * tokens;
+                float[] h = scratch(0, rows * in);
+                float[] upGate = scratch(1, rows * 2 * n);
+                rmsnormRows(x, norm, h, rows, in, eps);
+                MatMul.matmul(h, 0, packed, upGate, 0, rows);
+                siluGateRows(upGate, out, rows, n);
+            }
+        };
+    }
+
+    @Override
+    public Launch siluGate(String label, Buffer upGateBuf, Buffer outBuf, int batch, int n) {
+        float[] upGate = floats(upGateBuf, "upGate");
+        float[] out = floats(outBuf, "out");
+        return new Kernel(named("silu_gate", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                siluGateRows(upGate, out, batch * tokens, n);
+            }
+        };
+    }
+
+    /** out[r, 0..n) = silu(upGate[r, 0..n)) ⊙ upGate[r, n..2n) for r in [0, rows). */
+    private static void siluGateRows(float[] upGate, float[] out, int rows, int n) {
+        for (int r = 0; r < rows; r++) {
+            VectorMath.siluMul(upGate, 2 * r * n, upGate, (2 * r + 1) * n, out, r * n, n);
+        }
+    }
+
+    @Override
+    public Launch ropeKvAppend(String label, Buffer qkvBuf, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf,
+                               Buffer stepBuf, int batch, int heads, int headDim, double theta, int capacity) {
+        float[] qkv = floats(qkvBuf, "qkv");
+        float[] q = floats(qBuf, "q");
+        float[] kc = floats(kCacheBuf, "kCache");
+        float[] vc = floats(vCacheBuf, "vCache");
+        int[] step = ints(stepBuf, "step");
+        int dim = heads * headDim;
+        RopeTable table = ropeTables.computeIfAbsent(new RopeKey(headDim, theta, capacity), RopeTable::new);
+        return new Kernel(named("rope_kv_append", label)) {
+            @Override
+            void compute(int ignoredTokens, int ignoredStartPos) {
+                int tokens = step[0];
+                int startPos = step[1];
+                checkStep(tokens, startPos, capacity);
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < tokens; t++) {
+                        int row = b * tokens + t;
+                        int p = startPos + t;
+                        int cache = (b * capacity + p) * dim;
+                        table.rotate(qkv, row * 3 * dim, q, row * dim, p, heads);
+                        table.rotate(qkv, row * 3 * dim + dim, kc, cache, p, heads);
+                        System.arraycopy(qkv, row * 3 * dim + 2 * dim, vc, cache, dim);
+                    }
+                }
+            }
+        };
+    }
+
+    /** A step buffer's positions must lie in the KV cache; StageProgram checks them on the host before the launch. */
+    private static void checkStep(int tokens, int startPos, int capacity) {
+        if (startPos < 0 || tokens < 1 || startPos + tokens > capacity) {
+            throw new IllegalArgumentException("KV cache overflow: positions " + startPos + ".." + (startPos + tokens - 1)
+                    + " but capacity is " + capacity);
+        }
+    }
+
+    @Override
+    public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer stepBuf, Buffer outBuf,
+                            int batch, int heads, int headDim, int capacity) {
+        float[] q = floats(qBuf, "q");
+        float[] kc = floats(kCacheBuf, "kCache");
+        float[] vc = floats(vCacheBuf, "vCache");
+        int[] step = ints(stepBuf, "step");
+        float[] out = floats(outBuf, "out");
+        float[] scores = new float[capacity];
+        return new Kernel(named("attention", label)) {
+            @Override
+            void compute(int ignoredTokens, int ignoredStartPos) {
+                int tokens = step[0];
+                int startPos = step[1];
+                checkStep(tokens, startPos, capacity);
+                attend(q, kc, vc, out, scores, batch, heads, headDim, capacity, tokens, startPos);
+            }
+        };
     }
 }

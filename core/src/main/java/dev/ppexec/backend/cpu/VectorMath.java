@@ -142,14 +142,22 @@ final class VectorMath {
 
     /** a[i] = silu(a[i])·b[i] = a[i] / (1 + e^(−a[i]))·b[i] for i in [0, n), with {@link #exp}. */
     static void siluMul(float[] a, float[] b, int n) {
+        siluMul(a, 0, b, 0, a, 0, n);
+    }
+
+    /**
+     * out[oi + i] = silu(a[ai + i])·b[bi + i] for i in [0, n): lane-wise, the same bits whichever offsets and lengths
+     * cut the work (a vector lane and the scalar tail compute the same expression with {@link #exp}).
+     */
+    static void siluMul(float[] a, int ai, float[] b, int bi, float[] out, int oi, int n) {
         int i = 0;
         for (int upper = S.loopBound(n); i < upper; i += S.length()) {
-            FloatVector v = FloatVector.fromArray(S, a, i);
-            v.div(exp(v.neg()).add(1f)).mul(FloatVector.fromArray(S, b, i)).intoArray(a, i);
+            FloatVector v = FloatVector.fromArray(S, a, ai + i);
+            v.div(exp(v.neg()).add(1f)).mul(FloatVector.fromArray(S, b, bi + i)).intoArray(out, oi + i);
         }
         for (; i < n; i++) {
-            float v = a[i];
-            a[i] = v / (1f + exp(-v)) * b[i];
+            float v = a[ai + i];
+            out[oi + i] = v / (1f + exp(-v)) * b[bi + i];
         }
     }
 }
