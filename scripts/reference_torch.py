@@ -3,6 +3,7 @@
 a CUDA graph per decode step. The baseline ppexec's CUDA backend is compared with.
 
     scripts/reference_torch.py --model small --requests 8 --prompt-len 32 --decode-steps 32 --mode graph --out t.json
+    scripts/reference_torch.py --model toy --batches 1,8,64 --modes eager,graph --prompt-len 32 --decode-steps 32 --out t.json
 
 Same model, weights and prompts as scripts/reference_numpy.py (imported from it), in float32 with
 TF32 off. Prefill runs eagerly; each decode step runs on static buffers (a KV cache of
@@ -12,7 +13,10 @@ generation once untimed first, then time it --repeats times with CUDA events and
 
 Output JSON (--out): tokens [request][step] (as ppexec's --report), prefill_ms, decode_step_ms
 (mean over the steps), tokens_per_second (generated tokens / (prefill + decode) time), device,
-mode, torch, and the run's shape. Exit status 2: a bad option, or PyTorch (or CUDA) missing here.
+mode, torch, and the run's shape. `--batches` and `--modes` (comma lists) run every batch size in
+every mode on weights drawn once (scripts/gpu-check's decode rows); `runs` lists each run's
+requests, mode, tokens, prefill_ms, decode_step_ms and tokens_per_second (one run without them),
+and the top-level fields are the first run's. Exit status 2: a bad option, or PyTorch (or CUDA) missing here.
 `--torch-device cpu` runs the eager path on the CPU, to check this script where no GPU is present.
 """
 
@@ -31,10 +35,29 @@ def parse(argv):
                         help="where to run (default cuda; cpu allows only --mode eager)")
     parser.add_argument("--repeats", type=ref.int_at_least(1), default=3,
                         help="timed runs after the warm-up run; the medians are reported (default 3)")
+    parser.add_argument("--batches", type=int_list,
+                        help="comma list of batch sizes, each run on the same weights (default: --requests)")
+    parser.add_argument("--modes", type=mode_list,
+                        help="comma list of eager and graph, each run for every batch (default: --mode)")
     args = parser.parse_args(argv)
-    if args.mode == "graph" and args.torch_device == "cpu":
-        parser.error("--mode graph with --torch-device cpu; allowed: --mode eager on the CPU (CUDA graphs need a GPU)")
+    args.batches = args.batches or [args.requests]
+    args.modes = args.modes or [args.mode]
+    if "graph" in args.modes and args.torch_device == "cpu":
+        parser.error("--mode/--modes graph with --torch-device cpu; allowed: eager on the CPU (CUDA graphs need a GPU)")
     return args, ref.checked_config(parser, args)
+
+
+def int_list(text):
+    parse = ref.int_at_least(1)
+    return [parse(part) for part in text.split(",")]
+
+
+def mode_list(text):
+    modes = text.split(",")
+    for m in modes:
+        if m not in ("eager", "graph"):
+            raise ref.argparse.ArgumentTypeError("'%s' has mode '%s'; allowed: eager, graph (comma-separated)" % (text, m))
+    return modes
 
 
 class TorchModel:
@@ -165,20 +188,33 @@ def capture_decode_step(torch, model, prompt_ids, decode_steps):
     return graph
 
 
-def run(torch, args, cfg):
-    cuda = args.torch_device == "cuda"
+def run_all(torch, args, cfg):
+    """Every batch in every mode on weights drawn once; the runs in order, batch by batch."""
     started = time.perf_counter()
     weights = ref.weights(cfg)
     print("reference_torch: drew the %s weights in %.1f s" % (cfg.name, time.perf_counter() - started), file=sys.stderr)
+    runs = []
+    for batch in args.batches:
+        for mode in args.modes:
+            runs.append(run(torch, args, cfg, weights, batch, mode))
+            print("reference_torch: %s batch %d %s: decode step %.3f ms" % (cfg.name, batch, mode,
+                                                                         runs[-1]["decode_step_ms"]), file=sys.stderr)
+            if args.torch_device == "cuda":
+                torch.cuda.empty_cache()
+    return runs
+
+
+def run(torch, args, cfg, weights, batch, mode):
+    cuda = args.torch_device == "cuda"
     device = torch.device(args.torch_device)
-    model = TorchModel(torch, cfg, weights, device, args.requests, args.prompt_len, args.decode_steps)
-    prompt_ids = torch.from_numpy(ref.prompts(cfg, args.requests, args.prompt_len)).to(device)
+    model = TorchModel(torch, cfg, weights, device, batch, args.prompt_len, args.decode_steps)
+    prompt_ids = torch.from_numpy(ref.prompts(cfg, batch, args.prompt_len)).to(device)
 
     step = model.decode_step
     model.prefill(prompt_ids)                                                       # untimed warm-up run
     for _ in range(args.decode_steps):
         model.decode_step()
-    if args.mode == "graph" and args.decode_steps > 0:
+    if mode == "graph" and args.decode_steps > 0:
         graph = capture_decode_step(torch, model, prompt_ids, args.decode_steps)
         step = graph.replay
     prefill_runs, decode_runs = [], []
@@ -195,10 +231,10 @@ def run(torch, args, cfg):
     prefill_ms = statistics.median(prefill_runs)
     decode_ms = statistics.median(decode_runs)
     tokens = model.tokens.cpu().tolist()
-    generated = args.requests * (args.decode_steps + 1)
+    generated = batch * (args.decode_steps + 1)
     return {
-        "model": cfg.name, "seed": cfg.seed, "requests": args.requests, "promptLength": args.prompt_len,
-        "decodeSteps": args.decode_steps, "mode": args.mode, "repeats": args.repeats,
+        "model": cfg.name, "seed": cfg.seed, "requests": batch, "promptLength": args.prompt_len,
+        "decodeSteps": args.decode_steps, "mode": mode, "repeats": args.repeats,
         "device": torch.cuda.get_device_name(device) if cuda else "cpu",
         "torch": torch.__version__, "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "tokens": tokens,
@@ -221,7 +257,8 @@ def main(argv=None):
         return 2
     torch.set_float32_matmul_precision("highest")                                  # TF32 off: true fp32 GEMMs
     with torch.inference_mode():
-        result = run(torch, args, cfg)
+        runs = run_all(torch, args, cfg)
+    result = dict(runs[0], runs=runs)
     if args.out:
         try:
             ref.write_json(args.out, result)
@@ -229,7 +266,7 @@ def main(argv=None):
             print("reference_torch: --out '%s': cannot write: %s" % (args.out, e.strerror), file=sys.stderr)
             return 2
     print("reference_torch: %s %s on %s: prefill %.3f ms, decode step %.3f ms, %.1f tokens/s"
-          % (cfg.name, args.mode, result["device"], result["prefill_ms"], result["decode_step_ms"],
+          % (cfg.name, result["mode"], result["device"], result["prefill_ms"], result["decode_step_ms"],
              result["tokens_per_second"]))
     for r, row in enumerate(result["tokens"][:8]):
         print("request %d: %s" % (r, " ".join(map(str, row))))

@@ -106,30 +106,19 @@ final class BenchCommand implements Callable<Integer> {
                 .output("--out", out.resolve(SweepOutput.RATE_PLOT)).output("--out", out.resolve(SweepOutput.BUBBLE_PLOT))
                 .output("--metrics-file", metricsFlags.file).check();
         ModelConfig config = plan.config();
-        DeviceChoice.Opened probe = device.open(null, false); // says once which device, or why not CUDA
-        String deviceName = probe.devices().getFirst().name();
+        // Opened once for the whole sweep (Note [devices across runs] in Sweep); says once which device, or why not CUDA.
+        DeviceChoice.Opened opened = device.open(null, false);
+        List<SweepPoint> points;
+        String deviceName = opened.devices().getFirst().name();
         try {
             DeviceChoice.checkFits(plan.largest(), RunCommand.workload(plan.requests(), plan.promptLength(),
                     plan.decodeSteps(), config) + " at P = " + ranks.stream().max(Integer::compare).orElseThrow() + ", M = 1",
-                    probe.devices());
+                    opened.devices());
+            opened.line().ifPresent(err::println);
+            Files.createDirectories(out);
+            points = sweep(plan, opened.devices(), deviceName, o, err);
         } finally {
-            probe.devices().forEach(Device::close);
-        }
-        probe.line().ifPresent(err::println);
-        Files.createDirectories(out);
-        Metrics metrics = plan.metrics() == null ? null : Metrics.start(plan.metrics(),
-                RunResource.sweep(config, deviceName, plan.requests(), plan.promptLength(), plan.decodeSteps()));
-        Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
-                plan.repeats(), () -> device.open(null, false).devices(),
-                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")),
-                metrics == null ? List.of() : List.of(metrics.listener()));
-        List<SweepPoint> points;
-        try (Progress bar = Progress.runs(err, !noProgress)) {
-            points = Sweep.run(c, bar::draw);
-        } finally {
-            if (metrics != null) {
-                metrics.shutdown().forEach(o::println);
-            }
+            opened.devices().forEach(Device::close);
         }
         SweepOutput.Header header = new SweepOutput.Header(config.name(), deviceName, machine(), plan.requests(),
                 plan.promptLength(), plan.decodeSteps(), plan.repeats());
@@ -149,6 +138,23 @@ final class BenchCommand implements Callable<Integer> {
             o.println("no plots: this Java runtime has no java.desktop module (the GPU bundle's has none)");
         }
         return 0;
+    }
+
+    private List<SweepPoint> sweep(Plan plan, List<Device> devices, String deviceName, PrintWriter o, PrintWriter err) {
+        ModelConfig config = plan.config();
+        Metrics metrics = plan.metrics() == null ? null : Metrics.start(plan.metrics(),
+                RunResource.sweep(config, deviceName, plan.requests(), plan.promptLength(), plan.decodeSteps()));
+        Sweep.Config c = new Sweep.Config(config, ranks, plan.requests(), plan.promptLength(), plan.decodeSteps(),
+                plan.repeats(), devices,
+                noTracingCompare ? null : new ScratchTracer(AtomicFile.tempBeside(out.resolve("bench-trace.jsonl"), "trace")),
+                metrics == null ? List.of() : List.of(metrics.listener()));
+        try (Progress bar = Progress.runs(err, !noProgress)) {
+            return Sweep.run(c, bar::draw);
+        } finally {
+            if (metrics != null) {
+                metrics.shutdown().forEach(o::println);
+            }
+        }
     }
 
     private Plan validate() {

@@ -11,7 +11,7 @@ import java.util.concurrent.Callable;
 
 /** {@code ppexec devices}: the CUDA devices this machine offers, or why there are none; then the CPU and its matmul tile. */
 @Command(name = "devices", mixinStandardHelpOptions = true,
-        description = "List CUDA devices (name, memory, compute capability), or say why there are none.")
+        description = "List CUDA devices (name, memory, compute capability, memory bandwidth peak), or say why there are none.")
 final class DevicesCommand implements Callable<Integer> {
 
     @Spec
@@ -22,6 +22,7 @@ final class DevicesCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         CudaPlatform platform = CudaPlatform.detect();
         platform.devices().forEach(d -> out.println(d.describe()));
+        platform.devices().forEach(d -> out.println(d.describeMemory()));
         if (platform.devices().isEmpty()) {
             out.println("no CUDA devices: " + platform.unavailableReason().orElse("none listed"));
         }

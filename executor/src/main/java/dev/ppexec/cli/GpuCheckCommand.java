@@ -5,10 +5,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.cpu.CpuDevice;
 import dev.ppexec.check.BackendComparison;
+import dev.ppexec.check.DecodeRow;
 import dev.ppexec.cuda.CudaDevice;
 import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
+import dev.ppexec.otlp.OtlpJsonReader;
+import dev.ppexec.otlp.SpanRecord;
 import dev.ppexec.runtime.Pipeline;
 import dev.ppexec.runtime.RankFigures;
 import dev.ppexec.runtime.RunResult;
@@ -28,7 +31,7 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code ppexec gpu-check compare|bench|torch}: the Java side of {@code scripts/gpu-check}, run on a
+ * {@code ppexec gpu-check compare|bench|torch|decode-rows}: the Java side of {@code scripts/gpu-check}, run on a
  * GPU machine from the gpu-bundle. Each phase prints its findings, then one line per check of the
  * form {@code summary: CHECK | PASS|FAIL|WARN|INFO | DETAIL}, which the script gathers into the
  * table it prints last. Exit status 1 when a check failed.
@@ -232,15 +235,11 @@ final class GpuCheckCommand implements Runnable {
         try (Pipeline p = Pipeline.builder().model(model).stages(1).microBatches(1).devices(List.of(gpu)).build()) {
             ours = timed(p, w);
         }
-        JsonNode theirs = json.path("tokens");
+        int[][] theirs = tokens(json.path("tokens"));
         int equal = 0;
         String firstDiff = "";
         for (int r = 0; r < w.requests(); r++) {
-            JsonNode row = theirs.path(r);
-            int[] expected = new int[row.size()];
-            for (int i = 0; i < expected.length; i++) {
-                expected[i] = row.get(i).asInt();
-            }
+            int[] expected = r < theirs.length ? theirs[r] : new int[0];
             int[] actual = ours.tokens()[r];
             int mismatch = Arrays.mismatch(actual, expected);
             if (mismatch < 0) {
@@ -256,5 +255,74 @@ final class GpuCheckCommand implements Runnable {
                 equal, w.requests(), firstDiff, ours.tokensPerSecond(), torchRate, json.path("decode_step_ms").asDouble(),
                 torchRate > 0 ? ours.tokensPerSecond() / torchRate : Double.NaN));
         return !status.equals("FAIL");
+    }
+
+    @Command(name = "decode-rows", description = "Decode rows from ppexec run's --report and --trace-file (trace level 4) "
+            + "against the HBM floor and PyTorch (scripts/reference_torch.py --batches ... --modes ... output).")
+    int decodeRows(@Option(names = "--row", required = true, paramLabel = "LABEL=MODEL:BATCH:REPORT.json:TRACE.jsonl",
+                           description = "One run: its label, model preset, requests, report and trace.") List<String> rows,
+                   @Option(names = "--torch", paramLabel = "FILE.json",
+                           description = "PyTorch runs of a model (every batch and mode); repeatable.") List<Path> torchFiles,
+                   @Option(names = "--peak-gbps", defaultValue = "0", paramLabel = "GB/s",
+                           description = "The device's peak memory bandwidth (ppexec devices); 0: unknown.") double peakGbps) {
+        UsageException.check(peakGbps >= 0 && Double.isFinite(peakGbps), "--peak-gbps " + peakGbps
+                + " is not a bandwidth; allowed: a number >= 0 (GB/s; 0 when unknown)");
+        List<JsonNode> torch = new ArrayList<>();
+        boolean ok = true;
+        for (Path file : torchFiles == null ? List.<Path>of() : torchFiles) {
+            ok &= attempt("pytorch " + file.getFileName(), () -> {
+                torch.add(new ObjectMapper().readTree(file.toFile()));
+                return true;
+            });
+        }
+        for (String row : rows) {
+            int eq = row.indexOf('=');
+            String[] f = row.substring(eq + 1).split(":", 4);
+            UsageException.check(eq > 0 && f.length == 4 && f[1].matches("[1-9]\\d{0,5}"), "--row '" + row
+                    + "' is malformed; allowed: LABEL=MODEL:BATCH:REPORT.json:TRACE.jsonl");
+            String label = row.substring(0, eq);
+            ok &= attempt(label, () -> decodeRow(label, f[0], Integer.parseInt(f[1]), Path.of(f[2]), Path.of(f[3]), torch,
+                    peakGbps * 1e9));
+        }
+        return ok ? 0 : 1;
+    }
+
+    private boolean decodeRow(String label, String modelName, int batch, Path report, Path trace, List<JsonNode> torch,
+                              double peakBytesPerSecond) throws IOException {
+        for (Path p : List.of(report, trace)) {
+            if (!Files.isRegularFile(p)) {
+                summary(label, "FAIL", "no " + p.getFileName() + " (the run failed or was not made; see its log)");
+                return false;
+            }
+        }
+        ModelConfig model = ModelConfig.preset(modelName, 42);
+        int[][] tokens = tokens(new ObjectMapper().readTree(report.toFile()).path("tokens"));
+        List<SpanRecord> spans = new ArrayList<>();
+        OtlpJsonReader.read(trace, false, spans::add, skipped -> { });
+        DecodeRow.Figures figures = DecodeRow.decodeFigures(spans);
+        List<DecodeRow.Torch> theirs = new ArrayList<>();
+        for (JsonNode file : torch) {
+            for (JsonNode run : file.path("runs")) {
+                if (file.path("model").asText().equals(modelName) && run.path("requests").asInt() == batch) {
+                    theirs.add(new DecodeRow.Torch(run.path("mode").asText(), run.path("decode_step_ms").asDouble(),
+                            tokens(run.path("tokens"))));
+                }
+            }
+        }
+        DecodeRow.Line line = DecodeRow.line(model, batch, figures, peakBytesPerSecond, tokens, theirs);
+        summary(label, line.status(), line.detail());
+        return !line.status().equals("FAIL");
+    }
+
+    private static int[][] tokens(JsonNode rows) {
+        int[][] out = new int[rows.size()][];
+        for (int r = 0; r < out.length; r++) {
+            JsonNode row = rows.get(r);
+            out[r] = new int[row.size()];
+            for (int i = 0; i < out[r].length; i++) {
+                out[r][i] = row.get(i).asInt();
+            }
+        }
+        return out;
     }
 }

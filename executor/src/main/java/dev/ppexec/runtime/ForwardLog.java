@@ -25,7 +25,9 @@ import java.util.concurrent.locks.LockSupport;
  * reads every entry below it without a lock. The rank pays one plain store per entry.
  *
  * <p>Note [kernel slices]: at trace level 5 a forward log also keeps, per ring pair, one event
- * between each two launches of the stage's forward (made once, with the ring), and resolves them
+ * between each two launches of the stage's forward (made once, with the ring, for the longer of the
+ * program's two launch lists: a shorter forward records the marks it does not use after its last
+ * launch, StageProgram.launchBodyMarked), and resolves them
  * with the pair: launch i of an entry ran from mark i−1 (the entry's start event for the first)
  * to mark i (its end event for the last), on the device clock of the forward itself, so the
  * kernel slices tile the entry's device time. Below level 5 the marks are null and the rank pays

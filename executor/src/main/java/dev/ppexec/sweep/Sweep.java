@@ -17,7 +17,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
 import java.util.function.IntPredicate;
-import java.util.function.Supplier;
 
 /**
  * The PP-overlap sweep: for each P and each M in {1, P, 2P, 4P}, generation runs whose prefill
@@ -25,20 +24,29 @@ import java.util.function.Supplier;
  * one visits every point, then round two, ...) so that a noisy stretch of a shared machine spreads
  * over all points instead of spoiling one. When a tracer is given, every untraced run is followed by
  * the same run traced, and each point reports traced / untraced throughput.
+ *
+ * <p>Note [devices across runs]: every run of a sweep uses the same opened devices. Opening a CUDA device
+ * retains its primary context, loads the kernels' module and starts cuBLAS; closing the last user destroys the
+ * context. Reopening per run would put context creation and cuBLAS start into each run's first timed forwards,
+ * so the devices live as long as the sweep, and a run leaves nothing on them (its pipeline frees what it made).
  */
 public final class Sweep {
 
     /**
      * The runs a sweep makes. {@code requests} must be at least the largest M (4 · max P); {@code listeners} hear
-     * every measured run (not the warm-ups), e.g. the sweep's metrics.
+     * every measured run (not the warm-ups), e.g. the sweep's metrics. {@code devices} are opened once by the caller,
+     * serve every run of the sweep and are closed by the caller (Note [devices across runs]).
      */
     public record Config(ModelConfig model, List<Integer> ranks, int requests, int promptLength, int decodeSteps,
-                         int repeats, Supplier<List<Device>> devices, Tracer tracer, List<RunListener> listeners) {
+                         int repeats, List<Device> devices, Tracer tracer, List<RunListener> listeners) {
         public Config {
             listeners = List.copyOf(listeners);
             Objects.requireNonNull(model, "model");
             ranks = List.copyOf(ranks);
-            Objects.requireNonNull(devices, "devices");
+            devices = List.copyOf(devices);
+            if (devices.isEmpty()) {
+                throw new IllegalArgumentException("devices is empty; allowed: at least one opened device");
+            }
             if (repeats < 1) {
                 throw new IllegalArgumentException("repeats " + repeats + " is not positive; allowed: an integer >= 1");
             }
@@ -130,9 +138,8 @@ public final class Sweep {
     private static Sample once(Config c, int ranks, int microBatches, Workload workload, Tracer tracer,
                                List<RunListener> listeners) {
         Recorder recorder = new Recorder(ranks);
-        List<Device> devices = c.devices().get();
         Pipeline.Builder builder = Pipeline.builder().model(c.model()).stages(ranks).microBatches(microBatches)
-                .devices(devices).listener(recorder);
+                .devices(c.devices()).listener(recorder);
         listeners.forEach(builder::listener);
         try (Pipeline pipeline = builder.build()) {
             if (tracer == null) {
@@ -144,8 +151,6 @@ public final class Sweep {
                     tracer.finish();
                 }
             }
-        } finally {
-            devices.forEach(Device::close);
         }
         return new Sample(PhaseFigures.of(recorder.perRank, PREFILL), PhaseFigures.of(recorder.perRank, DECODE));
     }

@@ -78,14 +78,14 @@ class OverlapAndFailureTest {
     @Timeout(60)
     void kernelFault_namesRankKernelAndStream() {
         CpuDevice device = new CpuDevice(launch -> {
-            if (launch.equals("matmul layers.3.w2")) {
+            if (launch.equals("matmul_add layers.3.w2")) {
                 throw new ArithmeticException("injected kernel fault");
             }
         });
         try (device; Pipeline pipe = Pipeline.builder().model(TINY).stages(2).microBatches(2).devices(List.of(device)).build()) {
             assertThatThrownBy(() -> pipe.generate(Workload.generated(TINY, 4, 4, 3)))
                     .isInstanceOf(PipelineException.class)
-                    .hasMessageContaining("rank 1: kernel 'matmul layers.3.w2' on cpu stream")
+                    .hasMessageContaining("rank 1: kernel 'matmul_add layers.3.w2' on cpu stream")
                     .hasMessageContaining("injected kernel fault");
         }
     }

@@ -31,24 +31,43 @@ final class Cublas {
     static final int DEFAULT_MATH = 0;
     static final int TF32_TENSOR_OP_MATH = 3;
 
+    /** The per-step handles, constants for the process's first cuBLAS (Note [constant handles] in CudaDriver). */
+    private record Hot(MethodHandle cublasSetStream, MethodHandle cublasSgemm) {
+
+        static Hot bind(NativeLibrary lib) {
+            return new Hot(lib.function("cublasSetStream_v2", FunctionDescriptor.of(INT, LONG, LONG)),
+                    lib.function("cublasSgemm_v2", FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT,
+                            LONG, LONG, INT, LONG, INT, LONG, LONG, INT)));
+        }
+    }
+
+    /** The first cuBLAS this process opened, set once by {@link #open} before any call reads {@link First}. */
+    private static Cublas first;
+
+    private static final class First {
+        static final Cublas CUBLAS = first();
+        static final Hot HOT = CUBLAS.hot;
+    }
+
+    private static synchronized Cublas first() {
+        return first;
+    }
+
     private final NativeLibrary library;
+    private final Hot hot;
     private final MethodHandle cublasCreate;
     private final MethodHandle cublasDestroy;
-    private final MethodHandle cublasSetStream;
     private final MethodHandle cublasSetMathMode;
     private final MethodHandle cublasSetWorkspace;
-    private final MethodHandle cublasSgemm;
     private final Optional<MethodHandle> cublasGetStatusName;
 
     private Cublas(NativeLibrary lib) {
         this.library = lib;
+        this.hot = Hot.bind(lib);
         cublasCreate = lib.function("cublasCreate_v2", FunctionDescriptor.of(INT, POINTER));
         cublasDestroy = lib.function("cublasDestroy_v2", FunctionDescriptor.of(INT, LONG));
-        cublasSetStream = lib.function("cublasSetStream_v2", FunctionDescriptor.of(INT, LONG, LONG));
         cublasSetMathMode = lib.function("cublasSetMathMode", FunctionDescriptor.of(INT, LONG, INT));
         cublasSetWorkspace = lib.function("cublasSetWorkspace_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG));
-        cublasSgemm = lib.function("cublasSgemm_v2", FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT,
-                LONG, LONG, INT, LONG, INT, LONG, LONG, INT));
         cublasGetStatusName = lib.optionalFunction("cublasGetStatusName", FunctionDescriptor.of(POINTER, INT));
     }
 
@@ -64,7 +83,13 @@ final class Cublas {
         List<String> failures = new ArrayList<>();
         for (String candidate : candidates) {
             try {
-                return new Lookup(Optional.of(new Cublas(NativeLibrary.open(candidate))), "cuBLAS " + candidate);
+                Cublas cublas = new Cublas(NativeLibrary.open(candidate));
+                synchronized (Cublas.class) {
+                    if (first == null) {
+                        first = cublas;
+                    }
+                }
+                return new Lookup(Optional.of(cublas), "cuBLAS " + candidate);
             } catch (IllegalArgumentException | IllegalStateException e) {
                 failures.add(candidate + ": " + e.getMessage());
             }
@@ -74,6 +99,10 @@ final class Cublas {
 
     String library() {
         return library.name();
+    }
+
+    private Hot hot() {
+        return this == First.CUBLAS ? First.HOT : hot;
     }
 
     /** Runs one cuBLAS entry point and checks its status, naming {@code name}. */
@@ -109,7 +138,7 @@ final class Cublas {
         }
         int mode = tf32 ? TF32_TENSOR_OP_MATH : DEFAULT_MATH;
         try {
-            call("cublasSetStream_v2", () -> (int) cublasSetStream.invokeExact(handle, stream));
+            setStream(handle, stream);
             call("cublasSetMathMode", () -> (int) cublasSetMathMode.invokeExact(handle, mode));
             return handle;
         } catch (RuntimeException | Error e) {
@@ -131,6 +160,11 @@ final class Cublas {
         return (computeMajor >= 9 ? 32L : 4L) << 20;
     }
 
+    /** Binds {@code handle} to {@code stream}: its products run there from now on. */
+    void setStream(long handle, long stream) {
+        call("cublasSetStream_v2", () -> (int) hot().cublasSetStream().invokeExact(handle, stream));
+    }
+
     void destroyHandle(long handle) {
         call("cublasDestroy_v2", () -> (int) cublasDestroy.invokeExact(handle));
     }
@@ -140,7 +174,7 @@ final class Cublas {
      * {@code alphaBeta} points at host floats {1, 0}.
      */
     void matmulRowMajor(long handle, long x, long w, long y, int rows, int in, int out, long alphaBeta) {
-        call("cublasSgemm_v2", () -> (int) cublasSgemm.invokeExact(handle, OP_N, OP_N, out, rows, in, alphaBeta, w, out,
+        call("cublasSgemm_v2", () -> (int) hot().cublasSgemm().invokeExact(handle, OP_N, OP_N, out, rows, in, alphaBeta, w, out,
                 x, in, alphaBeta + Float.BYTES, y, out));
     }
 }

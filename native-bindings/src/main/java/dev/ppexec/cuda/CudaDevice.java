@@ -12,6 +12,7 @@ import dev.ppexec.backend.StreamFailure;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -34,6 +35,12 @@ import java.util.function.Consumer;
  * {@link #bind()}, which sets this device's context on the calling thread unless a per-thread cache
  * says it is already current there; the cache holds a serial unique to each opened device, so a
  * device opened later never inherits a stale answer.
+ *
+ * <p>Note [spare cuBLAS handles]: a stream's cuBLAS handle outlives the stream: closing the stream returns the
+ * handle to this device, and the next stream that runs a product takes it and rebinds it (cublasSetStream)
+ * instead of creating one. The handle made when the device opens, to see whether cuBLAS starts here, is the
+ * first spare. So the runs of a sweep, which share the device (Note [devices across runs] in executor's Sweep),
+ * pay cublasCreate once, not inside each run's first timed forwards. Closing the device destroys the spares.
  */
 public final class CudaDevice implements Device {
 
@@ -55,9 +62,14 @@ public final class CudaDevice implements Device {
     private final Set<CudaBuffer> buffers = ConcurrentHashMap.newKeySet();
     private final Set<CudaEvent> events = ConcurrentHashMap.newKeySet();
     private final Set<CudaGraph> graphs = ConcurrentHashMap.newKeySet();
-    /** cuBLAS handle → the workspace set on it for capture; freed when the handle is destroyed. */
+    /**
+     * cuBLAS handle → the workspace set on it for capture; freed when the handle is destroyed, not when its stream
+     * closes (Note [spare cuBLAS handles]: the handle, and so its workspace, serves the next stream).
+     */
     private final Map<Long, CudaBuffer> cublasWorkspaces = new ConcurrentHashMap<>();
     private final List<CudaStream> streams = new ArrayList<>();
+    /** Note [spare cuBLAS handles]; guarded by this. */
+    private final ArrayDeque<Long> spareCublasHandles = new ArrayDeque<>();
     private volatile Consumer<StreamFailure> failureListener = f -> {};
     private int nextStreamId = 1;
     private boolean closed;
@@ -112,7 +124,7 @@ public final class CudaDevice implements Device {
             return;
         }
         try {
-            cublas.get().destroyHandle(cublas.get().createHandle(0, tf32));
+            spareCublasHandles.push(cublas.get().createHandle(0, tf32));
         } catch (CudaException e) {
             matmul = "the project's tiled kernel: cuBLAS " + cublas.get().library() + " unusable here ("
                     + e.getMessage() + ")";
@@ -188,9 +200,23 @@ public final class CudaDevice implements Device {
         }
     }
 
+    /** A cuBLAS handle bound to {@code stream}: a spare one when there is (Note [spare cuBLAS handles]). */
     long createCublasHandle(long stream) {
         bind();
-        return cublas.orElseThrow().createHandle(stream, tf32);
+        Long spare;
+        synchronized (this) {
+            spare = spareCublasHandles.poll();
+        }
+        if (spare == null) {
+            return cublas.orElseThrow().createHandle(stream, tf32);
+        }
+        try {
+            cublas.orElseThrow().setStream(spare, stream);
+            return spare;
+        } catch (RuntimeException | Error e) {
+            destroyCublasHandle(spare);
+            throw e;
+        }
     }
 
     /**
@@ -227,7 +253,13 @@ public final class CudaDevice implements Device {
         }
         bind();
         bestEffort(() -> driver.streamSynchronize(stream.handle()));
+        boolean kept = false;
         if (cublasHandle != 0) {
+            synchronized (this) {
+                kept = !closed && spareCublasHandles.add(cublasHandle);
+            }
+        }
+        if (cublasHandle != 0 && !kept) {
             destroyCublasHandle(cublasHandle);
         }
         bestEffort(() -> driver.streamDestroy(stream.handle()));
@@ -436,7 +468,7 @@ public final class CudaDevice implements Device {
     }
 
     /**
-     * Waits for the device, then destroys every graph, stream (and its cuBLAS handle) and event and frees
+     * Waits for the device, then destroys every graph, stream, cuBLAS handle (and its workspace) and event and frees
      * every buffer still owned, unloads the kernels and releases the primary context. Idempotent;
      * after a device fault it frees what the driver still lets it free.
      */
@@ -454,6 +486,12 @@ public final class CudaDevice implements Device {
         bestEffort(driver::contextSynchronize);
         List.copyOf(graphs).forEach(CudaGraph::close);
         toClose.forEach(CudaStream::close);
+        List<Long> spares;
+        synchronized (this) {
+            spares = List.copyOf(spareCublasHandles);
+            spareCublasHandles.clear();
+        }
+        spares.forEach(this::destroyCublasHandle);
         List.copyOf(events).forEach(CudaEvent::close);
         List.copyOf(buffers).forEach(CudaBuffer::close);
         if (module != 0) {

@@ -42,6 +42,10 @@ final class CudaDriver {
     static final int CAPTURE_STATUS_INVALIDATED = 2;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+    /** Peak memory clock in kHz. */
+    static final int ATTRIBUTE_MEMORY_CLOCK_RATE = 36;
+    /** Global memory bus width in bits. */
+    static final int ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37;
     static final int STREAM_NON_BLOCKING = 1;
     static final int EVENT_DEFAULT = 0;
     /** CU_EVENT_DISABLE_TIMING | CU_EVENT_INTERPROCESS: an event another process can open and wait for. */
@@ -55,6 +59,57 @@ final class CudaDriver {
 
     private static final ThreadLocal<MemorySegment> SCRATCH = ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(16, 8));
 
+    /**
+     * Note [constant handles]: the JIT turns {@code handle.invokeExact(..)} into a direct native call only when
+     * it reaches the handle through constants: a static final field, then final fields of records. An instance
+     * field of an ordinary class is not one, so a call through it goes through the handle's generic invoker
+     * (bench/LaunchHandleBench measures the difference on the stub driver). The handles a forward uses every
+     * step are therefore one record, {@link Hot}; the first driver a process opens publishes its record in the
+     * static final {@link First#HOT}, and {@link #hot()} returns that constant for the first driver and the
+     * instance's own record for any other (a test's stub beside a real driver). Set-up calls (devices,
+     * contexts, allocation, modules, IPC) keep plain fields: they run a few times per run, not per launch.
+     */
+    private record Hot(MethodHandle cuCtxSetCurrent, MethodHandle cuMemcpyDtoDAsync, MethodHandle cuMemcpyPeerAsync,
+                       MethodHandle cuMemcpyDtoHAsync, MethodHandle cuMemcpyHtoDAsync, MethodHandle cuStreamSynchronize,
+                       MethodHandle cuStreamWaitEvent, MethodHandle cuEventRecord, MethodHandle cuEventQuery,
+                       MethodHandle cuEventSynchronize, MethodHandle cuEventElapsedTime, MethodHandle cuLaunchKernel,
+                       MethodHandle cuGraphLaunch) {
+
+        static Hot bind(NativeLibrary lib) {
+            return new Hot(
+                    lib.function("cuCtxSetCurrent", FunctionDescriptor.of(INT, LONG)),
+                    lib.function("cuMemcpyDtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG)),
+                    lib.function("cuMemcpyPeerAsync", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG, LONG, LONG)),
+                    lib.function("cuMemcpyDtoHAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG)),
+                    lib.function("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG)),
+                    lib.function("cuStreamSynchronize", FunctionDescriptor.of(INT, LONG)),
+                    lib.function("cuStreamWaitEvent", FunctionDescriptor.of(INT, LONG, LONG, INT)),
+                    lib.function("cuEventRecord", FunctionDescriptor.of(INT, LONG, LONG)),
+                    lib.function("cuEventQuery", FunctionDescriptor.of(INT, LONG)),
+                    lib.function("cuEventSynchronize", FunctionDescriptor.of(INT, LONG)),
+                    // CUDA 12.8 added the _v2 entry point the 13.x header maps to; older drivers have only the first.
+                    lib.firstFunction(FunctionDescriptor.of(INT, POINTER, LONG, LONG), "cuEventElapsedTime_v2",
+                            "cuEventElapsedTime"),
+                    lib.function("cuLaunchKernel",
+                            FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER)),
+                    lib.function("cuGraphLaunch", FunctionDescriptor.of(INT, LONG, LONG)));
+        }
+    }
+
+    /** The first driver this process opened, set once by {@link #open} before any call reads {@link First}. */
+    private static CudaDriver first;
+
+    /** Note [constant handles]: initialised on the first per-step call, after {@link #first} is set. */
+    private static final class First {
+        static final CudaDriver DRIVER = first();
+        static final Hot HOT = DRIVER.hot;
+    }
+
+    private static synchronized CudaDriver first() {
+        return first;
+    }
+
+    private final Hot hot;
     private final NativeLibrary library;
     private final MethodHandle cuGetErrorName;
     private final MethodHandle cuGetErrorString;
@@ -67,7 +122,6 @@ final class CudaDriver {
     private final MethodHandle cuDeviceGetAttribute;
     private final MethodHandle cuDevicePrimaryCtxRetain;
     private final MethodHandle cuDevicePrimaryCtxRelease;
-    private final MethodHandle cuCtxSetCurrent;
     private final MethodHandle cuCtxSynchronize;
     private final MethodHandle cuMemGetInfo;
     private final MethodHandle cuMemAlloc;
@@ -77,29 +131,17 @@ final class CudaDriver {
     private final MethodHandle cuMemsetD8;
     private final MethodHandle cuMemcpyHtoD;
     private final MethodHandle cuMemcpyDtoH;
-    private final MethodHandle cuMemcpyDtoDAsync;
-    private final MethodHandle cuMemcpyPeerAsync;
-    private final MethodHandle cuMemcpyDtoHAsync;
-    private final MethodHandle cuMemcpyHtoDAsync;
     private final MethodHandle cuStreamCreate;
     private final MethodHandle cuStreamDestroy;
-    private final MethodHandle cuStreamSynchronize;
-    private final MethodHandle cuStreamWaitEvent;
     private final MethodHandle cuEventCreate;
-    private final MethodHandle cuEventRecord;
-    private final MethodHandle cuEventQuery;
-    private final MethodHandle cuEventSynchronize;
-    private final MethodHandle cuEventElapsedTime;
     private final MethodHandle cuEventDestroy;
     private final MethodHandle cuModuleLoadData;
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuModuleUnload;
-    private final MethodHandle cuLaunchKernel;
     private final MethodHandle cuStreamBeginCapture;
     private final MethodHandle cuStreamEndCapture;
     private final MethodHandle cuStreamIsCapturing;
     private final MethodHandle cuGraphInstantiateWithFlags;
-    private final MethodHandle cuGraphLaunch;
     private final MethodHandle cuGraphExecDestroy;
     private final MethodHandle cuGraphDestroy;
     private final MethodHandle cuIpcGetMemHandle;
@@ -110,6 +152,7 @@ final class CudaDriver {
 
     private CudaDriver(NativeLibrary lib) {
         this.library = lib;
+        this.hot = Hot.bind(lib);
         // Heap arrays go straight to the synchronous copies (no staging copy); they block the GC only
         // for the copy itself, and only while stages are built or checked.
         Linker.Option heap = Linker.Option.critical(true);
@@ -124,7 +167,6 @@ final class CudaDriver {
         cuDeviceGetAttribute = lib.function("cuDeviceGetAttribute", FunctionDescriptor.of(INT, POINTER, INT, INT));
         cuDevicePrimaryCtxRetain = lib.function("cuDevicePrimaryCtxRetain", FunctionDescriptor.of(INT, POINTER, INT));
         cuDevicePrimaryCtxRelease = lib.function("cuDevicePrimaryCtxRelease_v2", FunctionDescriptor.of(INT, INT));
-        cuCtxSetCurrent = lib.function("cuCtxSetCurrent", FunctionDescriptor.of(INT, LONG));
         cuCtxSynchronize = lib.function("cuCtxSynchronize", FunctionDescriptor.of(INT));
         cuMemGetInfo = lib.function("cuMemGetInfo_v2", FunctionDescriptor.of(INT, POINTER, POINTER));
         cuMemAlloc = lib.function("cuMemAlloc_v2", FunctionDescriptor.of(INT, POINTER, LONG));
@@ -134,35 +176,19 @@ final class CudaDriver {
         cuMemsetD8 = lib.function("cuMemsetD8_v2", FunctionDescriptor.of(INT, LONG, BYTE, LONG));
         cuMemcpyHtoD = lib.function("cuMemcpyHtoD_v2", FunctionDescriptor.of(INT, LONG, POINTER, LONG), heap);
         cuMemcpyDtoH = lib.function("cuMemcpyDtoH_v2", FunctionDescriptor.of(INT, POINTER, LONG, LONG), heap);
-        cuMemcpyDtoDAsync = lib.function("cuMemcpyDtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
-        cuMemcpyPeerAsync = lib.function("cuMemcpyPeerAsync",
-                FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG, LONG, LONG));
-        cuMemcpyDtoHAsync = lib.function("cuMemcpyDtoHAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
-        cuMemcpyHtoDAsync = lib.function("cuMemcpyHtoDAsync_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG, LONG));
         cuStreamCreate = lib.function("cuStreamCreate", FunctionDescriptor.of(INT, POINTER, INT));
         cuStreamDestroy = lib.function("cuStreamDestroy_v2", FunctionDescriptor.of(INT, LONG));
-        cuStreamSynchronize = lib.function("cuStreamSynchronize", FunctionDescriptor.of(INT, LONG));
-        cuStreamWaitEvent = lib.function("cuStreamWaitEvent", FunctionDescriptor.of(INT, LONG, LONG, INT));
         cuEventCreate = lib.function("cuEventCreate", FunctionDescriptor.of(INT, POINTER, INT));
-        cuEventRecord = lib.function("cuEventRecord", FunctionDescriptor.of(INT, LONG, LONG));
-        cuEventQuery = lib.function("cuEventQuery", FunctionDescriptor.of(INT, LONG));
-        cuEventSynchronize = lib.function("cuEventSynchronize", FunctionDescriptor.of(INT, LONG));
-        // CUDA 12.8 added the _v2 entry point the 13.x header maps to; older drivers have only the first.
-        cuEventElapsedTime = lib.firstFunction(FunctionDescriptor.of(INT, POINTER, LONG, LONG),
-                "cuEventElapsedTime_v2", "cuEventElapsedTime");
         cuEventDestroy = lib.function("cuEventDestroy_v2", FunctionDescriptor.of(INT, LONG));
         cuModuleLoadData = lib.function("cuModuleLoadData", FunctionDescriptor.of(INT, POINTER, POINTER));
         cuModuleGetFunction = lib.function("cuModuleGetFunction", FunctionDescriptor.of(INT, POINTER, LONG, POINTER));
         cuModuleUnload = lib.function("cuModuleUnload", FunctionDescriptor.of(INT, LONG));
-        cuLaunchKernel = lib.function("cuLaunchKernel",
-                FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER));
         // The header maps cuStreamBeginCapture to _v2 (Note [driver ABI]), which takes the capture mode.
         cuStreamBeginCapture = lib.function("cuStreamBeginCapture_v2", FunctionDescriptor.of(INT, LONG, INT));
         cuStreamEndCapture = lib.function("cuStreamEndCapture", FunctionDescriptor.of(INT, LONG, POINTER));
         cuStreamIsCapturing = lib.function("cuStreamIsCapturing", FunctionDescriptor.of(INT, LONG, POINTER));
         cuGraphInstantiateWithFlags = lib.function("cuGraphInstantiateWithFlags",
                 FunctionDescriptor.of(INT, POINTER, LONG, LONG));
-        cuGraphLaunch = lib.function("cuGraphLaunch", FunctionDescriptor.of(INT, LONG, LONG));
         cuGraphExecDestroy = lib.function("cuGraphExecDestroy", FunctionDescriptor.of(INT, LONG));
         cuGraphDestroy = lib.function("cuGraphDestroy", FunctionDescriptor.of(INT, LONG));
         cuIpcGetMemHandle = lib.function("cuIpcGetMemHandle", FunctionDescriptor.of(INT, POINTER, LONG));
@@ -180,7 +206,18 @@ final class CudaDriver {
      * @throws IllegalStateException    when it lacks an entry point (a driver too old)
      */
     static CudaDriver open(String library) {
-        return new CudaDriver(NativeLibrary.open(library));
+        CudaDriver driver = new CudaDriver(NativeLibrary.open(library));
+        synchronized (CudaDriver.class) {
+            if (first == null) {
+                first = driver;
+            }
+        }
+        return driver;
+    }
+
+    /** This driver's per-step handles, as constants when it is the process's first (Note [constant handles]). */
+    private Hot hot() {
+        return this == First.DRIVER ? First.HOT : hot;
     }
 
     String library() {
@@ -274,6 +311,15 @@ final class CudaDriver {
         }
     }
 
+    /** An attribute a driver may not report (a deprecated one): 0 when it answers with an error. */
+    int deviceAttributeOrZero(int device, int attribute) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(INT);
+            int status = NativeLibrary.status(() -> (int) cuDeviceGetAttribute.invokeExact(out, attribute, device));
+            return status == SUCCESS ? out.get(INT, 0) : 0;
+        }
+    }
+
     // ---- contexts ----
 
     long primaryContextRetain(int device) {
@@ -289,7 +335,7 @@ final class CudaDriver {
     }
 
     void contextSetCurrent(long context) {
-        call("cuCtxSetCurrent", () -> (int) cuCtxSetCurrent.invokeExact(context));
+        call("cuCtxSetCurrent", () -> (int) hot().cuCtxSetCurrent().invokeExact(context));
     }
 
     void contextSynchronize() {
@@ -350,22 +396,22 @@ final class CudaDriver {
     }
 
     void memcpyDtoDAsync(long dst, long src, long bytes, long stream) {
-        call("cuMemcpyDtoDAsync_v2", () -> (int) cuMemcpyDtoDAsync.invokeExact(dst, src, bytes, stream));
+        call("cuMemcpyDtoDAsync_v2", () -> (int) hot().cuMemcpyDtoDAsync().invokeExact(dst, src, bytes, stream));
     }
 
     void memcpyPeerAsync(long dst, long dstContext, long src, long srcContext, long bytes, long stream) {
         call("cuMemcpyPeerAsync",
-                () -> (int) cuMemcpyPeerAsync.invokeExact(dst, dstContext, src, srcContext, bytes, stream));
+                () -> (int) hot().cuMemcpyPeerAsync().invokeExact(dst, dstContext, src, srcContext, bytes, stream));
     }
 
     /** Asynchronous copy to page-locked host memory at {@code hostAddress}. */
     void memcpyDtoHAsync(long hostAddress, long src, long bytes, long stream) {
-        call("cuMemcpyDtoHAsync_v2", () -> (int) cuMemcpyDtoHAsync.invokeExact(hostAddress, src, bytes, stream));
+        call("cuMemcpyDtoHAsync_v2", () -> (int) hot().cuMemcpyDtoHAsync().invokeExact(hostAddress, src, bytes, stream));
     }
 
     /** Asynchronous copy from page-locked host memory at {@code hostAddress} to the device. */
     void memcpyHtoDAsync(long dst, long hostAddress, long bytes, long stream) {
-        call("cuMemcpyHtoDAsync_v2", () -> (int) cuMemcpyHtoDAsync.invokeExact(dst, hostAddress, bytes, stream));
+        call("cuMemcpyHtoDAsync_v2", () -> (int) hot().cuMemcpyHtoDAsync().invokeExact(dst, hostAddress, bytes, stream));
     }
 
     // ---- streams and events ----
@@ -383,11 +429,11 @@ final class CudaDriver {
     }
 
     void streamSynchronize(long stream) {
-        call("cuStreamSynchronize", () -> (int) cuStreamSynchronize.invokeExact(stream));
+        call("cuStreamSynchronize", () -> (int) hot().cuStreamSynchronize().invokeExact(stream));
     }
 
     void streamWaitEvent(long stream, long event) {
-        call("cuStreamWaitEvent", () -> (int) cuStreamWaitEvent.invokeExact(stream, event, 0));
+        call("cuStreamWaitEvent", () -> (int) hot().cuStreamWaitEvent().invokeExact(stream, event, 0));
     }
 
     /** An event with {@code flags}: {@link #EVENT_DEFAULT} (timing, for device spans) or {@link #EVENT_INTERPROCESS}. */
@@ -400,12 +446,12 @@ final class CudaDriver {
     }
 
     void eventRecord(long event, long stream) {
-        call("cuEventRecord", () -> (int) cuEventRecord.invokeExact(event, stream));
+        call("cuEventRecord", () -> (int) hot().cuEventRecord().invokeExact(event, stream));
     }
 
     /** True when the event's latest record completed (or it was never recorded); false while pending. */
     boolean eventDone(long event) {
-        int status = NativeLibrary.status(() -> (int) cuEventQuery.invokeExact(event));
+        int status = NativeLibrary.status(() -> (int) hot().cuEventQuery().invokeExact(event));
         if (status == ERROR_NOT_READY) {
             return false;
         }
@@ -414,13 +460,13 @@ final class CudaDriver {
     }
 
     void eventSynchronize(long event) {
-        call("cuEventSynchronize", () -> (int) cuEventSynchronize.invokeExact(event));
+        call("cuEventSynchronize", () -> (int) hot().cuEventSynchronize().invokeExact(event));
     }
 
     /** Milliseconds from {@code start} to {@code end} (resolution about 0.5 µs). */
     float eventElapsedMillis(long start, long end) {
         MemorySegment out = SCRATCH.get();
-        call("cuEventElapsedTime", () -> (int) cuEventElapsedTime.invokeExact(out, start, end));
+        call("cuEventElapsedTime", () -> (int) hot().cuEventElapsedTime().invokeExact(out, start, end));
         return out.get(FLOAT, 0);
     }
 
@@ -455,7 +501,7 @@ final class CudaDriver {
     /** cuLaunchKernel with a prepared parameter block ({@code void*[]}, one pointer per kernel argument). */
     void launchKernel(long function, int gridX, int gridY, int blockX, int blockY, int sharedBytes, long stream,
                       MemorySegment parameters) {
-        call("cuLaunchKernel", () -> (int) cuLaunchKernel.invokeExact(function, gridX, gridY, 1, blockX, blockY, 1,
+        call("cuLaunchKernel", () -> (int) hot().cuLaunchKernel().invokeExact(function, gridX, gridY, 1, blockX, blockY, 1,
                 sharedBytes, stream, parameters, MemorySegment.NULL));
     }
 
@@ -498,7 +544,7 @@ final class CudaDriver {
     }
 
     void graphLaunch(long exec, long stream) {
-        call("cuGraphLaunch", () -> (int) cuGraphLaunch.invokeExact(exec, stream));
+        call("cuGraphLaunch", () -> (int) hot().cuGraphLaunch().invokeExact(exec, stream));
     }
 
     void graphExecDestroy(long exec) {

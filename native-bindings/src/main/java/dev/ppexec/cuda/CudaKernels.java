@@ -25,7 +25,10 @@ final class CudaKernels implements Kernels {
             "ppexec_matmul", "ppexec_set_step", "ppexec_norm_matmul", "ppexec_matmul_add", "ppexec_norm_gate_up",
             "ppexec_silu_gate", "ppexec_rope_kv_append", "ppexec_attention_step");
 
-    /** The most rows a fused product runs with the decode kernels (GEMV_ROWS in fused.cu); larger passes use GEMMs. */
+    /**
+     * The most rows a fused product runs with the decode kernels (GEMV_ROWS in fused.cu): matmulAdd runs a GEMM on
+     * larger passes, normMatmul and normGateUp refuse them (StageProgram.FUSED_MAX_BATCH must not exceed this).
+     */
     static final int FUSED_ROWS = 16;
     /** Output columns per block of a decode product (GEMV_TN), and of each half for the packed w1|w3. */
     private static final int GEMV_COLUMNS = 64;
@@ -415,15 +418,10 @@ final class CudaKernels implements Kernels {
         CudaBuffer y = floats(yBuf, "y");
         CudaMatrix m = matrix(w, label);
         String name = named("norm_matmul", label);
-        KernelLaunch decode = decodeProduct(name, "ppexec_norm_matmul", false, x, norm, eps, m, y, batch);
-        long rows = min(rowsIn(x, m.in()), rowsIn(y, m.out()));
-        if (rows <= FUSED_ROWS) {
-            return decode;
-        }
-        // A larger pass: rmsnorm into a buffer of this launch, then the GEMM (two launches).
-        CudaBuffer h = scratch(y, Buffer.Type.FLOAT32, rows * m.in());
-        return new ByRowsLaunch(name, batch, decode, List.of(rmsnorm(named("rmsnorm", label), x, norm, h, batch, m.in(),
-                eps), product(named("matmul", label), h, m, y, batch, false)), null);
+        // Larger passes run rmsnorm and matmul (StageProgram's unfused list): a GEMM here would need a buffer of
+        // rmsnorm's rows beside each layer's, as large as a prefill's activations, unused by decode passes.
+        return new ByRowsLaunch(name, batch, decodeProduct(name, "ppexec_norm_matmul", false, x, norm, eps, m, y, batch),
+                List.of(), "larger passes run rmsnorm and matmul");
     }
 
     @Override

@@ -36,13 +36,38 @@ public final class CudaPlatform {
 
     private static final Map<String, CudaDriver> DRIVERS = new ConcurrentHashMap<>();
 
-    /** One GPU as the driver describes it. */
-    public record DeviceInfo(int ordinal, String name, long totalBytes, int computeMajor, int computeMinor) {
+    /**
+     * One GPU as the driver describes it.
+     *
+     * @param memoryClockKhz the peak memory clock (CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE), 0 when the driver does not say
+     * @param memoryBusBits  the global memory bus width (CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH), 0 when unknown
+     */
+    public record DeviceInfo(int ordinal, String name, long totalBytes, int computeMajor, int computeMinor,
+                             int memoryClockKhz, int memoryBusBits) {
 
         /** {@code "cuda:0  NVIDIA H200  139.8 GiB  compute capability 9.0"}. */
         public String describe() {
             return String.format(Locale.ROOT, "cuda:%d  %s  %.1f GiB  compute capability %d.%d", ordinal, name,
                     totalBytes / (double) (1L << 30), computeMajor, computeMinor);
+        }
+
+        /**
+         * The memory's peak bandwidth in bytes/s: two transfers per clock (double data rate) of the bus width, as
+         * CUDA's deviceQuery computes it; 0 when the driver gives no clock or width. The HBM floor of a decode
+         * step is the weight bytes it reads over this.
+         */
+        public double peakMemoryBytesPerSecond() {
+            return 2.0 * memoryClockKhz * 1e3 * (memoryBusBits / 8.0);
+        }
+
+        /** {@code "cuda:0  memory bandwidth peak 4917.0 GB/s (6144-bit bus, memory clock 3201 MHz)"}, or why it is unknown. */
+        public String describeMemory() {
+            if (peakMemoryBytesPerSecond() <= 0) {
+                return String.format(Locale.ROOT, "cuda:%d  memory bandwidth peak unknown (the driver gives no memory "
+                        + "clock or bus width)", ordinal);
+            }
+            return String.format(Locale.ROOT, "cuda:%d  memory bandwidth peak %.1f GB/s (%d-bit bus, memory clock %d MHz)",
+                    ordinal, peakMemoryBytesPerSecond() / 1e9, memoryBusBits, memoryClockKhz / 1000);
         }
     }
 
@@ -110,7 +135,9 @@ public final class CudaPlatform {
             int d = driver.device(i);
             infos.add(new DeviceInfo(i, driver.deviceName(d), driver.deviceTotalMemory(d),
                     driver.deviceAttribute(d, CudaDriver.ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
-                    driver.deviceAttribute(d, CudaDriver.ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)));
+                    driver.deviceAttribute(d, CudaDriver.ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
+                    driver.deviceAttributeOrZero(d, CudaDriver.ATTRIBUTE_MEMORY_CLOCK_RATE),
+                    driver.deviceAttributeOrZero(d, CudaDriver.ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH)));
         }
         String reason = config.fatbin().isEmpty() ? NO_KERNELS : null;
         return new CudaPlatform(config, driver, reason, infos, driver.driverVersion());

@@ -44,4 +44,19 @@ class CudaPlatformTest {
         assertThat(none.cublas()).isEmpty();
         assertThat(none.description()).startsWith("cuBLAS not loadable (libppexec-no-such-cublas.so: ");
     }
+
+    @Test
+    void peakMemoryBandwidth_isTwoTransfersPerClockOfTheBusWidth() {
+        // The attribute values deviceQuery prints for an H100 SXM (2619 MHz, 5120-bit) and an H200 (3201 MHz,
+        // 6144-bit); NVIDIA's published peaks are 3.35 TB/s and 4.8 TB/s.
+        CudaPlatform.DeviceInfo h100 = new CudaPlatform.DeviceInfo(0, "NVIDIA H100 80GB HBM3", 80L << 30, 9, 0, 2_619_000, 5120);
+        CudaPlatform.DeviceInfo h200 = new CudaPlatform.DeviceInfo(1, "NVIDIA H200", 141L << 30, 9, 0, 3_201_000, 6144);
+        assertThat(h100.peakMemoryBytesPerSecond()).isEqualTo(2 * 2_619_000e3 * 640); // 3.352 TB/s
+        assertThat(h200.peakMemoryBytesPerSecond()).isEqualTo(2 * 3_201_000e3 * 768); // 4.917 TB/s
+        assertThat(h200.describeMemory())
+                .isEqualTo("cuda:1  memory bandwidth peak 4916.7 GB/s (6144-bit bus, memory clock 3201 MHz)");
+        CudaPlatform.DeviceInfo silent = new CudaPlatform.DeviceInfo(2, "old", 1L << 30, 8, 0, 0, 5120);
+        assertThat(silent.peakMemoryBytesPerSecond()).isZero();
+        assertThat(silent.describeMemory()).startsWith("cuda:2  memory bandwidth peak unknown");
+    }
 }

@@ -60,7 +60,7 @@ class CudaStubTest {
     void detect_describesTheStubDevice_andTheMatmulFallback() {
         CudaPlatform p = StubDriver.platform(Optional.of("none"));
         assertThat(p.unavailableReason()).isEmpty();
-        assertThat(p.devices()).containsExactly(new CudaPlatform.DeviceInfo(0, "Stub GPU 0", MEMORY, 9, 0));
+        assertThat(p.devices()).containsExactly(new CudaPlatform.DeviceInfo(0, "Stub GPU 0", MEMORY, 9, 0, 1000000, 256));
         assertThat(p.devices().getFirst().describe()).isEqualTo("cuda:0  Stub GPU 0  0.1 GiB  compute capability 9.0");
         assertThat(p.driver()).contains("CUDA driver 13.0 (" + StubDriver.library() + ")");
         assertThat(p.matmul()).isEqualTo("the project's tiled kernel: cuBLAS disabled");
@@ -310,6 +310,24 @@ class CudaStubTest {
             }
             assertThat(StubDriver.cublasLiveHandles()).as("handles destroyed with their streams").isZero();
         }
+    }
+
+    @Test
+    void cublas_handleOfAClosedStream_servesTheNextStream_andIsDestroyedWithTheDevice() {
+        try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst()) {
+            assertThat(StubDriver.cublasLiveHandles()).as("the start-up probe's handle, kept as a spare").isEqualTo(1);
+            Buffer x = d.allocate(Buffer.Type.FLOAT32, 2 * 3);
+            Buffer y = d.allocate(Buffer.Type.FLOAT32, 2 * 4);
+            for (int run = 0; run < 3; run++) {
+                try (Stream s = d.createStream("run " + run)) {
+                    s.launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[3 * 4], 3, 4), y, 2), 1, 0);
+                    s.synchronize();
+                    assertThat(StubDriver.cublasLiveHandles()).as("run %d reuses the spare", run).isEqualTo(1);
+                }
+            }
+            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4);
+        }
+        assertThat(StubDriver.cublasLiveHandles()).as("spares destroyed with the device").isZero();
     }
 
     @Test

@@ -48,9 +48,9 @@ public final class StubDriver {
         return library;
     }
 
-    /** The kernels' sources: native-bindings/src/main/cuda, from this module or from a sibling module. */
+    /** The kernels' sources: native-bindings/src/main/cuda, from this module, a sibling module or the repository root. */
     private static Optional<Path> kernelSources() {
-        for (String candidate : List.of("src/main/cuda", "../native-bindings/src/main/cuda")) {
+        for (String candidate : List.of("src/main/cuda", "../native-bindings/src/main/cuda", "native-bindings/src/main/cuda")) {
             Path p = Path.of(candidate).toAbsolutePath().normalize();
             if (Files.isRegularFile(p.resolve("common.cuh"))) {
                 return Optional.of(p);

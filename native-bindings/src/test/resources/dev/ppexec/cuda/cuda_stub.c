@@ -308,6 +308,8 @@ CUresult cuDeviceGetAttribute(int *value, int attribute, int device) {
     (void)device;
     if (attribute == 75) { *value = 9; return SUCCESS; }
     if (attribute == 76) { *value = 0; return SUCCESS; }
+    if (attribute == 36) { *value = 1000000; return SUCCESS; } /* memory clock 1 GHz */
+    if (attribute == 37) { *value = 256; return SUCCESS; }     /* bus 256 bits: peak 64 GB/s */
     return ERROR_INVALID_VALUE;
 }
 
