@@ -218,9 +218,9 @@ class CudaGraphStubTest {
     }
 
     @Test
-    void cublasProduct_inACapture_isANode_withAWorkspaceSetBeforeTheCapture() {
+    void cublasProduct_inACapture_isANode_withAWorkspaceSetBeforeTheCapture_thatLivesWithTheHandle() {
+        long allocations = StubDriver.counter("live_allocations");
         try (CudaDevice d = (CudaDevice) StubDriver.platform().open(List.of(0), false).getFirst()) {
-            long allocations = StubDriver.counter("live_allocations");
             Stream s = d.createStream("c");
             Buffer x = d.upload(new float[] {1, 2});                       // [1, 2]
             Buffer y = d.allocate(Buffer.Type.FLOAT32, 3);                  // [1, 3]
@@ -242,10 +242,15 @@ class CudaGraphStubTest {
             assertThat(StubDriver.counter("live_allocations")).as("x, y, w, the copy's source and the workspace")
                     .isEqualTo(allocations + 5);
             s.close();
-            assertThat(StubDriver.counter("live_allocations")).as("the workspace is freed with its stream")
-                    .isEqualTo(allocations + 4);
+            Stream next = d.createStream("next");
+            next.capture("gemm again", () -> next.launch(product, 1, 0)).close();
+            assertThat(StubDriver.cublasLastGemm()[6]).isEqualTo(32L << 20);
+            assertThat(StubDriver.counter("live_allocations"))
+                    .as("the workspace stays with the handle, which the next stream takes (Note [spare cuBLAS handles])")
+                    .isEqualTo(allocations + 5);
         }
         assertThat(StubDriver.cublasLiveHandles()).isZero();
+        assertThat(StubDriver.counter("live_allocations")).as("freed with the device, workspace too").isEqualTo(allocations);
     }
 
     @Test

@@ -325,7 +325,7 @@ class CudaStubTest {
                     assertThat(StubDriver.cublasLiveHandles()).as("run %d reuses the spare", run).isEqualTo(1);
                 }
             }
-            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4);
+            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4, 0);
         }
         assertThat(StubDriver.cublasLiveHandles()).as("spares destroyed with the device").isZero();
     }
