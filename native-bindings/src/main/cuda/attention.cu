@@ -1,20 +1,5 @@
 #include "common.cuh"
 
-// Copies k, v [rows, dim] into the caches [batch, capacity, dim] at positions startPos..;
-// grid (rows), block PPEXEC_BLOCK. The host checks startPos + tokens <= capacity before launching.
-extern "C" __global__ void ppexec_kv_append(const float* k, const float* v, float* kCache, float* vCache,
-                                            int tokens, int startPos, int dim, int capacity) {
-    int row = blockIdx.x;
-    int b = row / tokens;
-    int t = row % tokens;
-    size_t src = (size_t)row * dim;
-    size_t dst = ((size_t)b * capacity + startPos + t) * dim;
-    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-        kCache[dst + i] = k[src + i];
-        vCache[dst + i] = v[src + i];
-    }
-}
-
 // Causal attention of q[rows, heads*headDim] over cache positions 0..p of its request; out[rows, dim].
 // grid (rows, heads), block 128; dynamic shared memory (headDim + capacity + 32) floats.
 // Scores are q.k * scale (fp32), softmax with the maximum subtracted, then out = sum_j (e_j / sum) v_j
@@ -69,13 +54,7 @@ static __device__ void attention(const float* q, const float* kCache, const floa
     }
 }
 
-extern "C" __global__ void ppexec_attention(const float* q, const float* kCache, const float* vCache, float* out,
-                                            int tokens, int startPos, int heads, int headDim, int capacity,
-                                            float scale) {
-    attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale);
-}
-
-// As ppexec_attention with startPos = step[1] (Note [fused launches]): nothing here depends on the position.
+// attention() with startPos = step[1] (Note [fused launches]): nothing here depends on the position.
 extern "C" __global__ void ppexec_attention_step(const float* q, const float* kCache, const float* vCache, float* out,
                                                  const int* step, int tokens, int heads, int headDim, int capacity,
                                                  float scale) {

@@ -16,26 +16,6 @@ public interface Kernels {
     /** y[rows, out] = x[rows, in] · w */
     Launch matmul(String label, Buffer x, Matrix w, Buffer y, int batch);
 
-    /**
-     * Rotates interleaved pairs (2i, 2i+1) of each head of x[rows, heads·headDim] by p·theta^(-2i/headDim),
-     * for positions p in 0..positions−1: whatever angle table a backend needs is built here, when the stage
-     * is built, and a launch past {@code positions} fails.
-     */
-    Launch rope(String label, Buffer x, int batch, int heads, int headDim, double theta, int positions);
-
-    /** Copies k, v [rows, dim] into the caches [batch, capacity, dim] at positions startPos.. */
-    Launch kvAppend(String label, Buffer k, Buffer v, Buffer kCache, Buffer vCache, int batch, int dim, int capacity);
-
-    /** Causal attention of q[rows, heads·headDim] over cache positions 0..p of its request; out[rows, dim]. */
-    Launch attention(String label, Buffer q, Buffer kCache, Buffer vCache, Buffer out, int batch, int heads, int headDim,
-                     int capacity);
-
-    /** a[rows, n] = silu(a) ⊙ b */
-    Launch siluMul(String label, Buffer a, Buffer b, int batch, int n);
-
-    /** x[rows, dim] += delta */
-    Launch add(String label, Buffer x, Buffer delta, int batch, int dim);
-
     /** out[b, dim] = x[b·tokens + tokens − 1]: the last position of each request. */
     Launch gatherLast(String label, Buffer x, Buffer out, int batch, int dim);
 
@@ -45,7 +25,9 @@ public interface Kernels {
     // Larger passes run 9: rmsnorm, matmul(qkv), ropeKvAppend, attention(step), matmulAdd(wo), rmsnorm,
     // matmul(w1|w3), siluGate, matmulAdd(w2). wq|wk|wv and w1|w3 are packed side by side when a stage is built.
     // Launches that depend on the pass's positions read them from a device-resident step buffer written by
-    // setStep, so that a forward captured once (a CUDA graph) replays at any position.
+    // setStep, so that a forward captured once (a CUDA graph) replays at any position. The unfused launches they
+    // replaced (rope, kvAppend, attention without a step buffer, siluMul, add) remain only on the CPU backend, as the
+    // reference the fused launches are tested against (CpuKernels, Note [unfused reference]).
 
     /**
      * step[0] = tokens, step[1] = startPos (an INT32 buffer of 2): the pass's shape where the launches that take a
@@ -81,8 +63,8 @@ public interface Kernels {
                         int heads, int headDim, double theta, int capacity);
 
     /**
-     * As {@link #attention(String, Buffer, Buffer, Buffer, Buffer, int, int, int, int)}, with the positions read from
-     * {@code step} ({@link #setStep}).
+     * Causal attention of q[rows, heads·headDim] over cache positions 0..p of its request; out[rows, dim]; the
+     * positions read from {@code step} ({@link #setStep}).
      */
     Launch attention(String label, Buffer q, Buffer kCache, Buffer vCache, Buffer step, Buffer out, int batch,
                      int heads, int headDim, int capacity);

@@ -13,6 +13,8 @@ import dev.ppexec.dist.WorldToken;
 import dev.ppexec.failure.Failures;
 import dev.ppexec.model.ModelConfig;
 import dev.ppexec.model.Partition;
+import dev.ppexec.nccl.Nccl;
+import dev.ppexec.nccl.NcclUnavailableException;
 import dev.ppexec.io.OutputCheck;
 import dev.ppexec.otel.Metrics;
 import dev.ppexec.otel.MetricsOptions;
@@ -60,12 +62,12 @@ final class InWorld {
         MetricsOptions metricsOptions = rankMetrics(plan.metricsOptions(), contract.rank());
         new OutputCheck().output("--trace-file", rankTrace(plan.traceOptions(), contract.rank()).file())
                 .output("--metrics-file", metricsOptions == null ? null : metricsOptions.file()).check();
-        cmd.transport.refusal().ifPresent(line -> {
-            throw new UsageException(line);
-        });
-        UsageException.check(cmd.device != DeviceChoice.cpu || cmd.transport != TransportChoice.ipc, "--transport ipc "
-                + "with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or "
-                + "--transport auto or host");
+        boolean deviceTransport = cmd.transport == TransportChoice.ipc || cmd.transport == TransportChoice.nccl;
+        UsageException.check(cmd.device != DeviceChoice.cpu || !deviceTransport, "--transport " + cmd.transport
+                + " with --device cpu: " + (cmd.transport == TransportChoice.ipc ? "CUDA IPC" : "NCCL")
+                + " moves device memory; allowed: --device cuda or auto with " + cmd.transport
+                + ", or --transport auto or host");
+        Nccl nccl = nccl(cmd.transport); // before any socket: --transport nccl without the library is bad input
         boolean stagesGiven = cmd.stagesGiven != null;
         int stageCount = stagesGiven ? plan.stages() : world;
         if (!stagesGiven && world > config.layers()) {
@@ -95,7 +97,7 @@ final class InWorld {
         Launcher.requireGrpc();
         DeviceChoice.Opened opened = cmd.device.openForRank(cmd.deviceOrdinals, cmd.tf32, contract.localRank());
         try {
-            return run(cmd, out, err, contract, plan, partition, stageCount, token, launcher, opened);
+            return run(cmd, out, err, contract, plan, partition, stageCount, token, launcher, opened, nccl);
         } finally {
             opened.devices().forEach(Device::close);
         }
@@ -103,7 +105,7 @@ final class InWorld {
 
     private static int run(RunCommand cmd, PrintWriter out, PrintWriter err, LaunchContract contract,
                            RunCommand.Plan plan, Partition partition, int stageCount, WorldToken token, long launcher,
-                           DeviceChoice.Opened opened) throws IOException {
+                           DeviceChoice.Opened opened, Nccl ncclLoaded) throws IOException {
         int world = contract.worldSize();
         ModelConfig config = plan.config();
         Workload workload = Workload.generated(config, plan.requests(), plan.promptLength(), plan.decodeSteps());
@@ -124,9 +126,10 @@ final class InWorld {
                     contract.master(), contract.source(), w.clockLine());
             opened.line().ifPresent(err::println);
             Device device = opened.devices().getFirst();
+            Nccl nccl = device instanceof CudaDevice ? ncclLoaded : null;
             try {
-                links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(device instanceof CudaDevice),
-                        device, timeoutMillis);
+                links = WorldLinks.negotiate(w, cmd.transport, TransportChoice.Facts.here(
+                        device instanceof CudaDevice ? device.name() : "", nccl != null), device, nccl, timeoutMillis);
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage()); // --transport ipc where a link cannot have it
             }
@@ -207,6 +210,26 @@ final class InWorld {
             }
         }
         return 0;
+    }
+
+    /**
+     * NCCL for a CUDA rank whose links may take it ({@code --transport auto} or {@code nccl}), or null: with
+     * {@code auto} a library that does not load leaves NCCL out (the transport line says so where it matters); with
+     * {@code nccl} it is bad input, naming the file tried and how to name another.
+     */
+    private static Nccl nccl(TransportChoice transport) {
+        if (transport != TransportChoice.auto && transport != TransportChoice.nccl) {
+            return null;
+        }
+        try {
+            return Nccl.load();
+        } catch (NcclUnavailableException e) {
+            if (transport == TransportChoice.nccl) {
+                throw new UsageException("--transport nccl: " + e.getMessage() + "; allowed: --transport auto, ipc or "
+                        + "host without it");
+            }
+            return null;
+        }
     }
 
     /**

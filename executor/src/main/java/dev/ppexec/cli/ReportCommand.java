@@ -85,16 +85,32 @@ final class ReportCommand implements Callable<Integer> {
         }
         if (timeline != null) {
             try {
-                BufferedImage picture = TimelinePainter.paint(report, input.describe());
-                if (signal.signalled()) {
-                    return 1; // asked here, not by the interrupt: a font's first load clears the thread's interrupt flag
+                if (!TimelinePng.write(timeline, report, input.describe(), signal)) {
+                    return 1; // asked there, not by the interrupt: a font's first load clears the thread's interrupt flag
                 }
-                PngFile.write(timeline, picture);
             } catch (IOException e) {
                 throw new UncheckedIOException("--timeline " + timeline + ": cannot write: " + e.getMessage(), e);
             }
             (format == Format.json ? err : out).println("timeline: " + Printable.path(timeline));
         }
         return 0;
+    }
+
+    /**
+     * The timeline's picture, in a class of its own so that java.desktop (java.awt.image) is loaded only when
+     * --timeline asks for it: the verifier of the command's own class would load it at the CLI's start, and the GPU
+     * bundle's runtime has no java.desktop.
+     */
+    private static final class TimelinePng {
+
+        /** Paints and writes the picture; false, with nothing written, when a signal came while painting. */
+        static boolean write(Path file, TraceReport report, String title, StopOnSignal signal) throws IOException {
+            BufferedImage picture = TimelinePainter.paint(report, title);
+            if (signal.signalled()) {
+                return false;
+            }
+            PngFile.write(file, picture);
+            return true;
+        }
     }
 }

@@ -102,6 +102,11 @@ final class GrpcTransport implements Transport {
         this.trace = trace;
     }
 
+    /** The world's trace of its runs, or null while it traces nothing. */
+    WorldTrace trace() {
+        return trace;
+    }
+
     /** Where other ranks' processes push to this one. */
     ServerServiceDefinition service() {
         return ServerServiceDefinition.builder("ppexec.Data")
@@ -164,16 +169,29 @@ final class GrpcTransport implements Transport {
 
     @Override
     public void send(int fromRank, int toRank, int microBatch, int step, int tokens, Event ready) {
+        post(fromRank, toRank, microBatch, step, tokens, ready, toRank == fromRank + 1 ? trace : null);
+    }
+
+    /**
+     * A device transport's notice of a SEND whose payload it moves itself (Note [device-timed transfers] in
+     * DeviceLinks): the envelope only, bound with no payload; the device transport times the pp_send.
+     */
+    void notice(int fromRank, int toRank, int microBatch, int step, Event ready) {
+        post(fromRank, toRank, microBatch, step, 1, ready, null);
+    }
+
+    /** Posts a SEND to the sender thread; {@code t} times it as a pp_send (null: not timed here). */
+    private void post(int fromRank, int toRank, int microBatch, int step, int tokens, Event ready, WorldTrace t) {
         Source s = sources[microBatch];
         int elements = s.batch * tokens * s.rowLength;
-        WorldTrace t = toRank == fromRank + 1 ? trace : null; // the ring's tokens back to rank 0 are no pp_send
         int timed = t == null ? 0 : t.posted();
         sender.execute(() -> {
             try {
                 ready.synchronize();
                 long start = System.nanoTime();
-                byte[] contexts = t == null || step != 0 ? new byte[0]
-                        : String.join(",", t.outgoing(microBatch)).getBytes(StandardCharsets.US_ASCII);
+                WorldTrace carried = trace;
+                byte[] contexts = carried == null || step != 0 || toRank != fromRank + 1 ? new byte[0]
+                        : String.join(",", carried.outgoing(microBatch)).getBytes(StandardCharsets.US_ASCII);
                 ByteBuffer b = ByteBuffer.allocate(Wire.ENVELOPE_BYTES + contexts.length + 4 * elements)
                         .order(ByteOrder.LITTLE_ENDIAN);
                 b.putInt(fromRank).putInt(microBatch).putInt(step).putInt(elements).putInt(contexts.length).put(contexts);
@@ -278,13 +296,18 @@ final class GrpcTransport implements Transport {
                 // Broken already: the abort said so.
             }
         }));
-        sender.shutdown();
+        stop(sender);
+    }
+
+    /** Shuts {@code executor} down, letting its queued tasks run for up to 5 s, then interrupting them. */
+    static void stop(ExecutorService executor) {
+        executor.shutdown();
         try {
-            if (!sender.awaitTermination(5, TimeUnit.SECONDS)) {
-                sender.shutdownNow();
+            if (!executor.awaitTermination(5, TimeUnit.SECONDS)) {
+                executor.shutdownNow();
             }
         } catch (InterruptedException e) {
-            sender.shutdownNow();
+            executor.shutdownNow();
             Thread.currentThread().interrupt();
         }
     }

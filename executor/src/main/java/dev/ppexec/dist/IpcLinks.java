@@ -6,12 +6,10 @@ import dev.ppexec.backend.Event;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.cuda.CudaIpc;
-import dev.ppexec.runtime.Transport;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -19,58 +17,45 @@ import java.util.List;
  *
  * <p>Note [cuda ipc]: a sending rank exports, once, at its first run, one outbox per micro-batch (device memory the
  * size of its hand-off buffer) and one interprocess event, through the store ({@code ipc/{rank}/{mb}}); the receiving
- * rank maps them once. A SEND enqueues, on the sender's own IPC stream, a wait for the forward's event, the copy of
+ * rank maps them once. A SEND enqueues, on the sender's send stream, a wait for the forward's event, the copy of
  * the hand-off into the outbox and a record of the interprocess event, then a notice without payload goes over the
- * gRPC stream. The receiver's RECV takes the notice, makes its copy stream wait for the interprocess event and copies
- * the outbox into its own buffer: one device-to-device copy, between the events that time {@code pp_recv}. An outbox
+ * gRPC stream (Note [device-timed transfers] in DeviceLinks). The receiver's RECV takes the notice, makes its copy
+ * stream wait for the interprocess event and copies the outbox into its own buffer: one device-to-device copy,
+ * between the events that time {@code pp_recv}. An outbox
  * is written for step s+1 only after the receiver's forward of step s (the ring runs through it), which waited for
  * its copy. Outboxes live as long as the world, not a run, because an exporter must not free memory that another
  * process still maps: receivers unmap ({@link #unmap}) before they leave the world, exporters free ({@link #close})
  * after every rank left.
  */
-final class IpcLinks implements AutoCloseable {
+final class IpcLinks extends DeviceLinks {
 
-    private final World world;
-    private final Device device;
-    private final boolean sending;
-    private final boolean receiving;
-    private final long timeoutMillis;
     /** [micro-batch] this rank's exports: outboxes and their events; made at the first run. */
     private Buffer[] outboxes;
     private Event[] outboxEvents;
-    private Stream sendStream;
     /** [micro-batch] the previous rank's exports, mapped here at the first run. */
     private Buffer[] inboxes;
     private Event[] inboxEvents;
-    private Event[] scratch; // the gRPC notice's own (empty) copy is timed by these, not by pp_recv's events
     private final List<AutoCloseable> imported = new ArrayList<>();
 
-    /**
-     * IPC on the link to the next rank when {@code sending}, on the link from the previous one when {@code receiving};
-     * the other link, if any, stays on gRPC.
-     */
     IpcLinks(World world, Device device, boolean sending, boolean receiving, long timeoutMillis) {
-        this.world = world;
-        this.device = device;
-        this.sending = sending;
-        this.receiving = receiving;
-        this.timeoutMillis = timeoutMillis;
+        super(world, device, sending, receiving, timeoutMillis);
     }
 
     private static String key(int rank, int microBatch) {
         return "ipc/" + rank + "/" + microBatch;
     }
 
-    /** One run's transport: IPC on the links this rank has them on, {@code grpc} (this run's) for notices and the rest. */
-    Transport open(Transport grpc, int microBatches) {
-        return new Run(grpc, microBatches);
+    @Override
+    String kind() {
+        return "ipc";
     }
 
-    private synchronized void export(int rank, int microBatch, Buffer source, int microBatches) {
+    @Override
+    synchronized Launch prepareSend(int rank, int microBatch, Buffer source, int batch, int rowLength,
+                                    int microBatches) {
         if (outboxes == null) {
             outboxes = new Buffer[microBatches];
             outboxEvents = new Event[microBatches];
-            sendStream = device.createStream("pp_send ipc");
         }
         if (outboxes[microBatch] == null) {
             outboxes[microBatch] = device.allocate(source.type(), source.length());
@@ -84,14 +69,21 @@ final class IpcLinks implements AutoCloseable {
                     + " " + source.type() + " elements; its CUDA IPC outbox holds " + outboxes[microBatch].length() + " "
                     + outboxes[microBatch].type() + " (a world keeps the shapes of its first run)");
         }
+        return device.kernels().copy("pp_send ipc rank " + rank + " mb" + microBatch, source, outboxes[microBatch],
+                batch, rowLength);
     }
 
-    private synchronized void map(int fromRank, int microBatch, int microBatches) {
+    @Override
+    void afterSend(Stream sendStream, int microBatch) {
+        sendStream.record(outboxEvents[microBatch]); // before the notice leaves: the receiver waits for this record
+    }
+
+    @Override
+    synchronized Launch prepareReceive(int toRank, int fromRank, int microBatch, Device receiver, Buffer destination,
+                                       int batch, int rowLength, int microBatches) {
         if (inboxes == null) {
             inboxes = new Buffer[microBatches];
             inboxEvents = new Event[microBatches];
-            scratch = new Event[] {device.createEvent(), device.createEvent()};
-            imported.addAll(Arrays.asList(scratch));
         }
         if (inboxes[microBatch] == null) {
             ByteBuffer v = ByteBuffer.wrap(world.get(key(fromRank, microBatch), timeoutMillis))
@@ -106,9 +98,17 @@ final class IpcLinks implements AutoCloseable {
             inboxEvents[microBatch] = CudaIpc.openEvent(device, event);
             imported.add(inboxEvents[microBatch]);
         }
+        return receiver.kernels().copy("pp_recv rank " + toRank + " mb" + microBatch + " (ipc)", inboxes[microBatch],
+                destination, batch, rowLength);
+    }
+
+    @Override
+    void beforeReceive(Stream copyStream, int microBatch) {
+        copyStream.waitFor(inboxEvents[microBatch]);
     }
 
     /** The receiving side's part of leaving: unmaps what it mapped, so its exporter may free it. */
+    @Override
     synchronized void unmap() {
         for (AutoCloseable c : imported) {
             try {
@@ -124,9 +124,8 @@ final class IpcLinks implements AutoCloseable {
     /** Frees the outboxes: only once every rank left the world (Note [cuda ipc]). */
     @Override
     public synchronized void close() {
-        unmap();
+        super.close(); // unmaps, ends the send stream's work
         if (outboxes != null) {
-            sendStream.close();
             for (int m = 0; m < outboxes.length; m++) {
                 if (outboxes[m] != null) {
                     outboxes[m].close();
@@ -134,81 +133,6 @@ final class IpcLinks implements AutoCloseable {
                 }
             }
             outboxes = null;
-        }
-    }
-
-    /** One run over these links. */
-    private final class Run implements Transport {
-        private final Transport grpc;
-        private final int microBatches;
-        private final Launch[] copyOut; // [micro-batch] hand-off -> outbox, on the send stream
-        private final Launch[] copyIn;  // [micro-batch] inbox -> the receiver's buffer, on its copy stream
-
-        Run(Transport grpc, int microBatches) {
-            this.grpc = grpc;
-            this.microBatches = microBatches;
-            this.copyOut = new Launch[microBatches];
-            this.copyIn = new Launch[microBatches];
-        }
-
-        @Override
-        public void bindSource(int fromRank, int microBatch, Buffer source, int batch, int rowLength) {
-            if (!sending) {
-                grpc.bindSource(fromRank, microBatch, source, batch, rowLength);
-                return;
-            }
-            export(fromRank, microBatch, source, microBatches);
-            copyOut[microBatch] = device.kernels().copy("pp_send ipc rank " + fromRank + " mb" + microBatch, source,
-                    outboxes[microBatch], batch, rowLength);
-            grpc.bindSource(fromRank, microBatch, source, batch, 0); // the notice: no payload
-        }
-
-        @Override
-        public void bindDestination(int toRank, int fromRank, int microBatch, Device receiver, Buffer destination,
-                                    int batch, int rowLength) {
-            if (!receiving) {
-                grpc.bindDestination(toRank, fromRank, microBatch, receiver, destination, batch, rowLength);
-                return;
-            }
-            map(fromRank, microBatch, microBatches);
-            copyIn[microBatch] = receiver.kernels().copy("pp_recv rank " + toRank + " mb" + microBatch + " (ipc)",
-                    inboxes[microBatch], destination, batch, rowLength);
-            grpc.bindDestination(toRank, fromRank, microBatch, receiver, destination, batch, 0);
-        }
-
-        @Override
-        public void send(int fromRank, int toRank, int microBatch, int step, int tokens, Event ready) {
-            if (sending) {
-                sendStream.waitFor(ready);
-                sendStream.launch(copyOut[microBatch], tokens, 0);
-                sendStream.record(outboxEvents[microBatch]); // before the notice leaves: the receiver waits for this record
-            }
-            grpc.send(fromRank, toRank, microBatch, step, tokens, ready);
-        }
-
-        @Override
-        public void receive(int toRank, int microBatch, int step, int tokens, Stream copyStream, Event started,
-                            Event done) throws InterruptedException {
-            if (!receiving) {
-                grpc.receive(toRank, microBatch, step, tokens, copyStream, started, done);
-                return;
-            }
-            grpc.receive(toRank, microBatch, step, tokens, copyStream, scratch[0], scratch[1]); // the notice
-            copyStream.waitFor(inboxEvents[microBatch]);
-            copyStream.record(started);
-            copyStream.launch(copyIn[microBatch], tokens, 0);
-            copyStream.record(done);
-        }
-
-        @Override
-        public String kind(int toRank) {
-            boolean into = toRank == world.contract().rank();
-            return (into ? receiving : sending) ? "ipc" : grpc.kind(toRank);
-        }
-
-        @Override
-        public void close() {
-            grpc.close();
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.ppexec.dist;
 
 import dev.ppexec.cuda.CudaPlatform;
+import dev.ppexec.nccl.Nccl;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -195,7 +196,7 @@ public final class Launcher {
         pumps.add(t);
     }
 
-    /** This JVM's java, its JVM flags and CUDA library settings that matter to a rank, its class path, and ppexec's entry point. */
+    /** This JVM's java, its JVM flags and CUDA and NCCL library settings that matter to a rank, its class path, and ppexec's entry point. */
     private static List<String> javaCommand(List<String> command) {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse(System.getProperty("java.home") + "/bin/java"));
@@ -207,10 +208,10 @@ public final class Launcher {
                 cmd.add(a);
             }
         }
-        for (String key : List.of(CudaPlatform.DRIVER_PROPERTY, CudaPlatform.CUBLAS_PROPERTY)) {
+        for (String key : List.of(CudaPlatform.DRIVER_PROPERTY, CudaPlatform.CUBLAS_PROPERTY, Nccl.LIBRARY_PROPERTY)) {
             String value = System.getProperty(key);
             if (value != null) {
-                cmd.add("-D" + key + "=" + value); // the driver and cuBLAS this JVM was pointed at
+                cmd.add("-D" + key + "=" + value); // the driver, cuBLAS and NCCL this JVM was pointed at
             }
         }
         cmd.add("-cp");

@@ -5,7 +5,6 @@ import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Optional;
 
 /**
  * {@code --transport auto|nccl|ipc|host}: how the hand-offs between two neighbouring rank processes travel.
@@ -13,18 +12,21 @@ import java.util.Optional;
  * <p>Note [transport choice]: every rank publishes where it runs ({@link Facts}: host name, boot id, CUDA or not)
  * in the store; each link (sender, receiver) is then decided by {@link #decide} from the two ends' facts, the same
  * function on both ends, so they agree without another round trip. {@code auto} takes CUDA IPC between CUDA ranks of
- * one host (Note [cuda ipc] in IpcLinks), NCCL between CUDA ranks of different hosts when NCCL loads, and host
- * staging over gRPC otherwise (on the CPU that is the only path). This build has no NCCL: {@code auto} never takes
- * it, and asking for it is bad input.
+ * one host (Note [cuda ipc] in IpcLinks), NCCL between CUDA ranks of different hosts when NCCL loads at both ends
+ * (Note [nccl links] in NcclLinks), and host staging over gRPC otherwise (on the CPU that is the only path).
+ * {@code --transport nccl} is refused, as NCCL itself would refuse it, between two ranks on one GPU.
  */
 public enum TransportChoice {
     auto, nccl, ipc, host;
 
-    /** Where a rank runs: what decides its links. {@code bootId} tells two machines of one host name apart. */
-    public record Facts(String host, String bootId, boolean cuda) {
+    /**
+     * Where a rank runs: what decides its links. {@code bootId} tells two machines of one host name apart;
+     * {@code device} is the rank's CUDA device ({@code cuda:0}), empty on the CPU; {@code nccl} whether NCCL loads.
+     */
+    public record Facts(String host, String bootId, String device, boolean nccl) {
 
-        /** This process's facts. */
-        public static Facts here(boolean cuda) {
+        /** This process's facts, for a rank on {@code device} (empty: the CPU). */
+        public static Facts here(String device, boolean nccl) {
             String host;
             try {
                 host = InetAddress.getLocalHost().getHostName();
@@ -37,16 +39,20 @@ public enum TransportChoice {
             } catch (IOException e) {
                 boot = "unknown";
             }
-            return new Facts(host, boot, cuda);
+            return new Facts(host, boot, device, nccl);
+        }
+
+        boolean cuda() {
+            return !device.isEmpty();
         }
 
         byte[] encode() {
-            return (host + "\n" + bootId + "\n" + cuda).getBytes(StandardCharsets.UTF_8);
+            return (host + "\n" + bootId + "\n" + device + "\n" + nccl).getBytes(StandardCharsets.UTF_8);
         }
 
         static Facts decode(byte[] bytes) {
             String[] f = new String(bytes, StandardCharsets.UTF_8).split("\n", -1);
-            return new Facts(f[0], f[1], Boolean.parseBoolean(f[2]));
+            return new Facts(f[0], f[1], f[2], Boolean.parseBoolean(f[3]));
         }
 
         boolean sameHost(Facts other) {
@@ -58,16 +64,10 @@ public enum TransportChoice {
     public record Decision(TransportChoice transport, String why) {
     }
 
-    /** The check that needs no peer: a transport this build lacks, as one line naming the option, value and what is allowed. */
-    public Optional<String> refusal() {
-        return this == nccl ? Optional.of("--transport nccl: NCCL is not available in this build; allowed: auto, ipc, host")
-                : Optional.empty();
-    }
-
     /**
      * The link between {@code self} and {@code peer} (rank {@code peerRank}); the same answer on both ends.
      *
-     * @throws IllegalArgumentException when {@code --transport ipc} cannot serve this link, in one line
+     * @throws IllegalArgumentException when {@code --transport ipc} or {@code nccl} cannot serve this link, in one line
      */
     public Decision decide(Facts self, Facts peer, int peerRank) {
         if (this == host) {
@@ -84,14 +84,30 @@ public enum TransportChoice {
             }
             return new Decision(ipc, "--transport ipc");
         }
+        if (this == nccl) {
+            String refused = !cuda ? onTheCpu(self, peerRank)
+                    : !peer.nccl() ? "rank " + peerRank + " cannot load NCCL (its own lines say why)"
+                    : sameHost && self.device().equals(peer.device()) ? "rank " + peerRank + " and this rank share "
+                    + self.device() + " of this host, and NCCL refuses two ranks of one communicator on one GPU"
+                    : null;
+            if (refused != null) {
+                throw new IllegalArgumentException("--transport nccl: " + refused + "; allowed: nccl between CUDA ranks "
+                        + "on different GPUs, else --transport auto, ipc or host");
+            }
+            return new Decision(nccl, "--transport nccl");
+        }
         if (!cuda) {
             return new Decision(host, "auto: " + onTheCpu(self, peerRank) + ", which only the gRPC path serves");
         }
         if (sameHost) {
             return new Decision(ipc, "auto: rank " + peerRank + " is on this host, both on CUDA");
         }
-        return new Decision(host, "auto: rank " + peerRank + " is on host " + peer.host()
-                + ", and NCCL is not in this build");
+        String where = "auto: rank " + peerRank + " is on host " + peer.host();
+        if (self.nccl() && peer.nccl()) {
+            return new Decision(nccl, where + ", both on CUDA with NCCL");
+        }
+        return new Decision(host, where + ", and NCCL does not load on " + (self.nccl() ? "rank " + peerRank
+                : peer.nccl() ? "this rank" : "either"));
     }
 
     /** Which end of a link with a CPU rank runs on the CPU, in words. */

@@ -447,6 +447,11 @@ public final class World implements AutoCloseable {
         return transport::open;
     }
 
+    /** This world's gRPC data plane, which device transports send their notices over. */
+    GrpcTransport dataPlane() {
+        return transport;
+    }
+
     /** Calls refused for a missing or wrong world token, by this process's server. */
     public long refusedCalls() {
         return refused.get();

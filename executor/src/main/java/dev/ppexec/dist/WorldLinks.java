@@ -1,12 +1,16 @@
 package dev.ppexec.dist;
 
 import dev.ppexec.backend.Device;
+import dev.ppexec.nccl.Nccl;
 import dev.ppexec.runtime.Transport;
+
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * This rank's two links in the world's ring: to the next rank (its SENDs) and from the previous one (its RECVs),
- * each decided from both ends' published facts (Note [transport choice] in TransportChoice). What CUDA IPC holds
- * outlives the runs: {@link #leaving} before the world is left, {@link #close} after.
+ * each decided from both ends' published facts (Note [transport choice] in TransportChoice). What CUDA IPC and NCCL
+ * hold outlives the runs: {@link #leaving} before the world is left, {@link #close} after.
  */
 public final class WorldLinks implements AutoCloseable {
 
@@ -17,26 +21,27 @@ public final class WorldLinks implements AutoCloseable {
     private final TransportChoice.Decision out;
     private final TransportChoice.Decision in;
     private final World world;
-    private final IpcLinks ipc; // null when neither link is CUDA IPC
+    private final List<DeviceLinks> devices; // CUDA IPC, NCCL: the links each serves
 
     private WorldLinks(World world, int toRank, TransportChoice.Decision out, int fromRank, TransportChoice.Decision in,
-                       IpcLinks ipc) {
+                       List<DeviceLinks> devices) {
         this.world = world;
         this.toRank = toRank;
         this.out = out;
         this.fromRank = fromRank;
         this.in = in;
-        this.ipc = ipc;
+        this.devices = devices;
     }
 
     /**
      * Publishes this rank's facts, reads its neighbours' (each within {@code timeoutMillis}) and decides both links
-     * for the rank's {@code device}.
+     * for the rank's {@code device}; makes the NCCL communicators of the links that take NCCL ({@code nccl}: the
+     * loaded library, null when it does not load here).
      *
      * @throws IllegalArgumentException when the asked transport cannot serve a link, in one line
      */
     public static WorldLinks negotiate(World world, TransportChoice option, TransportChoice.Facts self, Device device,
-                                       long timeoutMillis) {
+                                       Nccl nccl, long timeoutMillis) {
         LaunchContract c = world.contract();
         world.set(FACTS + c.rank(), self.encode());
         int to = (c.rank() + 1) % c.worldSize();
@@ -45,10 +50,21 @@ public final class WorldLinks implements AutoCloseable {
         TransportChoice.Facts previous = TransportChoice.Facts.decode(world.get(FACTS + from, timeoutMillis));
         TransportChoice.Decision out = option.decide(self, next, to);
         TransportChoice.Decision in = option.decide(self, previous, from);
-        boolean ipcOut = out.transport() == TransportChoice.ipc;
-        boolean ipcIn = in.transport() == TransportChoice.ipc;
-        IpcLinks ipc = ipcOut || ipcIn ? new IpcLinks(world, device, ipcOut, ipcIn, timeoutMillis) : null;
-        return new WorldLinks(world, to, out, from, in, ipc);
+        List<DeviceLinks> devices = new ArrayList<>();
+        if (out.transport() == TransportChoice.ipc || in.transport() == TransportChoice.ipc) {
+            devices.add(new IpcLinks(world, device, out.transport() == TransportChoice.ipc,
+                    in.transport() == TransportChoice.ipc, timeoutMillis));
+        }
+        if (out.transport() == TransportChoice.nccl || in.transport() == TransportChoice.nccl) {
+            try {
+                devices.add(new NcclLinks(world, device, nccl, out.transport() == TransportChoice.nccl,
+                        in.transport() == TransportChoice.nccl, timeoutMillis));
+            } catch (RuntimeException e) {
+                DeviceLinks.closeAll(devices);
+                throw new IllegalStateException("rank " + c.rank() + ": NCCL on its links failed: " + e.getMessage(), e);
+            }
+        }
+        return new WorldLinks(world, to, out, from, in, List.copyOf(devices));
     }
 
     /** What each link uses: {@code transport: host to rank 1 and from rank 1 (auto: …)}. */
@@ -61,27 +77,29 @@ public final class WorldLinks implements AutoCloseable {
                 + " from rank " + fromRank + " (" + in.why() + ")";
     }
 
-    /** Transports for the pipeline's runs over these links. */
+    /** Transports for the pipeline's runs over these links: each device transport wraps the one before. */
     public Transport.Factory transports() {
         Transport.Factory grpc = world.transports();
-        if (ipc == null) {
-            return grpc;
-        }
-        return (ranks, microBatches) -> ipc.open(grpc.open(ranks, microBatches), microBatches);
+        return (ranks, microBatches) -> {
+            Transport t = grpc.open(ranks, microBatches);
+            for (DeviceLinks d : devices) {
+                t = d.open(t, world.dataPlane(), microBatches);
+            }
+            return t;
+        };
     }
 
     /** Before leaving the world, once the pipeline is closed: releases what this rank mapped of its neighbour's. */
     public void leaving() {
-        if (ipc != null) {
-            ipc.unmap();
-        }
+        devices.forEach(DeviceLinks::unmap);
     }
 
-    /** After the world was left (every rank released its mappings): frees what this rank exported. */
+    /**
+     * After the world was left (every rank released its mappings): frees what this rank exported and closes its NCCL
+     * communicators.
+     */
     @Override
     public void close() {
-        if (ipc != null) {
-            ipc.close();
-        }
+        DeviceLinks.closeAll(devices);
     }
 }

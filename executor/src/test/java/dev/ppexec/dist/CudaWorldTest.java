@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.ppexec.cli.CliRun;
 import dev.ppexec.cuda.CudaPlatform;
 import dev.ppexec.cuda.StubDriver;
+import dev.ppexec.nccl.Nccl;
+import dev.ppexec.nccl.StubNccl;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
@@ -17,17 +19,21 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Rank processes on CUDA, on the stub driver's emulated device (the project's kernels compiled for the host, its
- * device memory shared between processes for CUDA IPC): {@code launch --nproc 2 -- run --device cuda} picks a device
- * by LOCAL_RANK, passes activations by CUDA IPC ({@code auto} on one host) or by host staging through page-locked
- * memory over gRPC ({@code --transport host}), and gives the CPU backend's tokens either way, in the measured run
- * after a warm-up run (the second run of a world reuses what CUDA IPC exported and mapped in the first).
+ * device memory shared between processes for CUDA IPC) and the stub libnccl (Note [stub wire] in nccl_stub.c):
+ * {@code launch --nproc 2 -- run --device cuda} picks a device by LOCAL_RANK, passes activations by CUDA IPC
+ * ({@code auto} on one host), by NCCL between two devices ({@code --transport nccl}) or by host staging through
+ * page-locked memory over gRPC ({@code --transport host}), and gives the CPU backend's tokens each way, in the measured
+ * run after a warm-up run (the second run of a world reuses what CUDA IPC exported and mapped in the first). Traced,
+ * every transfer is causal on rank 0's clock.
  */
 @Timeout(300)
 class CudaWorldTest {
@@ -35,8 +41,13 @@ class CudaWorldTest {
     static final String[] RUN = {"run", "--model", "tiny", "--requests", "4", "--micro-batches", "2", "--prompt-len",
             "5", "--decode-steps", "6", "--warmup", "1", "--no-progress"};
 
+    /** Long enough on the emulated devices to be killed mid-run. */
+    static final String[] LONG_RUN = {"run", "--model", "tiny", "--requests", "4", "--micro-batches", "2",
+            "--prompt-len", "5", "--decode-steps", "120", "--warmup", "2", "--no-progress"};
+
     @TempDir
     Path dir;
+    private final String token = WorldToken.generate();
 
     private static List<String> requestLines(String out, String prefix) {
         return out.lines().filter(l -> l.startsWith(prefix + "request ")).map(l -> l.substring(prefix.length())).toList();
@@ -47,18 +58,7 @@ class CudaWorldTest {
     }
 
     private Launched launch(int devices, String... options) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
-                "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + StubDriver.library(),
-                "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + StubDriver.cublasLibrary(),
-                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main", "launch", "--nproc", "2", "--"));
-        cmd.addAll(Arrays.asList(RUN));
-        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4"));
-        cmd.addAll(Arrays.asList(options));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out").toFile())
-                .redirectError(dir.resolve("err").toFile());
-        pb.environment().put("PPEXEC_STUB_DEVICES", Integer.toString(devices));
-        Process launcher = pb.start();
+        Process launcher = start(devices, List.of("launch", "--nproc", "2", "--"), RUN, List.of(options), "");
         try {
             assertThat(launcher.waitFor(240, TimeUnit.SECONDS)).as("launch ended").isTrue();
             Launched l = new Launched(Files.readString(dir.resolve("out")), Files.readString(dir.resolve("err")));
@@ -69,6 +69,29 @@ class CudaWorldTest {
         } finally {
             launcher.destroyForcibly();
         }
+    }
+
+    /**
+     * {@code ppexec PREFIX RUN --device cuda --print-tokens 4 OPTIONS} on the stub driver showing {@code devices}
+     * devices and the stub libnccl, its output into {@code out{suffix}} and {@code err{suffix}}.
+     */
+    private Process start(int devices, List<String> prefix, String[] run, List<String> options, String suffix)
+            throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector",
+                "-D" + CudaPlatform.DRIVER_PROPERTY + "=" + StubDriver.library(),
+                "-D" + CudaPlatform.CUBLAS_PROPERTY + "=" + StubDriver.cublasLibrary(),
+                "-D" + Nccl.LIBRARY_PROPERTY + "=" + StubNccl.library(),
+                "-cp", System.getProperty("java.class.path"), "dev.ppexec.cli.Main"));
+        cmd.addAll(prefix);
+        cmd.addAll(Arrays.asList(run));
+        cmd.addAll(List.of("--device", "cuda", "--print-tokens", "4"));
+        cmd.addAll(options);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(dir.resolve("out" + suffix).toFile())
+                .redirectError(dir.resolve("err" + suffix).toFile());
+        pb.environment().put("PPEXEC_STUB_DEVICES", Integer.toString(devices));
+        pb.environment().put(WorldToken.VARIABLE, token); // one world's (launch makes its own for its ranks)
+        return pb.start();
     }
 
     private static List<String> cpuTokens() {
@@ -102,18 +125,147 @@ class CudaWorldTest {
         String kind = rank0.substring(0, rank0.indexOf(' '));
         assertThat(transports(dir.resolve("t.rank0.jsonl"), "pp_send")).as("rank 0's pp_send spans").containsOnly(kind);
         assertThat(transports(dir.resolve("t.rank1.jsonl"), "pp_recv")).as("rank 1's pp_recv spans").containsOnly(kind);
+        assertCausal();
+    }
+
+    @Test
+    void launch_transportNccl_onTwoEmulatedDevices_givesTheCpuTokens_withDeviceTimedCausalTransfers() throws Exception {
+        Launched l = launch(2, "--transport", "nccl", "--trace-file", dir.resolve("t.jsonl").toString());
+        assertThat(deviceLines(l)).satisfiesExactly(
+                line -> assertThat(line).startsWith("[PP 0] device cuda: local rank 0 -> cuda:0 (local rank mod 2 "),
+                line -> assertThat(line).startsWith("[PP 1] device cuda: local rank 1 -> cuda:1 (local rank mod 2 "));
+        assertThat(l.err).contains("[PP 0] transport: nccl to rank 1 and from rank 1 (--transport nccl)")
+                .contains("[PP 1] transport: nccl to rank 0 and from rank 0 (--transport nccl)");
+        assertThat(transports(dir.resolve("t.rank0.jsonl"), "pp_send")).as("rank 0's pp_send spans").containsOnly("nccl");
+        assertThat(transports(dir.resolve("t.rank1.jsonl"), "pp_recv")).as("rank 1's pp_recv spans").containsOnly("nccl");
+        assertCausal();
+    }
+
+    @Test
+    void launch_transportNccl_twoRanksOnOneGpu_exits2OnBothRanks_namingNcclsRule() throws Exception {
+        Process launcher = start(1, List.of("launch", "--nproc", "2", "--"), RUN, List.of("--transport", "nccl"), "");
+        try {
+            assertThat(launcher.waitFor(240, TimeUnit.SECONDS)).as("launch ended").isTrue();
+            String err = Files.readString(dir.resolve("err"));
+            assertThat(launcher.exitValue()).as(err).isEqualTo(2);
+            for (int r = 0; r < 2; r++) {
+                assertThat(err).contains("[PP " + r + "] run: --transport nccl: rank " + (1 - r) + " and this rank "
+                        + "share cuda:0 of this host, and NCCL refuses two ranks of one communicator on one GPU; "
+                        + "allowed: nccl between CUDA ranks on different GPUs, else --transport auto, ipc or host");
+            }
+        } finally {
+            launcher.destroyForcibly();
+        }
+    }
+
+    @Test
+    void transportNccl_peerKilledMidRun_endsTheOtherRank_namingIt() throws Exception {
+        int port = Launcher.freePort();
+        List<Process> ranks = new ArrayList<>();
+        try {
+            for (int r = 0; r < 2; r++) {
+                ranks.add(start(2, List.of(), LONG_RUN, List.of("--transport", "nccl", "--rank",
+                        Integer.toString(r), "--world-size", "2", "--master", "127.0.0.1:" + port,
+                        "--rendezvous-timeout", "60"), Integer.toString(r)));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!read(dir.resolve("err0")).contains("transport: nccl") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(read(dir.resolve("err0"))).contains("transport: nccl to rank 1");
+            Thread.sleep(1_000); // into the runs
+            long killed = System.nanoTime();
+            ranks.get(1).destroyForcibly();
+            assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
+            long endedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            System.out.printf("nccl: rank 1 killed, rank 0 ended in %d ms%n", endedMillis);
+            assertThat(ranks.get(0).exitValue()).as(read(dir.resolve("err0"))).isEqualTo(1);
+            assertThat(read(dir.resolve("err0")).lines().filter(l -> l.startsWith("run: ")).toList()).singleElement()
+                    .asString().startsWith("run: error: rank 0 stopped: ").contains("rank 1 went away");
+            assertThat(endedMillis).as("a bounded end, no hang").isLessThan(30_000);
+        } finally {
+            ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /**
+     * Note [device-timed transfers] in DeviceLinks: each of rank 0's pp_send spans starts no earlier than the launch
+     * of the forward that produced it (its run_batch_cpu), and each of rank 1's pp_recv spans ends no earlier than
+     * the matching pp_send started, within rank 1's clock uncertainty (both files are on rank 0's clock).
+     */
+    private void assertCausal() throws IOException {
+        Map<String, JsonNode> launches = byBatch(dir.resolve("t.rank0.jsonl"), "run_batch_cpu");
+        Map<String, JsonNode> sends = byBatch(dir.resolve("t.rank0.jsonl"), "pp_send");
+        Map<String, JsonNode> receives = byBatch(dir.resolve("t.rank1.jsonl"), "pp_recv");
+        long rttNanos = resourceLong(dir.resolve("t.rank1.jsonl"), "ppexec.clock_rtt_ns");
+        assertThat(sends).isNotEmpty();
+        assertThat(receives.keySet()).as("a pp_recv per pp_send").isEqualTo(sends.keySet());
+        sends.forEach((batch, send) -> {
+            assertThat(nanos(send, "startTimeUnixNano")).as("pp_send %s after its forward's launch", batch)
+                    .isGreaterThanOrEqualTo(nanos(launches.get(batch), "startTimeUnixNano"));
+            assertThat(nanos(send, "endTimeUnixNano")).isGreaterThanOrEqualTo(nanos(send, "startTimeUnixNano"));
+            assertThat(nanos(receives.get(batch), "endTimeUnixNano") + rttNanos).as("pp_recv %s ends after its send began", batch)
+                    .isGreaterThanOrEqualTo(nanos(send, "startTimeUnixNano"));
+        });
+    }
+
+    private static long nanos(JsonNode span, String field) {
+        return Long.parseLong(span.get(field).asText());
+    }
+
+    /** The spans named {@code name} in an OTLP-JSON lines file, by {@code "mb/step"} (the first of each). */
+    private static Map<String, JsonNode> byBatch(Path file, String name) throws IOException {
+        Map<String, JsonNode> out = new HashMap<>();
+        for (JsonNode span : spans(file)) {
+            if (span.get("name").asText().equals(name)) {
+                out.putIfAbsent(attribute(span, "pp_mb_id") + "/" + attribute(span, "step"), span);
+            }
+        }
+        return out;
+    }
+
+    private static String attribute(JsonNode span, String key) {
+        return span.get("attributes").valueStream().filter(a -> a.get("key").asText().equals(key))
+                .map(a -> a.get("value").elements().next().asText()).findFirst().orElse("(none)");
+    }
+
+    private static long resourceLong(Path file, String key) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        for (String line : Files.readAllLines(file)) {
+            for (JsonNode rs : json.readTree(line).get("resourceSpans")) {
+                for (JsonNode a : rs.get("resource").get("attributes")) {
+                    if (a.get("key").asText().equals(key)) {
+                        return Long.parseLong(a.get("value").elements().next().asText());
+                    }
+                }
+            }
+        }
+        throw new AssertionError(key + " not in " + file);
+    }
+
+    private static List<JsonNode> spans(Path file) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<JsonNode> spans = new ArrayList<>();
+        for (String line : Files.readAllLines(file)) {
+            json.readTree(line).findValues("spans").forEach(a -> a.forEach(spans::add));
+        }
+        return spans;
     }
 
     /** The {@code transport} attribute of every span named {@code name} in an OTLP-JSON lines file (one per span). */
     private static List<String> transports(Path file, String name) throws IOException {
         List<String> kinds = new ArrayList<>();
-        ObjectMapper json = new ObjectMapper();
-        for (String line : Files.readAllLines(file)) {
-            for (JsonNode span : json.readTree(line).findValues("spans").stream().flatMap(a -> a.valueStream()).toList()) {
-                if (span.get("name").asText().equals(name)) {
-                    kinds.add(span.get("attributes").valueStream().filter(a -> a.get("key").asText().equals("transport"))
-                            .map(a -> a.at("/value/stringValue").asText()).findFirst().orElse("(none)"));
-                }
+        for (JsonNode span : spans(file)) {
+            if (span.get("name").asText().equals(name)) {
+                kinds.add(attribute(span, "transport"));
             }
         }
         assertThat(kinds).as("%s spans in %s", name, file).isNotEmpty();

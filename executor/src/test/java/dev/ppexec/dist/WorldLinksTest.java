@@ -71,7 +71,7 @@ class WorldLinksTest {
                 try (CpuDevice cpu = new CpuDevice();
                      World w = World.join(c, WorldTest.TOKEN, 20_000, 2, WorldTest.config(42))) {
                     WorldLinks links = WorldLinks.negotiate(w, TransportChoice.auto,
-                            TransportChoice.Facts.here(false), cpu, 20_000);
+                            TransportChoice.Facts.here("", false), cpu, null, 20_000);
                     try (links; Pipeline p = Pipeline.builder().model(TINY).split("2,2").microBatches(2)
                             .devices(List.of(cpu)).process(c.rank(), links.transports()).build()) {
                         ForwardSpan span = new ForwardSpan();

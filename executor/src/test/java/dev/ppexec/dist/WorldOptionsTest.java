@@ -1,6 +1,7 @@
 package dev.ppexec.dist;
 
 import dev.ppexec.cli.CliRun;
+import dev.ppexec.nccl.Nccl;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -33,7 +34,7 @@ class WorldOptionsTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', textBlock = """
-            --transport nccl             | run: --transport nccl: NCCL is not available in this build; allowed: auto, ipc, host
+            --device cpu --transport nccl | run: --transport nccl with --device cpu: NCCL moves device memory; allowed: --device cuda or auto with nccl, or --transport auto or host
             --device cpu --transport ipc | run: --transport ipc with --device cpu: CUDA IPC moves device memory; allowed: --device cuda or auto with ipc, or --transport auto or host
             --transport tcp              | run: Invalid value for option '--transport': expected one of [auto, nccl, ipc, host] (case-sensitive) but was 'tcp'
             --stages 4                   | run: --stages 4 makes 4 stages in a world of 2 ranks (from options); allowed: one stage per rank, 2 stages
@@ -46,6 +47,26 @@ class WorldOptionsTest {
         CliRun r = run(option.split(" "));
         assertThat(r.status()).isEqualTo(2);
         assertThat(r.err().lines().toList()).singleElement().asString().startsWith(expected);
+    }
+
+    @Test
+    void transportNccl_withoutALoadableLibrary_exits2_namingTheFileAndHowToNameAnother() {
+        String missing = Path.of("no-such-dir", "libnccl-missing.so").toAbsolutePath().toString();
+        String before = System.setProperty(Nccl.LIBRARY_PROPERTY, missing);
+        try {
+            CliRun r = run("--transport", "nccl");
+            assertThat(r.status()).isEqualTo(2);
+            assertThat(r.err().lines().toList()).singleElement().asString()
+                    .startsWith("run: --transport nccl: NCCL is not loadable from " + missing + " (")
+                    .endsWith("name the file with -Dppexec.nccl.library=FILE or PPEXEC_NCCL_LIBRARY=FILE; allowed: "
+                            + "--transport auto, ipc or host without it");
+        } finally {
+            if (before == null) {
+                System.clearProperty(Nccl.LIBRARY_PROPERTY);
+            } else {
+                System.setProperty(Nccl.LIBRARY_PROPERTY, before);
+            }
+        }
     }
 
     @Test

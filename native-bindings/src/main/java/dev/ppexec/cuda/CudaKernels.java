@@ -20,10 +20,9 @@ import java.util.Map;
 final class CudaKernels implements Kernels {
 
     /** Every kernel the backend looks up in the fatbin (a test checks the fatbin has them all). */
-    static final List<String> FUNCTIONS = List.of("ppexec_embed", "ppexec_rmsnorm", "ppexec_rope", "ppexec_kv_append",
-            "ppexec_attention", "ppexec_silu_mul", "ppexec_add", "ppexec_gather_last", "ppexec_argmax",
-            "ppexec_matmul", "ppexec_set_step", "ppexec_norm_matmul", "ppexec_matmul_add", "ppexec_norm_gate_up",
-            "ppexec_silu_gate", "ppexec_rope_kv_append", "ppexec_attention_step");
+    static final List<String> FUNCTIONS = List.of("ppexec_embed", "ppexec_rmsnorm", "ppexec_gather_last",
+            "ppexec_argmax", "ppexec_matmul", "ppexec_set_step", "ppexec_norm_matmul", "ppexec_matmul_add",
+            "ppexec_norm_gate_up", "ppexec_silu_gate", "ppexec_rope_kv_append", "ppexec_attention_step");
 
     /**
      * The most rows a fused product runs with the decode kernels (GEMV_ROWS in fused.cu): matmulAdd runs a GEMM on
@@ -135,13 +134,11 @@ final class CudaKernels implements Kernels {
 
     @Override
     public Launch rmsnorm(String label, Buffer xBuf, Buffer weightBuf, Buffer outBuf, int batch, int dim, float eps) {
-        return rmsnorm(named("rmsnorm", label), floats(xBuf, "x"), floats(weightBuf, "weight"), floats(outBuf, "out"),
-                batch, dim, eps);
-    }
-
-    private KernelLaunch rmsnorm(String name, CudaBuffer x, CudaBuffer w, CudaBuffer out, int batch, int dim, float eps) {
+        CudaBuffer x = floats(xBuf, "x");
+        CudaBuffer w = floats(weightBuf, "weight");
+        CudaBuffer out = floats(outBuf, "out");
         // ppexec_rmsnorm(x, weight, out, dim, eps)
-        KernelLaunch k = new KernelLaunch(name, function("ppexec_rmsnorm"), 5, batch,
+        KernelLaunch k = new KernelLaunch(named("rmsnorm", label), function("ppexec_rmsnorm"), 5, batch,
                 min(rowsIn(x, dim), rowsIn(out, dim)), BLOCK, 1, 0) {
             @Override
             void prepare(int tokens, int startPos) {
@@ -189,51 +186,6 @@ final class CudaKernels implements Kernels {
         return k;
     }
 
-    @Override
-    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
-        CudaBuffer x = floats(xBuf, "x");
-        long pairsPerRow = (long) heads * (headDim / 2);
-        // ppexec_rope(x, rows, tokens, startPos, heads, headDim, theta): angles computed on the device, no table
-        KernelLaunch k = new KernelLaunch(named("rope", label), function("ppexec_rope"), 7, batch,
-                rowsIn(x, (long) heads * headDim), BLOCK, 1, 0) {
-            @Override
-            void prepare(int tokens, int startPos) {
-                if (startPos + tokens > positions) {
-                    throw new IllegalArgumentException("rope past its table: positions up to " + (startPos + tokens)
-                            + " but the stage was built for " + positions);
-                }
-                int rows = batch * tokens;
-                params.setInt(1, rows).setInt(2, tokens).setInt(3, startPos);
-                gridX = blocks(rows * pairsPerRow, BLOCK);
-            }
-        };
-        k.params.setPointer(0, x.pointer()).setInt(4, heads).setInt(5, headDim).setDouble(6, theta);
-        return k;
-    }
-
-    @Override
-    public Launch kvAppend(String label, Buffer kBuf, Buffer vBuf, Buffer kCacheBuf, Buffer vCacheBuf, int batch, int dim,
-                           int capacity) {
-        CudaBuffer k = floats(kBuf, "k");
-        CudaBuffer v = floats(vBuf, "v");
-        CudaBuffer kc = floats(kCacheBuf, "kCache");
-        CudaBuffer vc = floats(vCacheBuf, "vCache");
-        requireCache(kc, vc, batch, capacity, dim);
-        // ppexec_kv_append(k, v, kCache, vCache, tokens, startPos, dim, capacity)
-        KernelLaunch launch = new KernelLaunch(named("kv_append", label), function("ppexec_kv_append"), 8, batch,
-                min(rowsIn(k, dim), rowsIn(v, dim)), BLOCK, 1, 0) {
-            @Override
-            void prepare(int tokens, int startPos) {
-                requireCapacity(startPos, tokens, capacity);
-                params.setInt(4, tokens).setInt(5, startPos);
-                gridX = batch * tokens;
-            }
-        };
-        launch.params.setPointer(0, k.pointer()).setPointer(1, v.pointer()).setPointer(2, kc.pointer())
-                .setPointer(3, vc.pointer()).setInt(6, dim).setInt(7, capacity);
-        return launch;
-    }
-
     private static void requireCache(CudaBuffer kc, CudaBuffer vc, int batch, int capacity, int dim) {
         long needed = (long) batch * capacity * dim;
         if (kc.length() < needed || vc.length() < needed) {
@@ -250,24 +202,9 @@ final class CudaKernels implements Kernels {
     }
 
     @Override
-    public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer outBuf, int batch,
-                            int heads, int headDim, int capacity) {
-        // ppexec_attention(q, kCache, vCache, out, tokens, startPos, heads, headDim, capacity, scale)
-        return attention(named("attention", label), "ppexec_attention", qBuf, kCacheBuf, vCacheBuf, null, outBuf, batch,
-                heads, headDim, capacity);
-    }
-
-    @Override
     public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer stepBuf, Buffer outBuf,
                             int batch, int heads, int headDim, int capacity) {
-        // ppexec_attention_step(q, kCache, vCache, out, step, tokens, heads, headDim, capacity, scale)
-        return attention(named("attention", label), "ppexec_attention_step", qBuf, kCacheBuf, vCacheBuf,
-                step(stepBuf), outBuf, batch, heads, headDim, capacity);
-    }
-
-    /** Both attention kernels: arguments 4 and 5 are (tokens, startPos), or (step, tokens) when {@code step} is given. */
-    private Launch attention(String name, String kernel, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf,
-                             CudaBuffer step, Buffer outBuf, int batch, int heads, int headDim, int capacity) {
+        CudaBuffer step = step(stepBuf);
         CudaBuffer q = floats(qBuf, "q");
         CudaBuffer kc = floats(kCacheBuf, "kCache");
         CudaBuffer vc = floats(vCacheBuf, "vCache");
@@ -280,53 +217,20 @@ final class CudaKernels implements Kernels {
                     + " bytes of shared memory; allowed: at most " + MAX_SHARED_BYTES + " (fewer positions)");
         }
         float scale = (float) (1.0 / Math.sqrt(headDim));
-        KernelLaunch k = new KernelLaunch(name, function(kernel), 10, batch, min(rowsIn(q, dim), rowsIn(out, dim)),
-                ATTENTION_BLOCK, 1, (int) shared) {
+        // ppexec_attention_step(q, kCache, vCache, out, step, tokens, heads, headDim, capacity, scale)
+        KernelLaunch k = new KernelLaunch(named("attention", label), function("ppexec_attention_step"), 10, batch,
+                min(rowsIn(q, dim), rowsIn(out, dim)), ATTENTION_BLOCK, 1, (int) shared) {
             @Override
             void prepare(int tokens, int startPos) {
                 requireCapacity(startPos, tokens, capacity);
-                params.setInt(step == null ? 4 : 5, tokens);
-                if (step == null) {
-                    params.setInt(5, startPos);
-                }
+                params.setInt(5, tokens);
                 gridX = batch * tokens;
                 gridY = heads;
             }
         };
         k.params.setPointer(0, q.pointer()).setPointer(1, kc.pointer()).setPointer(2, vc.pointer())
-                .setPointer(3, out.pointer()).setInt(6, heads).setInt(7, headDim).setInt(8, capacity)
-                .setFloat(9, scale);
-        if (step != null) {
-            k.params.setPointer(4, step.pointer());
-        }
-        return k;
-    }
-
-    @Override
-    public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
-        CudaBuffer a = floats(aBuf, "a");
-        CudaBuffer b = floats(bBuf, "b");
-        return elementwise(named("silu_mul", label), "ppexec_silu_mul", a, b, batch, n);
-    }
-
-    @Override
-    public Launch add(String label, Buffer xBuf, Buffer deltaBuf, int batch, int dim) {
-        CudaBuffer x = floats(xBuf, "x");
-        CudaBuffer d = floats(deltaBuf, "delta");
-        return elementwise(named("add", label), "ppexec_add", x, d, batch, dim);
-    }
-
-    /** {@code kernel(a, b, count)} over {@code rows · n} elements. */
-    private Launch elementwise(String name, String kernel, CudaBuffer a, CudaBuffer b, int batch, int n) {
-        KernelLaunch k = new KernelLaunch(name, function(kernel), 3, batch, min(rowsIn(a, n), rowsIn(b, n)), BLOCK, 1, 0) {
-            @Override
-            void prepare(int tokens, int startPos) {
-                long count = (long) batch * tokens * n;
-                params.setLong(2, count);
-                gridX = blocks(count, BLOCK);
-            }
-        };
-        k.params.setPointer(0, a.pointer()).setPointer(1, b.pointer());
+                .setPointer(3, out.pointer()).setPointer(4, step.pointer()).setInt(6, heads).setInt(7, headDim)
+                .setInt(8, capacity).setFloat(9, scale);
         return k;
     }
 
@@ -528,8 +432,8 @@ final class CudaKernels implements Kernels {
         }
         int dim = heads * headDim;
         requireCache(kc, vc, batch, capacity, dim);
-        // ppexec_rope_kv_append(qkv, q, kCache, vCache, step, tokens, heads, headDim, capacity, theta): angles on the
-        // device, as ppexec_rope computes them
+        // ppexec_rope_kv_append(qkv, q, kCache, vCache, step, tokens, heads, headDim, capacity, theta): angles computed
+        // on the device (rope_angle in common.cuh), no table
         KernelLaunch k = new KernelLaunch(named("rope_kv_append", label), function("ppexec_rope_kv_append"), 10, batch,
                 min(rowsIn(qkv, 3L * dim), rowsIn(q, dim)), BLOCK, 1, 0) {
             @Override

@@ -108,49 +108,63 @@ class CudaStubTest {
     void kernelArguments_reachTheKernel_pointersIntsLongsAndDoubles() {
         Kernels k = device.kernels();
         Stream s = device.createStream("test");
-        int batch = 3, tokens = 2, n = 100;
-        float[] x = new float[batch * tokens * n];
-        float[] d = new float[x.length];
-        for (int j = 0; j < x.length; j++) {
-            x[j] = j;
-            d[j] = 0.5f * j;
+        int batch = 3, tokens = 2, n = 100, rows = batch * tokens;
+        float[] upGate = new float[rows * 2 * n];
+        for (int j = 0; j < upGate.length; j++) {
+            upGate[j] = (float) Math.sin(j + 1.0);
         }
-        Buffer xb = device.upload(x);
-        s.launch(k.add("t", xb, device.upload(d), batch, n), tokens, 0);
+        // silu_gate(upGate, out, int n, long count)
+        Buffer gate = device.allocate(Buffer.Type.FLOAT32, rows * n);
+        s.launch(k.siluGate("t", device.upload(upGate), gate, batch, n), tokens, 0);
         s.synchronize();
         assertThat(StubDriver.counter("last_grid_x")).as("ceil(600 / 256) blocks").isEqualTo(3);
-        float[] sum = new float[x.length];
-        device.download(xb, sum);
-        for (int j = 0; j < x.length; j++) {
-            assertThat(sum[j]).as("x[%d]", j).isEqualTo(1.5f * j);
-        }
+        float[] gated = new float[rows * n];
+        device.download(gate, gated);
 
         float[] table = {0, 0, 1, 1, 2, 2, 3, 3};  // [vocab 4, dim 2]
         Buffer ids = device.upload(new int[] {3, 1, 0, 2});
         Buffer out = device.allocate(Buffer.Type.FLOAT32, 8);
         s.launch(k.embed("e", ids, device.upload(table), out, 2, 2), 2, 0);
-        float[] rows = new float[8];
-        device.download(out, rows);
-        assertThat(rows).containsExactly(3, 3, 1, 1, 0, 0, 2, 2);
+        float[] embedded = new float[8];
+        device.download(out, embedded);
+        assertThat(embedded).containsExactly(3, 3, 1, 1, 0, 0, 2, 2);
 
-        // RoPE with a double argument, against the CPU backend's RoPE.
-        int heads = 2, headDim = 4;
-        float[] q = new float[batch * tokens * heads * headDim];
-        for (int j = 0; j < q.length; j++) {
-            q[j] = (float) Math.sin(j + 1.0);
+        // RoPE of q and k with a double argument (theta), at the position of a step buffer.
+        int heads = 2, headDim = 4, dim = heads * headDim, capacity = 7 + tokens;
+        float[] qkv = new float[rows * 3 * dim];
+        for (int j = 0; j < qkv.length; j++) {
+            qkv[j] = (float) Math.cos(j + 1.0);
         }
-        Buffer qb = device.upload(q);
-        s.launch(k.rope("q", qb, batch, heads, headDim, 500.0, 7 + tokens), tokens, 7);
-        float[] rotated = new float[q.length];
-        device.download(qb, rotated);
+        Buffer step = device.allocate(Buffer.Type.INT32, 2);
+        Buffer q = device.allocate(Buffer.Type.FLOAT32, rows * dim);
+        Buffer cache = device.allocate(Buffer.Type.FLOAT32, batch * capacity * dim);
+        s.launch(k.setStep("step", step), tokens, 7);
+        s.launch(k.ropeKvAppend("kv", device.upload(qkv), q, cache, cache, step, batch, heads, headDim, 500.0,
+                capacity), tokens, 7);
+        float[] rotated = new float[rows * dim];
+        device.download(q, rotated);
+
         try (CpuDevice cpu = new CpuDevice()) {
-            Buffer cq = cpu.upload(q);
+            Kernels c = cpu.kernels();
             Stream cs = cpu.createStream("ref");
-            cs.launch(cpu.kernels().rope("q", cq, batch, heads, headDim, 500.0, 7 + tokens), tokens, 7);
-            float[] expected = new float[q.length];
-            cpu.download(cq, expected);
-            for (int j = 0; j < q.length; j++) {
-                assertThat(rotated[j]).as("rope[%d] (tolerance 1e-6)", j).isCloseTo(expected[j], within(1e-6f));
+            Buffer cGate = cpu.allocate(Buffer.Type.FLOAT32, rows * n);
+            Buffer cStep = cpu.allocate(Buffer.Type.INT32, 2);
+            Buffer cq = cpu.allocate(Buffer.Type.FLOAT32, rows * dim);
+            Buffer cCache = cpu.allocate(Buffer.Type.FLOAT32, batch * capacity * dim);
+            cs.launch(c.siluGate("t", cpu.upload(upGate), cGate, batch, n), tokens, 0);
+            cs.launch(c.setStep("step", cStep), tokens, 7);
+            cs.launch(c.ropeKvAppend("kv", cpu.upload(qkv), cq, cCache, cCache, cStep, batch, heads, headDim, 500.0,
+                    capacity), tokens, 7);
+            cs.synchronize();
+            float[] expectedGate = new float[rows * n];
+            float[] expectedQ = new float[rows * dim];
+            cpu.download(cGate, expectedGate);
+            cpu.download(cq, expectedQ);
+            for (int j = 0; j < expectedGate.length; j++) {
+                assertThat(gated[j]).as("silu_gate[%d] (tolerance 1e-6)", j).isCloseTo(expectedGate[j], within(1e-6f));
+            }
+            for (int j = 0; j < expectedQ.length; j++) {
+                assertThat(rotated[j]).as("rope of q[%d] (tolerance 1e-6)", j).isCloseTo(expectedQ[j], within(1e-6f));
             }
         }
     }
@@ -178,16 +192,16 @@ class CudaStubTest {
         List<StreamFailure> failures = new CopyOnWriteArrayList<>();
         device.onFailure(failures::add);
         Stream s = device.createStream("PP0 compute");
-        Buffer x = device.allocate(Buffer.Type.FLOAT32, 4);
-        var add = device.kernels().add("layers.0.mlp_residual", x, device.allocate(Buffer.Type.FLOAT32, 4), 1, 4);
+        Buffer upGate = device.allocate(Buffer.Type.FLOAT32, 8);
+        var silu = device.kernels().siluGate("layers.0.silu", upGate, device.allocate(Buffer.Type.FLOAT32, 4), 1, 4);
         long before = StubDriver.counter("launches");
         StubDriver.failNext("cuLaunchKernel", 719);
-        s.launch(add, 1, 0);
-        s.launch(add, 1, 0);
+        s.launch(silu, 1, 0);
+        s.launch(silu, 1, 0);
         assertThat(StubDriver.counter("launches")).as("the failed launch and the skipped one ran nothing").isEqualTo(before);
         assertThat(failures).hasSize(1);
         assertThat(failures.getFirst().stream()).isSameAs(s);
-        assertThat(failures.getFirst().launch()).isEqualTo("add layers.0.mlp_residual");
+        assertThat(failures.getFirst().launch()).isEqualTo("silu_gate layers.0.silu");
         assertThat(failures.getFirst().cause()).hasMessage(
                 "cuLaunchKernel failed: CUDA_ERROR_LAUNCH_FAILED (unspecified launch failure)");
         Event e = device.createEvent();
@@ -202,9 +216,11 @@ class CudaStubTest {
         List<StreamFailure> failures = new CopyOnWriteArrayList<>();
         device.onFailure(failures::add);
         Stream s = device.createStream("c");
-        Buffer k = device.allocate(Buffer.Type.FLOAT32, 8);
+        Buffer qkv = device.allocate(Buffer.Type.FLOAT32, 2 * 3 * 4);
+        Buffer q = device.allocate(Buffer.Type.FLOAT32, 2 * 4);
         Buffer cache = device.allocate(Buffer.Type.FLOAT32, 2 * 3 * 4);
-        s.launch(device.kernels().kvAppend("kv", k, k, cache, cache, 2, 4, 3), 1, 3);
+        Buffer step = device.allocate(Buffer.Type.INT32, 2);
+        s.launch(device.kernels().ropeKvAppend("kv", qkv, q, cache, cache, step, 2, 1, 4, 10000.0, 3), 1, 3);
         assertThat(failures).singleElement().satisfies(f -> assertThat(f.cause())
                 .hasMessage("KV cache overflow: positions up to 4 but capacity is 3"));
     }
@@ -244,17 +260,18 @@ class CudaStubTest {
     void everyThread_makesTheContextCurrentBeforeCallingTheDriver() throws Exception {
         Stream s = device.createStream("s");
         Buffer x = device.upload(new float[] {1, 2});
-        var add = device.kernels().add("t", x, x, 1, 2);
+        Buffer last = device.allocate(Buffer.Type.FLOAT32, 2);
+        var gather = device.kernels().gatherLast("t", x, last, 1, 2);
         long binds = StubDriver.counter("set_current");
         Thread t = Thread.ofPlatform().start(() -> {
-            s.launch(add, 1, 0);
+            s.launch(gather, 1, 0);
             s.synchronize();
         });
         t.join();
         assertThat(StubDriver.counter("set_current")).as("the new thread set the context once").isEqualTo(binds + 1);
         float[] out = new float[2];
-        device.download(x, out);
-        assertThat(out).as("the stub refuses a launch without a current context").containsExactly(2, 4);
+        device.download(last, out);
+        assertThat(out).as("the stub refuses a launch without a current context").containsExactly(1, 2);
     }
 
     @Test

@@ -6,7 +6,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 import java.time.Duration;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -20,7 +24,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  * The NCCL bindings against a stub libnccl built with gcc ({@link StubNccl}): how the library is found, the unique
  * id and config passed to ncclCommInitRankConfig, the deadline on a communicator that never forms, the shapes of the
  * grouped transfers, the watchdog turning an asynchronous error into an exception naming the peers, and the order
- * finalize, destroy, abort on close.
+ * finalize, destroy, abort on close. The call-shape tests use made-up device addresses, so the stub only logs their
+ * transfers ({@code wire} 0); the wire tests move floats between two communicators over the stub's sockets (Note
+ * [stub wire] in nccl_stub.c), and see a peer that went away as an asynchronous error naming it.
  */
 @Timeout(60)
 class NcclStubTest {
@@ -36,6 +42,7 @@ class NcclStubTest {
     void open() {
         nccl = Nccl.open(StubNccl.library().toString());
         StubNccl.reset();
+        StubNccl.set("wire", 0);
     }
 
     @AfterEach
@@ -91,14 +98,11 @@ class NcclStubTest {
     void versionAndUniqueId_comeFromTheLibrary() {
         assertThat(nccl.version()).isEqualTo(22803);
         assertThat(nccl.describe()).isEqualTo("NCCL 2.28.3 (" + StubNccl.library() + ")");
-        byte[] expected = new byte[NcclUniqueId.BYTES];
-        for (int i = 0; i < expected.length; i++) {
-            expected[i] = (byte) (i * 7 + 1);
-        }
         NcclUniqueId id = nccl.uniqueId();
-        assertThat(id.bytes()).isEqualTo(expected);
-        assertThat(id).isEqualTo(NcclUniqueId.of(expected)).hasSameHashCodeAs(NcclUniqueId.of(expected));
-        assertThat(id.toString()).isEqualTo("NcclUniqueId[01080f161d242b32…]");
+        assertThat(id).as("16 random bytes each time").isNotEqualTo(nccl.uniqueId());
+        byte[] bytes = id.bytes();
+        assertThat(NcclUniqueId.of(bytes)).isEqualTo(id).hasSameHashCodeAs(id);
+        assertThat(id.toString()).isEqualTo("NcclUniqueId[" + HexFormat.of().formatHex(bytes, 0, 8) + "…]");
         assertThatThrownBy(() -> NcclUniqueId.of(new byte[127]))
                 .hasMessage("an NCCL unique id has 128 bytes, not 127");
     }
@@ -319,5 +323,60 @@ class NcclStubTest {
                 .isInstanceOf(NcclException.class)
                 .hasMessage("rank 0 of 2: ncclCommFinalize did not finish within 200 ms; the communicator is aborted");
         assertThat(logFrom("ncclCommFinalize")).containsExactly("ncclCommFinalize rank=0", "ncclCommAbort rank=0");
+    }
+
+    @Test
+    void wire_sendOnOneCommunicator_arrivesInTheOtherRanksReceive_inOrder() {
+        StubNccl.set("wire", 1);
+        NcclUniqueId id = nccl.uniqueId();
+        NcclCommunicator rank0 = nccl.initRank(id, 0, 2, TIMEOUT, WATCHDOG);
+        opened.add(rank0);
+        NcclCommunicator rank1 = nccl.initRank(id, 1, 2, TIMEOUT, WATCHDOG);
+        opened.add(rank1);
+        try (Arena arena = Arena.ofConfined()) {
+            int count = 1000;
+            MemorySegment first = arena.allocate(ValueLayout.JAVA_FLOAT, count);
+            MemorySegment second = arena.allocate(ValueLayout.JAVA_FLOAT, count);
+            MemorySegment in = arena.allocate(ValueLayout.JAVA_FLOAT, count);
+            for (int i = 0; i < count; i++) {
+                first.setAtIndex(ValueLayout.JAVA_FLOAT, i, i + 0.5f);
+                second.setAtIndex(ValueLayout.JAVA_FLOAT, i, -i);
+            }
+            rank0.send(first.address(), count, 1, STREAM);
+            rank0.send(second.address(), count, 1, STREAM);
+            rank1.recv(in.address(), count, 0, STREAM);
+            assertThat(in.toArray(ValueLayout.JAVA_FLOAT)).isEqualTo(first.toArray(ValueLayout.JAVA_FLOAT));
+            rank1.recv(in.address(), count, 0, STREAM);
+            assertThat(in.toArray(ValueLayout.JAVA_FLOAT)).isEqualTo(second.toArray(ValueLayout.JAVA_FLOAT));
+        }
+        assertThat(rank0.failure()).isEmpty();
+        assertThat(rank1.failure()).isEmpty();
+    }
+
+    @Test
+    @Timeout(20)
+    void wire_receiveWhoseSenderWentAway_isAnAsyncErrorNamingThePeer() throws Exception {
+        StubNccl.set("wire", 1);
+        NcclUniqueId id = nccl.uniqueId();
+        NcclCommunicator rank0 = nccl.initRank(id, 0, 2, Duration.ofSeconds(600), WATCHDOG);
+        opened.add(rank0);
+        NcclCommunicator rank1 = nccl.initRank(id, 1, 2, TIMEOUT, WATCHDOG);
+        opened.add(rank1);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buffer = arena.allocate(ValueLayout.JAVA_FLOAT, 16);
+            rank1.send(buffer.address(), 16, 0, STREAM);
+            rank0.recv(buffer.address(), 16, 1, STREAM); // connected: rank 1 is known to rank 0 now
+            CompletableFuture<NcclException> seen = new CompletableFuture<>();
+            rank0.onFailure(seen::complete);
+            Thread.ofPlatform().start(rank1::close); // its sockets close with it, as a dying process's do
+            assertThatThrownBy(() -> rank0.recv(buffer.address(), 16, 1, STREAM))
+                    .as("the waiting receive ends with the error instead of its 600 s")
+                    .isInstanceOf(NcclException.class)
+                    .hasMessageContaining("ncclRemoteError")
+                    .hasMessageContaining("stub: rank 1's connection to rank 0 closed")
+                    .as("the peer named: by the waiting call (receive … from rank 1) or by the watchdog (peer rank 1)")
+                    .hasMessageMatching("(?s).*(receive 16 floats from rank 1|peer rank 1 ).*")
+                    .isSameAs(seen.get(10, TimeUnit.SECONDS));
+        }
     }
 }

@@ -127,28 +127,6 @@ public final class CpuKernels implements Kernels {
         };
     }
 
-    @Override
-    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
-        float[] x = floats(xBuf, "x");
-        int dim = heads * headDim;
-        RopeTable table = ropeTables.computeIfAbsent(new RopeKey(headDim, theta, positions), RopeTable::new);
-        return new Kernel(named("rope", label)) {
-            @Override
-            void compute(int tokens, int startPos) {
-                if (startPos + tokens > positions) {
-                    throw new IllegalArgumentException("rope past its table: positions up to " + (startPos + tokens)
-                            + " but the stage was built for " + positions);
-                }
-                for (int b = 0; b < batch; b++) {
-                    for (int t = 0; t < tokens; t++) {
-                        int row = (b * tokens + t) * dim;
-                        table.rotate(x, row, x, row, startPos + t, heads);
-                    }
-                }
-            }
-        };
-    }
-
     private record RopeKey(int headDim, double theta, int positions) {
     }
 
@@ -193,47 +171,6 @@ public final class CpuKernels implements Kernels {
         }
     }
 
-    @Override
-    public Launch kvAppend(String label, Buffer kBuf, Buffer vBuf, Buffer kCacheBuf, Buffer vCacheBuf, int batch, int dim, int capacity) {
-        float[] k = floats(kBuf, "k");
-        float[] v = floats(vBuf, "v");
-        float[] kc = floats(kCacheBuf, "kCache");
-        float[] vc = floats(vCacheBuf, "vCache");
-        return new Kernel(named("kv_append", label)) {
-            @Override
-            void compute(int tokens, int startPos) {
-                if (startPos + tokens > capacity) {
-                    throw new IllegalArgumentException("KV cache overflow: positions up to " + (startPos + tokens)
-                            + " but capacity is " + capacity);
-                }
-                for (int b = 0; b < batch; b++) {
-                    for (int t = 0; t < tokens; t++) {
-                        int src = (b * tokens + t) * dim;
-                        int dst = (b * capacity + startPos + t) * dim;
-                        System.arraycopy(k, src, kc, dst, dim);
-                        System.arraycopy(v, src, vc, dst, dim);
-                    }
-                }
-            }
-        };
-    }
-
-    @Override
-    public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer outBuf, int batch, int heads,
-                            int headDim, int capacity) {
-        float[] q = floats(qBuf, "q");
-        float[] kc = floats(kCacheBuf, "kCache");
-        float[] vc = floats(vCacheBuf, "vCache");
-        float[] out = floats(outBuf, "out");
-        float[] scores = new float[capacity];
-        return new Kernel(named("attention", label)) {
-            @Override
-            void compute(int tokens, int startPos) {
-                attend(q, kc, vc, out, scores, batch, heads, headDim, capacity, tokens, startPos);
-            }
-        };
-    }
-
     /** Causal attention of q[batch·tokens, heads·headDim] over cache positions 0..p of each row's request. */
     private static void attend(float[] q, float[] kc, float[] vc, float[] out, float[] scores, int batch, int heads,
                                int headDim, int capacity, int tokens, int startPos) {
@@ -265,31 +202,6 @@ public final class CpuKernels implements Kernels {
                 }
             }
         }
-    }
-
-    /** Vectorised with VectorMath's own exp (Note [deterministic exp]): the same bits however it runs. */
-    @Override
-    public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
-        float[] a = floats(aBuf, "a");
-        float[] b = floats(bBuf, "b");
-        return new Kernel(named("silu_mul", label)) {
-            @Override
-            void compute(int tokens, int startPos) {
-                VectorMath.siluMul(a, b, batch * tokens * n);
-            }
-        };
-    }
-
-    @Override
-    public Launch add(String label, Buffer xBuf, Buffer deltaBuf, int batch, int dim) {
-        float[] x = floats(xBuf, "x");
-        float[] d = floats(deltaBuf, "delta");
-        return new Kernel(named("add", label)) {
-            @Override
-            void compute(int tokens, int startPos) {
-                VectorMath.addInPlace(x, d, batch * tokens * dim);
-            }
-        };
     }
 
     @Override
@@ -356,6 +268,110 @@ public final class CpuKernels implements Kernels {
                 for (int b = 0; b < requests.length; b++) {
                     table[requests[b]][step] = ids[b];
                 }
+            }
+        };
+    }
+
+    // ---- Note [unfused reference]: the launches the fused ones replaced (Note [fused launches] in Kernels) ----
+    // No program runs them any more; they stay here, outside the Kernels interface, as the plain sequence the fused
+    // launches are checked against: CpuKernelsTest on this backend, CudaKernelsContract on the CUDA backend's
+    // kernels, and CpuKernelBench.
+
+    /**
+     * The unfused reference of ropeKvAppend's rotation: x[rows, heads·headDim] rotated in place for positions
+     * startPos.. (a launch past {@code positions} fails).
+     */
+    public Launch rope(String label, Buffer xBuf, int batch, int heads, int headDim, double theta, int positions) {
+        float[] x = floats(xBuf, "x");
+        int dim = heads * headDim;
+        RopeTable table = ropeTables.computeIfAbsent(new RopeKey(headDim, theta, positions), RopeTable::new);
+        return new Kernel(named("rope", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                if (startPos + tokens > positions) {
+                    throw new IllegalArgumentException("rope past its table: positions up to " + (startPos + tokens)
+                            + " but the stage was built for " + positions);
+                }
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < tokens; t++) {
+                        int row = (b * tokens + t) * dim;
+                        table.rotate(x, row, x, row, startPos + t, heads);
+                    }
+                }
+            }
+        };
+    }
+
+    /**
+     * The unfused reference of ropeKvAppend's append: k, v [rows, dim] copied into the caches [batch, capacity, dim]
+     * at positions startPos..
+     */
+    public Launch kvAppend(String label, Buffer kBuf, Buffer vBuf, Buffer kCacheBuf, Buffer vCacheBuf, int batch, int dim, int capacity) {
+        float[] k = floats(kBuf, "k");
+        float[] v = floats(vBuf, "v");
+        float[] kc = floats(kCacheBuf, "kCache");
+        float[] vc = floats(vCacheBuf, "vCache");
+        return new Kernel(named("kv_append", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                if (startPos + tokens > capacity) {
+                    throw new IllegalArgumentException("KV cache overflow: positions up to " + (startPos + tokens)
+                            + " but capacity is " + capacity);
+                }
+                for (int b = 0; b < batch; b++) {
+                    for (int t = 0; t < tokens; t++) {
+                        int src = (b * tokens + t) * dim;
+                        int dst = (b * capacity + startPos + t) * dim;
+                        System.arraycopy(k, src, kc, dst, dim);
+                        System.arraycopy(v, src, vc, dst, dim);
+                    }
+                }
+            }
+        };
+    }
+
+    /**
+     * The unfused reference of the step attention: causal attention of q[rows, heads·headDim] over cache positions
+     * 0..p of its request, out[rows, dim], at the positions the launch is run with (no step buffer).
+     */
+    public Launch attention(String label, Buffer qBuf, Buffer kCacheBuf, Buffer vCacheBuf, Buffer outBuf, int batch, int heads,
+                            int headDim, int capacity) {
+        float[] q = floats(qBuf, "q");
+        float[] kc = floats(kCacheBuf, "kCache");
+        float[] vc = floats(vCacheBuf, "vCache");
+        float[] out = floats(outBuf, "out");
+        float[] scores = new float[capacity];
+        return new Kernel(named("attention", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                attend(q, kc, vc, out, scores, batch, heads, headDim, capacity, tokens, startPos);
+            }
+        };
+    }
+
+    /**
+     * The unfused reference of siluGate and normGateUp's epilogue: a[rows, n] = silu(a) ⊙ b. Vectorised with
+     * VectorMath's own exp (Note [deterministic exp]): the same bits however it runs.
+     */
+    public Launch siluMul(String label, Buffer aBuf, Buffer bBuf, int batch, int n) {
+        float[] a = floats(aBuf, "a");
+        float[] b = floats(bBuf, "b");
+        return new Kernel(named("silu_mul", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                VectorMath.siluMul(a, b, batch * tokens * n);
+            }
+        };
+    }
+
+    /** The unfused reference of matmulAdd's residual: x[rows, dim] += delta. */
+    public Launch add(String label, Buffer xBuf, Buffer deltaBuf, int batch, int dim) {
+        float[] x = floats(xBuf, "x");
+        float[] d = floats(deltaBuf, "delta");
+        return new Kernel(named("add", label)) {
+            @Override
+            void compute(int tokens, int startPos) {
+                VectorMath.addInPlace(x, d, batch * tokens * dim);
             }
         };
     }
