@@ -8,6 +8,15 @@ public interface Device extends AutoCloseable {
 
     Stream createStream(String label);
 
+    /**
+     * Whether its streams capture and replay {@link Graph}s. The CUDA backend does (CUDA graphs); the CPU backend
+     * does not: its stream already takes a launch as one entry of its worker's ring, so a recorded list would save
+     * the host nothing, and it does not pretend to.
+     */
+    default boolean supportsGraphs() {
+        return false;
+    }
+
     Event createEvent();
 
     Buffer allocate(Buffer.Type type, long length);

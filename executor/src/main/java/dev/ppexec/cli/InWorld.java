@@ -140,6 +140,7 @@ final class InWorld {
             Metrics metrics = null;
             try (Pipeline pipeline = Pipeline.builder().model(config).split(plan.split()).stages(stageCount)
                     .microBatches(plan.microBatches()).devices(opened.devices())
+                    .cudaGraphs(cmd.cudaGraphs == RunCommand.Toggle.on)
                     .process(contract.rank(), links.transports()).build()) {
                 WorldTrace worldTrace = null;
                 var resource = RunResource.of(pipeline, workload, trace.level()).toBuilder()

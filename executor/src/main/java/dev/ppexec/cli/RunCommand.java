@@ -99,6 +99,14 @@ final class RunCommand implements Callable<Integer> {
         String split;
     }
 
+    /** {@code --cuda-graphs on|off}. */
+    enum Toggle { on, off }
+
+    @Option(names = "--cuda-graphs", paramLabel = "on|off", defaultValue = "on",
+            description = "Replay each decode step as one CUDA graph per rank and micro-batch (default: ${DEFAULT-VALUE});"
+                    + " off launches every kernel from the host. The CPU backend has no graphs.")
+    Toggle cudaGraphs;
+
     @Option(names = "--micro-batches", description = "Micro-batches in flight (default: min(4, --requests)).")
     Integer microBatches;
 
@@ -315,7 +323,7 @@ final class RunCommand implements Callable<Integer> {
         Metrics metrics = null;
         TraceOptions traceOptions = plan.traceOptions();
         try (Pipeline pipeline = Pipeline.builder().model(plan.config()).stages(plan.stages()).split(plan.split())
-                .microBatches(plan.microBatches()).devices(devices).build()) {
+                .microBatches(plan.microBatches()).devices(devices).cudaGraphs(cudaGraphs == Toggle.on).build()) {
             if (!traceOptions.level().isOff()) {
                 tracing = Tracing.start(traceOptions, RunResource.of(pipeline, workload, traceOptions.level()),
                         SpanContract.spanCount(plan.requests(), pipeline.ranks(), plan.decodeSteps(), traceOptions.level())
@@ -545,6 +553,7 @@ final class RunCommand implements Callable<Integer> {
                 m.name(), m.layers(), m.dim(), m.vocab(), m.seed(), p.ranks(), p.partition(), p.device(0).name());
         out.printf(Locale.ROOT, "%d requests x (%d prompt + %d decode) tokens, %d micro-batches%n",
                 w.requests(), w.promptLength(), w.decodeSteps(), p.microBatches());
+        out.println("decode: " + p.decodeLaunches());
         int shown = Math.min(printTokens, w.requests());
         for (int i = 0; i < shown; i++) {
             StringBuilder sb = new StringBuilder();

@@ -505,9 +505,8 @@ public final class TraceListener implements RunListener {
                     .put(DEVICE, info.rankDevices().get(rank));
             switch (stage) {
                 case RUN_BATCH_CPU -> {
-                    List<StageProgram.Forwards> slots = info.launches().get(rank);
-                    if (!slots.isEmpty()) {
-                        b.put(LAUNCHES, slots.get(microBatch).launchCount(tokensOf(step)));
+                    if (!info.launches().get(rank).isEmpty()) {
+                        b.put(LAUNCHES, info.hostLaunches(rank, microBatch, step));
                     }
                 }
                 case RUN_BATCH_DEVICE -> b.put(STREAM, stream(info, rank, info.computeStreams()[rank]));

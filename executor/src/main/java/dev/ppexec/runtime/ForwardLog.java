@@ -32,7 +32,8 @@ import java.util.concurrent.locks.LockSupport;
  * to mark i (its end event for the last), on the device clock of the forward itself, so the
  * kernel slices tile the entry's device time. Below level 5 the marks are null and the rank pays
  * one comparison per forward. On CUDA the marks are {@code cuEventRecord}s between the launches
- * on the compute stream (a stage is launched kernel by kernel, not as a graph).
+ * on the compute stream; a decode step replayed as a graph records the graph's own marks instead
+ * (Note [decode graphs] in PipelineRun), which {@link #marksIn} ties to the entry.
  *
  * <p>Note [bounded logs]: the log is a ring of {@code window} entries (entry i lives in slot
  * {@code i % window}, its marks too), and an entry's slot is reused once every consumer has taken
@@ -58,6 +59,8 @@ final class ForwardLog {
     private final DeviceClock clock;
     /** [ring pair] the events between an entry's launches (Note [kernel slices]); null below level 5. */
     private final Event[][] marks;
+    /** [ring pair] where the entry's marks were recorded instead of {@link #marks} (a graph's), or null. */
+    private final Event[][] recordedMarks;
     /** Marks per entry: the stage's launches − 1. */
     private final int marksPerEntry;
     /** [entry · marksPerEntry + i] host time of an entry's mark i; null below level 5. */
@@ -116,6 +119,7 @@ final class ForwardLog {
         this.ends = new Event[depth];
         this.marksPerEntry = Math.max(0, launches - 1);
         this.marks = launches > 0 ? new Event[depth][marksPerEntry] : null;
+        this.recordedMarks = launches > 0 ? new Event[depth][] : null;
         this.markNanos = launches > 0 ? new long[Math.multiplyExact(window, marksPerEntry)] : null;
         // A failure half-way (a device out of events) frees the events already made.
         try {
@@ -144,6 +148,9 @@ final class ForwardLog {
         }
         if (reader && i - (int) TAKEN.getAcquire(this) >= window) {
             awaitReader(i);
+        }
+        if (recordedMarks != null) {
+            recordedMarks[i % starts.length] = null;
         }
         int s = slot(i);
         microBatch[s] = mb;
@@ -206,6 +213,24 @@ final class ForwardLog {
         return marks == null ? null : marks[entry % marks.length];
     }
 
+    /** Marks per entry: the launches of the longest forward − 1; 0 below level 5. */
+    int marksPerEntry() {
+        return marksPerEntry;
+    }
+
+    /**
+     * Level 5: {@code entry}'s marks are {@code recorded} (a graph's own events, recorded again at every replay)
+     * instead of its ring pair's. Resolves every entry through {@code previous}, the entry that last used
+     * {@code recorded} (−1 for none), now, before they are recorded again: its work has finished by then (Note
+     * [decode graphs] in PipelineRun), and so has all work before it on the stream.
+     */
+    void marksIn(int entry, Event[] recorded, int previous) {
+        for (int i = (int) RESOLVED.getOpaque(this); i <= previous; i++) {
+            resolve(i);
+        }
+        recordedMarks[entry % starts.length] = recorded;
+    }
+
     /** Host times of {@code entry}'s marks (a copy), once it is resolved; null below level 5. */
     long[] markNanos(int entry) {
         if (markNanos == null) {
@@ -228,7 +253,8 @@ final class ForwardLog {
         deviceStartNanos[s] = clock.hostNanos(startEvent(entry));
         deviceEndNanos[s] = clock.hostNanos(end);
         if (marks != null) {
-            Event[] m = marks(entry);
+            Event[] recorded = recordedMarks[entry % starts.length];
+            Event[] m = recorded != null ? recorded : marks(entry);
             for (int i = 0; i < marksPerEntry; i++) {
                 markNanos[s * marksPerEntry + i] = clock.hostNanos(m[i]);
             }

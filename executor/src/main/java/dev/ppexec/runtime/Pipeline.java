@@ -44,6 +44,7 @@ public final class Pipeline implements AutoCloseable {
     /** The one rank this process runs, or -1 for all of them. */
     private final int localRank;
     private final Transport.Factory transports;
+    private final boolean cudaGraphs;
 
     private Pipeline(Builder b) {
         this.model = Objects.requireNonNull(b.model, "model");
@@ -61,6 +62,7 @@ public final class Pipeline implements AutoCloseable {
         }
         this.localRank = b.localRank;
         this.transports = b.transports;
+        this.cudaGraphs = b.cudaGraphs;
         List<Device> devices = b.devices;
         this.ownedDevices = devices.isEmpty() ? List.of(new CpuDevice()) : List.of();
         if (devices.isEmpty()) {
@@ -105,6 +107,31 @@ public final class Pipeline implements AutoCloseable {
 
     public Device device(int rank) {
         return rankDevices.get(rank);
+    }
+
+    /**
+     * Whether decode steps replay one graph per rank and micro-batch (Note [decode graphs] in PipelineRun): asked
+     * for, and every rank of this process is on a device that {@linkplain Device#supportsGraphs() has graphs}.
+     */
+    public boolean decodeGraphs() {
+        if (!cudaGraphs) {
+            return false;
+        }
+        for (int r = 0; r < ranks(); r++) {
+            if (isLocal(r) && !rankDevices.get(r).supportsGraphs()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** How decode steps are launched, and why, for a run's summary. */
+    public String decodeLaunches() {
+        if (decodeGraphs()) {
+            return "CUDA graphs on (one per rank and micro-batch, replayed every decode step)";
+        }
+        return "CUDA graphs off (" + (cudaGraphs ? device(0).name() + " has no graphs" : "--cuda-graphs off")
+                + "): launched kernel by kernel";
     }
 
     /** Whether {@code rank} runs in this process; the others are reached only through the transport. */
@@ -205,6 +232,7 @@ public final class Pipeline implements AutoCloseable {
         private final List<RunListener> listeners = new ArrayList<>();
         private int localRank = -1;
         private Transport.Factory transports = LocalTransport::new;
+        private boolean cudaGraphs = true;
 
         public Builder model(ModelConfig model) {
             this.model = model;
@@ -253,6 +281,15 @@ public final class Pipeline implements AutoCloseable {
         public Builder process(int rank, Transport.Factory transports) {
             this.localRank = rank;
             this.transports = Objects.requireNonNull(transports, "transports");
+            return this;
+        }
+
+        /**
+         * Whether decode steps replay CUDA graphs where the devices have them (default true); false launches every
+         * kernel of every step from the host, as prefill always is.
+         */
+        public Builder cudaGraphs(boolean on) {
+            this.cudaGraphs = on;
             return this;
         }
 

@@ -3,6 +3,7 @@ package dev.ppexec.runtime;
 import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
+import dev.ppexec.backend.Graph;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
 import dev.ppexec.backend.StreamFailure;
@@ -32,6 +33,16 @@ import java.util.function.IntConsumer;
  * One generation run: per-run resources (streams, slots, KV caches, events) and one scheduler
  * thread per rank that walks the rank's action list. The schedule decides the order; this class
  * only interprets it.
+ *
+ * <p>Note [decode graphs]: where {@link Pipeline#decodeGraphs()} (CUDA, {@code --cuda-graphs on}), each rank
+ * captures, on its compute stream while the run is set up, the body of each slot's one-token forward
+ * ({@link StageProgram#launchBody}) as one graph, and a decode step is then {@link StageProgram#launchStep} (the
+ * pass's tokens and position to the slot's step buffer, which the body's kernels read) and one graph launch. The
+ * capacity check stays on the host, in launchStep. Prefill stays eager. At level 5 the graph records its own marks
+ * between the body's launches, one set per slot, and the rank reads an entry's marks before the slot's graph
+ * replays again ({@link ForwardLog#marksIn}): by then the host has waited for the slot's previous step (Note [host
+ * runs ahead by at most one step per slot]), so that replay, and every forward before it on the stream, finished.
+ * A capture the driver refuses fails the run before any work, naming the rank, the slot and the driver's error.
  */
 final class PipelineRun implements AutoCloseable {
 
@@ -54,6 +65,8 @@ final class PipelineRun implements AutoCloseable {
     private final List<RunListener> listeners;
     /** Trace level 5: forwards record events between their launches (Note [kernel slices] in ForwardLog). */
     private final boolean kernelSlices;
+    /** Decode steps replay a graph per rank and slot (Note [decode graphs]). */
+    private final boolean decodeGraphs;
     private final int ranks;
     private final int microBatches;
     private final int[][] members;
@@ -80,6 +93,7 @@ final class PipelineRun implements AutoCloseable {
         this.hook = hook;
         this.listeners = listeners;
         this.kernelSlices = listeners.stream().anyMatch(RunListener::recordsKernels);
+        this.decodeGraphs = pipeline.decodeGraphs() && workload.decodeSteps() > 0;
         this.ranks = pipeline.ranks();
         this.microBatches = pipeline.microBatches();
         this.members = splitRequests(workload.requests(), microBatches);
@@ -119,7 +133,7 @@ final class PipelineRun implements AutoCloseable {
         }
         return new RunInfo(pipeline.model(), pipeline.partition(), microBatches, workload.promptLength(),
                 workload.decodeSteps(), members, List.copyOf(names), compute, copy, List.copyOf(kinds), threadIds, osThreadIds,
-                arrivalNanos, List.copyOf(launches));
+                arrivalNanos, List.copyOf(launches), decodeGraphs);
     }
 
     /** Requests to micro-batches in contiguous blocks whose sizes differ by at most one. */
@@ -392,6 +406,11 @@ final class PipelineRun implements AutoCloseable {
         final DeviceClock copyClock;
         final ForwardLog forwards;
         final ForwardLog receives;
+        /** [slot] the slot's decode body as a graph (Note [decode graphs]); null when decode steps launch eagerly. */
+        final Graph[] graphs;
+        /** [slot] the marks its graph records (level 5), and the forward entry that last replayed it (−1: none). */
+        final Event[][] graphMarks;
+        final int[] lastReplay;
         final boolean first;
         final boolean last;
         /**
@@ -470,9 +489,37 @@ final class PipelineRun implements AutoCloseable {
                 // One marks array per entry serves both lists (StageProgram.launchBodyMarked).
                 this.forwards = new ForwardLog(device, computeClock, window, depth, kernelSlices ? longestBody : 0);
                 this.receives = new ForwardLog(device, copyClock, ranks > 1 ? window : 0, depth);
+                this.graphs = decodeGraphs ? new Graph[microBatches] : null;
+                this.graphMarks = decodeGraphs && kernelSlices ? new Event[microBatches][] : null;
+                this.lastReplay = new int[microBatches];
+                Arrays.fill(lastReplay, -1);
+                for (int m = 0; graphs != null && m < microBatches; m++) {
+                    capture(m);
+                }
             } catch (RuntimeException | Error e) {
                 close();
                 throw e;
+            }
+        }
+
+        /** Captures slot {@code m}'s decode body (Note [decode graphs]); on the thread that sets the run up. */
+        private void capture(int m) {
+            StageProgram slot = slots[m];
+            int decodeFrom = startPosOf(1); // any position: nothing in the body depends on it
+            Runnable body = () -> slot.launchBody(compute, 1, decodeFrom);
+            if (graphMarks != null) {
+                Event[] marks = new Event[forwards.marksPerEntry()];
+                graphMarks[m] = marks;
+                for (int i = 0; i < marks.length; i++) {
+                    marks[i] = device.createEvent();
+                }
+                body = () -> slot.launchBodyMarked(compute, 1, decodeFrom, marks);
+            }
+            try {
+                graphs[m] = compute.capture("decode PP" + index + " mb" + m, body);
+            } catch (RuntimeException e) {
+                throw new PipelineException(index, "rank " + index + ": capture of the decode graph of micro-batch " + m
+                        + " failed: " + Failures.describe(e), e);
             }
         }
 
@@ -557,7 +604,14 @@ final class PipelineRun implements AutoCloseable {
             int e = forwards.begin(mb, step, now);
             compute.record(forwards.startEvent(e));
             Event[] marks = forwards.marks(e);
-            if (marks == null) {
+            if (step > 0 && graphs != null) {
+                if (marks != null) {
+                    forwards.marksIn(e, graphMarks[mb], lastReplay[mb]);
+                    lastReplay[mb] = e;
+                }
+                slots[mb].launchStep(compute, 1, startPosOf(step));
+                compute.launch(graphs[mb]);
+            } else if (marks == null) {
                 slots[mb].launchForward(compute, tokensOf(step), startPosOf(step));
             } else {
                 slots[mb].launchForwardMarked(compute, tokensOf(step), startPosOf(step), marks);
@@ -575,6 +629,12 @@ final class PipelineRun implements AutoCloseable {
 
         /** Frees what this rank made; null-safe, since a constructor that failed half-way calls it too. */
         void close() {
+            for (int m = 0; graphs != null && m < graphs.length; m++) {
+                release(graphs[m]);
+                for (int i = 0; graphMarks != null && graphMarks[m] != null && i < graphMarks[m].length; i++) {
+                    release(graphMarks[m][i]);
+                }
+            }
             for (AutoCloseable c : new AutoCloseable[] {compute, copy, workspace, computeReference, copyReference}) {
                 release(c);
             }

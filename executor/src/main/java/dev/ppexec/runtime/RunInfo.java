@@ -23,11 +23,20 @@ import java.util.List;
  * @param launches      [rank][micro-batch] the launch lists of the rank's program for that slot (empty for a rank in
  *                      another process): a forward's launch count (run_batch_cpu's {@code launches}) and, at trace
  *                      level 5, what its kernel marks time, for the list of the forward that ran (prefill or decode)
+ * @param decodeGraphs  whether decode steps replayed one graph per rank and slot (Note [decode graphs] in PipelineRun)
  */
 public record RunInfo(ModelConfig model, Partition partition, int microBatches, int promptLength, int decodeSteps,
                       int[][] members, List<String> rankDevices, int[] computeStreams, int[] copyStreams,
                       List<String> transports, long[] threadIds, long[] osThreadIds, long arrivalNanos,
-                      List<List<StageProgram.Forwards>> launches) {
+                      List<List<StageProgram.Forwards>> launches, boolean decodeGraphs) {
+
+    /**
+     * The host launches of the forward of {@code rank}'s slot {@code microBatch} at {@code step}: setStep and one
+     * graph launch for a decode step replayed as a graph, else setStep and the body of the list that ran.
+     */
+    public int hostLaunches(int rank, int microBatch, int step) {
+        return decodeGraphs && step > 0 ? 2 : launches.get(rank).get(microBatch).launchCount(step == 0 ? promptLength : 1);
+    }
 
     public int ranks() {
         return partition.stages();

@@ -41,10 +41,11 @@ class RunCommandTest {
             "--micro-batches 9                         | --micro-batches 9 is out of range; allowed: 1..8 (at most --requests)",
             "--device tpu                              | Invalid value for option '--device': expected one of [cpu, cuda, auto] (case-sensitive) but was 'tpu'",
             "--warmup -1                               | --warmup -1 is out of range; allowed: 0..100",
+            "--cuda-graphs maybe                       | Invalid value for option '--cuda-graphs': expected one of [on, off] (case-sensitive) but was 'maybe'",
             "--tf32                                    | --tf32 applies to CUDA matmul; allowed with --device cuda or auto",
             "--devices 0,1                             | --devices 0,1 applies to CUDA devices; allowed with --device cuda or auto",
             "--devices 0,x                             | Invalid value for option '--devices' (0,1): 'x' is not a whole number; allowed: ASCII digits 0-9",
-            "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --attr, --decode-steps",
+            "--frobnicate                              | unknown option or argument '--frobnicate'; allowed options: --attr, --cuda-graphs, --decode-steps",
             "--trace-level 6 --trace-file t.jsonl      | --trace-level 6 is out of range; allowed: 0..5",
             "--trace-level x                           | Invalid value for option '--trace-level': 'x' is not a whole number; allowed: ASCII digits 0-9",
             "--trace-level 2                           | --trace-level 2 without a trace destination; allowed: with --trace-file FILE.jsonl, --perfetto OUT.json or --otlp-endpoint URL",
@@ -89,7 +90,7 @@ class RunCommandTest {
         assertThat(o.status()).as(o.err()).isZero();
         assertThat(o.err()).contains("device auto: using cpu: no CUDA driver");
         assertThat(o.out()).contains("request 0:").contains("tokens/s").contains("PP0").contains("PP1")
-                .contains("bubble: measured");
+                .contains("bubble: measured").contains("decode: CUDA graphs off (cpu has no graphs): launched kernel by kernel");
         JsonNode json = new ObjectMapper().readTree(report.toFile());
         assertThat(json.at("/config/split").asText()).isEqualTo("2,2");
         assertThat(json.at("/tokens")).hasSize(3);
@@ -101,6 +102,14 @@ class RunCommandTest {
         assertThat(json.at("/ranks")).hasSize(2);
         assertThat(json.at("/figures/tokensPerSecond").asDouble()).isPositive();
         assertThat(dir.toFile().list()).as("no temporary file left").containsExactly("r.json");
+    }
+
+    @Test
+    void cudaGraphsOff_isSaidInTheSummary() {
+        CliRun o = cli("run", "--model", "tiny", "--device", "cpu", "--requests", "1", "--prompt-len", "2",
+                "--decode-steps", "1", "--warmup", "0", "--no-progress", "--cuda-graphs", "off");
+        assertThat(o.status()).as(o.err()).isZero();
+        assertThat(o.out()).contains("decode: CUDA graphs off (--cuda-graphs off): launched kernel by kernel");
     }
 
     @Test

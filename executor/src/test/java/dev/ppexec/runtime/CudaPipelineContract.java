@@ -60,8 +60,19 @@ abstract class CudaPipelineContract {
         }
     }
 
+    /** The device of the class's pipelines, for checks of a backend's own counters. */
+    Device gpu() {
+        return gpu;
+    }
+
     private RunResult run(List<Device> devices, int stages, int microBatches, Workload w, RunListener listener) {
-        Pipeline.Builder b = Pipeline.builder().model(TINY).stages(stages).microBatches(microBatches).devices(devices);
+        return run(devices, stages, microBatches, w, listener, true);
+    }
+
+    private RunResult run(List<Device> devices, int stages, int microBatches, Workload w, RunListener listener,
+                          boolean cudaGraphs) {
+        Pipeline.Builder b = Pipeline.builder().model(TINY).stages(stages).microBatches(microBatches).devices(devices)
+                .cudaGraphs(cudaGraphs);
         if (listener != null) {
             b.listener(listener);
         }
@@ -103,6 +114,19 @@ abstract class CudaPipelineContract {
         RunResult r = run(List.of(gpu), stages, 4, w, null);
         assertSameTokens("P=" + stages + " vs P=1", r.tokens(), single);
         assertThat(r.ranks()).hasSize(stages).allSatisfy(f -> assertThat(f.device()).isEqualTo("cuda:0"));
+    }
+
+    @ParameterizedTest(name = "P={0}")
+    @ValueSource(ints = {1, 2, 4})
+    void decodeGraphs_giveTheTokensOfEagerLaunches_andOfTheCpuBackend(int stages) {
+        Workload w = Workload.generated(TINY, 6, 4, 24);
+        int[][] expected;
+        try (CpuDevice cpu = new CpuDevice()) {
+            expected = run(List.of(cpu), stages, 3, w, null).tokens();
+        }
+        assertSameTokens("P=" + stages + " eager launches vs cpu", run(List.of(gpu), stages, 3, w, null, false).tokens(),
+                expected);
+        assertSameTokens("P=" + stages + " graphs vs cpu", run(List.of(gpu), stages, 3, w, null, true).tokens(), expected);
     }
 
     record Seen(int rank, ActionRecord record) {}

@@ -179,6 +179,44 @@ class ForwardLogTest {
         return upTo;
     }
 
+    @Test
+    void marksIn_readsTheGraphsMarksForTheirEntry_beforeTheGraphRecordsThemAgain() throws Exception {
+        try (CpuDevice cpu = new CpuDevice(); Stream stream = cpu.createStream("test")) {
+            ForwardLog log = new ForwardLog(cpu, anchored(cpu, stream), 8, 8, 3); // 2 marks per entry
+            Event[] graphMarks = {cpu.createEvent(), cpu.createEvent()};
+            int previous = -1;
+            for (int step = 0; step < 2; step++) {
+                int e = log.begin(0, step, 0);
+                stream.record(log.startEvent(e));
+                log.marksIn(e, graphMarks, previous);
+                previous = e;
+                for (Event mark : graphMarks) {
+                    stream.record(mark);
+                }
+                stream.record(log.endEvent(e));
+                log.end(e, 1);
+                stream.synchronize();
+                Thread.sleep(2); // the next step's events come later on the clock
+            }
+            assertThat(log.resolved()).as("entry 0 resolved before its marks were recorded again").isEqualTo(1);
+            log.resolveAll();
+            for (int e = 0; e < 2; e++) {
+                long[] marks = log.markNanos(e);
+                int s = log.slot(e);
+                for (long m : marks) {
+                    assertThat(m).as("entry %d's marks lie within its own forward", e)
+                            .isBetween(log.deviceStartNanos[s], log.deviceEndNanos[s]);
+                }
+            }
+            assertThat(log.markNanos(1)[0]).as("entry 1's marks are the later recording")
+                    .isGreaterThan(log.markNanos(0)[1]);
+            for (Event mark : graphMarks) {
+                mark.close();
+            }
+            log.close();
+        }
+    }
+
     private static DeviceClock clock(CpuDevice cpu, Stream stream) {
         return new DeviceClock(stream, cpu.createEvent(), System::nanoTime);
     }

@@ -58,6 +58,7 @@ final class Cublas {
     private final MethodHandle cublasCreate;
     private final MethodHandle cublasDestroy;
     private final MethodHandle cublasSetMathMode;
+    private final MethodHandle cublasSetWorkspace;
     private final Optional<MethodHandle> cublasGetStatusName;
 
     private Cublas(NativeLibrary lib) {
@@ -66,6 +67,7 @@ final class Cublas {
         cublasCreate = lib.function("cublasCreate_v2", FunctionDescriptor.of(INT, POINTER));
         cublasDestroy = lib.function("cublasDestroy_v2", FunctionDescriptor.of(INT, LONG));
         cublasSetMathMode = lib.function("cublasSetMathMode", FunctionDescriptor.of(INT, LONG, INT));
+        cublasSetWorkspace = lib.function("cublasSetWorkspace_v2", FunctionDescriptor.of(INT, LONG, LONG, LONG));
         cublasGetStatusName = lib.optionalFunction("cublasGetStatusName", FunctionDescriptor.of(POINTER, INT));
     }
 
@@ -143,6 +145,19 @@ final class Cublas {
             destroyHandle(handle);
             throw e;
         }
+    }
+
+    /**
+     * Gives {@code handle} a workspace of its own, as a stream capture needs (Note [graph capture] in CudaGraph): cuBLAS
+     * then never allocates one itself while capturing.
+     */
+    void setWorkspace(long handle, long workspace, long bytes) {
+        call("cublasSetWorkspace_v2", () -> (int) cublasSetWorkspace.invokeExact(handle, workspace, bytes));
+    }
+
+    /** The workspace cuBLAS recommends for capture: 32 MiB on Hopper (compute capability 9.0) and later, else 4 MiB. */
+    static long workspaceBytes(int computeMajor) {
+        return (computeMajor >= 9 ? 32L : 4L) << 20;
     }
 
     /** Binds {@code handle} to {@code stream}: its products run there from now on. */

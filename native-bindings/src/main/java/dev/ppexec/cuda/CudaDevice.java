@@ -3,6 +3,7 @@ package dev.ppexec.cuda;
 import dev.ppexec.backend.Buffer;
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
+import dev.ppexec.backend.Graph;
 import dev.ppexec.backend.Kernels;
 import dev.ppexec.backend.Matrix;
 import dev.ppexec.backend.Stream;
@@ -60,6 +61,12 @@ public final class CudaDevice implements Device {
     private CudaKernels kernels;
     private final Set<CudaBuffer> buffers = ConcurrentHashMap.newKeySet();
     private final Set<CudaEvent> events = ConcurrentHashMap.newKeySet();
+    private final Set<CudaGraph> graphs = ConcurrentHashMap.newKeySet();
+    /**
+     * cuBLAS handle → the workspace set on it for capture; freed when the handle is destroyed, not when its stream
+     * closes (Note [spare cuBLAS handles]: the handle, and so its workspace, serves the next stream).
+     */
+    private final Map<Long, CudaBuffer> cublasWorkspaces = new ConcurrentHashMap<>();
     private final List<CudaStream> streams = new ArrayList<>();
     /** Note [spare cuBLAS handles]; guarded by this. */
     private final ArrayDeque<Long> spareCublasHandles = new ArrayDeque<>();
@@ -207,8 +214,36 @@ public final class CudaDevice implements Device {
             cublas.orElseThrow().setStream(spare, stream);
             return spare;
         } catch (RuntimeException | Error e) {
-            bestEffort(() -> cublas.orElseThrow().destroyHandle(spare));
+            destroyCublasHandle(spare);
             throw e;
+        }
+    }
+
+    /**
+     * Gives {@code cublasHandle} a workspace of its own unless it has one, so that its products can be captured
+     * (Note [graph capture] in CudaGraph); the workspace lives as long as the handle.
+     */
+    void ensureCublasWorkspace(long cublasHandle) {
+        if (cublasWorkspaces.containsKey(cublasHandle)) {
+            return;
+        }
+        long bytes = Cublas.workspaceBytes(info.computeMajor());
+        CudaBuffer workspace = allocateUninitialised(Buffer.Type.FLOAT32, bytes / Float.BYTES);
+        try {
+            cublas.orElseThrow().setWorkspace(cublasHandle, workspace.pointer(), bytes);
+        } catch (RuntimeException e) {
+            workspace.close();
+            throw e;
+        }
+        cublasWorkspaces.put(cublasHandle, workspace);
+    }
+
+    /** Destroys {@code cublasHandle}, then frees its workspace, if it had one. */
+    private void destroyCublasHandle(long cublasHandle) {
+        bestEffort(() -> cublas.orElseThrow().destroyHandle(cublasHandle));
+        CudaBuffer workspace = cublasWorkspaces.remove(cublasHandle);
+        if (workspace != null) {
+            workspace.close();
         }
     }
 
@@ -225,9 +260,34 @@ public final class CudaDevice implements Device {
             }
         }
         if (cublasHandle != 0 && !kept) {
-            bestEffort(() -> cublas.orElseThrow().destroyHandle(cublasHandle));
+            destroyCublasHandle(cublasHandle);
         }
         bestEffort(() -> driver.streamDestroy(stream.handle()));
+    }
+
+    @Override
+    public boolean supportsGraphs() {
+        return true;
+    }
+
+    /** An executable graph made here, owned (destroyed on close) by this device. */
+    CudaGraph adopt(String name, long exec) {
+        CudaGraph g = new CudaGraph(this, name, exec);
+        graphs.add(g);
+        return g;
+    }
+
+    CudaGraph own(Graph graph) {
+        if (!(graph instanceof CudaGraph g) || g.device() != this) {
+            throw new IllegalArgumentException("graph '" + graph.name() + "' is not a graph of " + name());
+        }
+        return g;
+    }
+
+    void destroy(CudaGraph graph, long exec) {
+        graphs.remove(graph);
+        bind();
+        bestEffort(() -> driver.graphExecDestroy(exec));
     }
 
     @Override
@@ -400,15 +460,15 @@ public final class CudaDevice implements Device {
         return driver.memoryInfo();
     }
 
-    /** Buffers, streams and events this device still owns (0 after close). */
+    /** Buffers, streams, events and graphs this device still owns (0 after close). */
     public int liveResources() {
         synchronized (this) {
-            return buffers.size() + events.size() + streams.size();
+            return buffers.size() + events.size() + streams.size() + graphs.size();
         }
     }
 
     /**
-     * Waits for the device, then destroys every stream, cuBLAS handle and event and frees
+     * Waits for the device, then destroys every graph, stream, cuBLAS handle (and its workspace) and event and frees
      * every buffer still owned, unloads the kernels and releases the primary context. Idempotent;
      * after a device fault it frees what the driver still lets it free.
      */
@@ -424,13 +484,14 @@ public final class CudaDevice implements Device {
         }
         bind();
         bestEffort(driver::contextSynchronize);
+        List.copyOf(graphs).forEach(CudaGraph::close);
         toClose.forEach(CudaStream::close);
         List<Long> spares;
         synchronized (this) {
             spares = List.copyOf(spareCublasHandles);
             spareCublasHandles.clear();
         }
-        spares.forEach(h -> bestEffort(() -> cublas.orElseThrow().destroyHandle(h)));
+        spares.forEach(this::destroyCublasHandle);
         List.copyOf(events).forEach(CudaEvent::close);
         List.copyOf(buffers).forEach(CudaBuffer::close);
         if (module != 0) {

@@ -33,6 +33,13 @@ final class CudaDriver {
     static final int ERROR_OUT_OF_MEMORY = 2;
     static final int ERROR_NO_DEVICE = 100;
     static final int ERROR_NOT_READY = 600;
+    static final int ERROR_STREAM_CAPTURE_INVALIDATED = 901;
+    /** CU_STREAM_CAPTURE_MODE_GLOBAL: a potentially unsafe call from any thread during the capture fails and invalidates it. */
+    static final int CAPTURE_MODE_GLOBAL = 0;
+    /** CUstreamCaptureStatus: not capturing, capturing, capturing but invalidated. */
+    static final int CAPTURE_STATUS_NONE = 0;
+    static final int CAPTURE_STATUS_ACTIVE = 1;
+    static final int CAPTURE_STATUS_INVALIDATED = 2;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
     /** Peak memory clock in kHz. */
@@ -65,7 +72,8 @@ final class CudaDriver {
     private record Hot(MethodHandle cuCtxSetCurrent, MethodHandle cuMemcpyDtoDAsync, MethodHandle cuMemcpyPeerAsync,
                        MethodHandle cuMemcpyDtoHAsync, MethodHandle cuMemcpyHtoDAsync, MethodHandle cuStreamSynchronize,
                        MethodHandle cuStreamWaitEvent, MethodHandle cuEventRecord, MethodHandle cuEventQuery,
-                       MethodHandle cuEventSynchronize, MethodHandle cuEventElapsedTime, MethodHandle cuLaunchKernel) {
+                       MethodHandle cuEventSynchronize, MethodHandle cuEventElapsedTime, MethodHandle cuLaunchKernel,
+                       MethodHandle cuGraphLaunch) {
 
         static Hot bind(NativeLibrary lib) {
             return new Hot(
@@ -83,7 +91,8 @@ final class CudaDriver {
                     lib.firstFunction(FunctionDescriptor.of(INT, POINTER, LONG, LONG), "cuEventElapsedTime_v2",
                             "cuEventElapsedTime"),
                     lib.function("cuLaunchKernel",
-                            FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER)));
+                            FunctionDescriptor.of(INT, LONG, INT, INT, INT, INT, INT, INT, INT, LONG, POINTER, POINTER)),
+                    lib.function("cuGraphLaunch", FunctionDescriptor.of(INT, LONG, LONG)));
         }
     }
 
@@ -129,6 +138,12 @@ final class CudaDriver {
     private final MethodHandle cuModuleLoadData;
     private final MethodHandle cuModuleGetFunction;
     private final MethodHandle cuModuleUnload;
+    private final MethodHandle cuStreamBeginCapture;
+    private final MethodHandle cuStreamEndCapture;
+    private final MethodHandle cuStreamIsCapturing;
+    private final MethodHandle cuGraphInstantiateWithFlags;
+    private final MethodHandle cuGraphExecDestroy;
+    private final MethodHandle cuGraphDestroy;
     private final MethodHandle cuIpcGetMemHandle;
     private final MethodHandle cuIpcOpenMemHandle;
     private final MethodHandle cuIpcCloseMemHandle;
@@ -168,6 +183,14 @@ final class CudaDriver {
         cuModuleLoadData = lib.function("cuModuleLoadData", FunctionDescriptor.of(INT, POINTER, POINTER));
         cuModuleGetFunction = lib.function("cuModuleGetFunction", FunctionDescriptor.of(INT, POINTER, LONG, POINTER));
         cuModuleUnload = lib.function("cuModuleUnload", FunctionDescriptor.of(INT, LONG));
+        // The header maps cuStreamBeginCapture to _v2 (Note [driver ABI]), which takes the capture mode.
+        cuStreamBeginCapture = lib.function("cuStreamBeginCapture_v2", FunctionDescriptor.of(INT, LONG, INT));
+        cuStreamEndCapture = lib.function("cuStreamEndCapture", FunctionDescriptor.of(INT, LONG, POINTER));
+        cuStreamIsCapturing = lib.function("cuStreamIsCapturing", FunctionDescriptor.of(INT, LONG, POINTER));
+        cuGraphInstantiateWithFlags = lib.function("cuGraphInstantiateWithFlags",
+                FunctionDescriptor.of(INT, POINTER, LONG, LONG));
+        cuGraphExecDestroy = lib.function("cuGraphExecDestroy", FunctionDescriptor.of(INT, LONG));
+        cuGraphDestroy = lib.function("cuGraphDestroy", FunctionDescriptor.of(INT, LONG));
         cuIpcGetMemHandle = lib.function("cuIpcGetMemHandle", FunctionDescriptor.of(INT, POINTER, LONG));
         // The header maps cuIpcOpenMemHandle to _v2 (Note [driver ABI]); both handles are 64-byte structs by value.
         cuIpcOpenMemHandle = lib.function("cuIpcOpenMemHandle_v2", FunctionDescriptor.of(INT, POINTER, IPC_HANDLE, INT));
@@ -480,6 +503,56 @@ final class CudaDriver {
                       MemorySegment parameters) {
         call("cuLaunchKernel", () -> (int) hot().cuLaunchKernel().invokeExact(function, gridX, gridY, 1, blockX, blockY, 1,
                 sharedBytes, stream, parameters, MemorySegment.NULL));
+    }
+
+    // ---- stream capture and graphs ----
+
+    /** Starts capturing {@code stream}: its work becomes nodes of a graph instead of running. */
+    void streamBeginCapture(long stream, int mode) {
+        call("cuStreamBeginCapture_v2", () -> (int) cuStreamBeginCapture.invokeExact(stream, mode));
+    }
+
+    /**
+     * cuStreamEndCapture: returns the raw status and writes the graph to {@code graph[0]} (0 when the capture was
+     * invalidated), since the caller reports why the capture failed before the status.
+     */
+    int streamEndCapture(long stream, long[] graph) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(LONG);
+            int status = NativeLibrary.status(() -> (int) cuStreamEndCapture.invokeExact(stream, out));
+            graph[0] = status == SUCCESS ? out.get(LONG, 0) : 0;
+            return status;
+        }
+    }
+
+    /** {@link #CAPTURE_STATUS_NONE}, {@link #CAPTURE_STATUS_ACTIVE} or {@link #CAPTURE_STATUS_INVALIDATED}. */
+    int streamCaptureStatus(long stream) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(INT);
+            call("cuStreamIsCapturing", () -> (int) cuStreamIsCapturing.invokeExact(stream, out));
+            return out.get(INT, 0);
+        }
+    }
+
+    /** An executable graph of {@code graph} (default flags); the graph itself may be destroyed afterwards. */
+    long graphInstantiate(long graph) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(LONG);
+            call("cuGraphInstantiateWithFlags", () -> (int) cuGraphInstantiateWithFlags.invokeExact(out, graph, 0L));
+            return out.get(LONG, 0);
+        }
+    }
+
+    void graphLaunch(long exec, long stream) {
+        call("cuGraphLaunch", () -> (int) hot().cuGraphLaunch().invokeExact(exec, stream));
+    }
+
+    void graphExecDestroy(long exec) {
+        call("cuGraphExecDestroy", () -> (int) cuGraphExecDestroy.invokeExact(exec));
+    }
+
+    void graphDestroy(long graph) {
+        call("cuGraphDestroy", () -> (int) cuGraphDestroy.invokeExact(graph));
     }
 
     // ---- interprocess (CUDA IPC) ----

@@ -2,8 +2,11 @@ package dev.ppexec.cuda;
 
 import dev.ppexec.backend.Device;
 import dev.ppexec.backend.Event;
+import dev.ppexec.backend.Graph;
 import dev.ppexec.backend.Launch;
 import dev.ppexec.backend.Stream;
+
+import java.util.Objects;
 
 
 /**
@@ -17,7 +20,8 @@ import dev.ppexec.backend.Stream;
  * stream keeps the first failure, tells the device's failure listener at once, skips every later
  * launch and still records events, so nothing waiting on it hangs; {@link #synchronize()} rethrows
  * the failure. Errors that the device reports later (an illegal address inside a kernel) surface
- * from the next synchronisation, event query or record, as a {@link CudaException}.
+ * from the next synchronisation, event query or record, as a {@link CudaException}. While the stream
+ * captures a graph, a refused launch fails the capture instead (Note [graph capture] in CudaGraph).
  */
 final class CudaStream implements Stream {
 
@@ -27,6 +31,8 @@ final class CudaStream implements Stream {
     private final int id;
     private long cublasHandle;
     private volatile Throwable failure;
+    private volatile boolean capturing;
+    private Throwable captureFailure; // written and read by the capturing thread
     private boolean closed;
     private final java.util.List<TokensToHostLaunch> hostCopies = new java.util.ArrayList<>(); // guarded by this
 
@@ -84,7 +90,75 @@ final class CudaStream implements Stream {
             device.bind();
             l.enqueue(this, tokens, startPos);
         } catch (RuntimeException e) {
-            failed(l.name(), e);
+            if (capturing) {
+                captureFailure = captureFailure == null ? new IllegalStateException(l.name() + ": " + e.getMessage(), e)
+                        : captureFailure;
+            } else {
+                failed(l.name(), e);
+            }
+        }
+    }
+
+    /** Note [graph capture] in CudaGraph. */
+    @Override
+    public Graph capture(String name, Runnable launches) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(launches, "launches");
+        if (failure != null) {
+            throw new IllegalStateException(describe() + " failed before the capture of '" + name + "': "
+                    + failure.getMessage(), failure);
+        }
+        device.bind();
+        prepareCublasForCapture();
+        CudaDriver driver = device.driver();
+        driver.streamBeginCapture(handle, CudaDriver.CAPTURE_MODE_GLOBAL);
+        captureFailure = null;
+        capturing = true;
+        try {
+            launches.run();
+        } catch (RuntimeException | Error e) {
+            captureFailure = captureFailure == null ? e : captureFailure;
+        } finally {
+            capturing = false;
+        }
+        long[] graph = new long[1];
+        int status = driver.streamEndCapture(handle, graph);
+        if (captureFailure != null || status != CudaDriver.SUCCESS) {
+            if (graph[0] != 0) {
+                driver.graphDestroy(graph[0]);
+            }
+            String ended = status == CudaDriver.SUCCESS ? "" : "; cuStreamEndCapture: " + driver.describe(status);
+            Throwable cause = captureFailure;
+            captureFailure = null;
+            String what = "capture of graph '" + name + "' on " + describe() + " failed: ";
+            throw cause == null ? new CudaException("cuStreamEndCapture", status, what + driver.describe(status))
+                    : new IllegalStateException(what + cause.getMessage() + ended, cause);
+        }
+        try {
+            return device.adopt(name, driver.graphInstantiate(graph[0]));
+        } finally {
+            driver.graphDestroy(graph[0]);
+        }
+    }
+
+    /** The stream's cuBLAS handle and its own workspace, made before a capture (Note [graph capture] in CudaGraph). */
+    private void prepareCublasForCapture() {
+        if (device.cublas().isPresent()) {
+            device.ensureCublasWorkspace(cublasHandle());
+        }
+    }
+
+    @Override
+    public void launch(Graph graph) {
+        CudaGraph g = device.own(graph);
+        if (failure != null) {
+            return;
+        }
+        try {
+            device.bind();
+            device.driver().graphLaunch(g.exec(), handle);
+        } catch (RuntimeException e) {
+            failed("graph " + g.name(), e);
         }
     }
 

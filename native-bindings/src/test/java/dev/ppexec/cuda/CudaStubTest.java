@@ -320,7 +320,7 @@ class CudaStubTest {
                 s.launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[3 * 7], 3, 7), y, 5), 1, 0);
                 s.synchronize();
                 // y[5, 7] = x[5, 3] . w[3, 7]: sgemm(m = out, n = rows, k = in, lda = out, ldb = in, ldc = out)
-                assertThat(StubDriver.cublasLastGemm()).containsExactly(7, 5, 3, 7, 3, 7);
+                assertThat(StubDriver.cublasLastGemm()).containsExactly(7, 5, 3, 7, 3, 7, 0);
                 assertThat(StubDriver.cublasLastMathMode()).isEqualTo(tf32 ? 3 : 0);
                 d.createStream("other").launch(d.kernels().matmul("w", x, d.uploadMatrix(new float[21], 3, 7), y, 5), 1, 0);
                 assertThat(StubDriver.cublasLiveHandles()).as("one handle per stream that ran a product").isEqualTo(2);
@@ -342,7 +342,7 @@ class CudaStubTest {
                     assertThat(StubDriver.cublasLiveHandles()).as("run %d reuses the spare", run).isEqualTo(1);
                 }
             }
-            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4);
+            assertThat(StubDriver.cublasLastGemm()).containsExactly(4, 2, 3, 4, 3, 4, 0);
         }
         assertThat(StubDriver.cublasLiveHandles()).as("spares destroyed with the device").isZero();
     }

@@ -90,9 +90,11 @@ public final class StubDriver {
                 run(dir, "gcc", "-c", "-fPIC", "-O1", "-Wall", "-Werror", "-o", d + "/stub.o", d + "/cuda_stub.c");
                 run(dir, "g++", "-std=c++17", "-c", "-fPIC", "-O2", "-U_FORTIFY_SOURCE", "-I" + kernels.get(), "-I" + d, "-o", d + "/emu.o",
                         d + "/emu.cpp");
-                run(dir, "g++", "-shared", "-o", out.toString(), d + "/stub.o", d + "/emu.o", "-lpthread");
+                run(dir, "g++", "-shared", "-Wl,-soname,libcuda-stub.so", "-o", out.toString(), d + "/stub.o",
+                        d + "/emu.o", "-lpthread");
+                // Linked against the stub libcuda (the one instance loaded), so its GEMMs can join a capture.
                 run(dir, "gcc", "-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o", d + "/libcublas-stub.so",
-                        d + "/cublas_stub.c");
+                        d + "/cublas_stub.c", "-L" + d, "-l:libcuda-stub.so", "-Wl,-rpath," + d);
             } catch (IOException e) {
                 unavailable = "gcc/g++ not found: the stub libcuda cannot be built (" + e.getMessage() + ")";
                 return;
@@ -183,11 +185,11 @@ public final class StubDriver {
         }
     }
 
-    /** The last GEMM's m, n, k, lda, ldb, ldc. */
+    /** The last GEMM's m, n, k, lda, ldb, ldc, and the workspace bytes set on its handle. */
     static long[] cublasLastGemm() {
-        long[] args = new long[6];
+        long[] args = new long[7];
         try {
-            for (int i = 0; i < 6; i++) {
+            for (int i = 0; i < 7; i++) {
                 args[i] = (long) cublasLastGemm.invokeExact(i);
             }
         } catch (Throwable t) {
@@ -206,7 +208,7 @@ public final class StubDriver {
     }
 
     /** The next call of {@code call} returns {@code status}. */
-    static void failNext(String call, int status) {
+    public static void failNext(String call, int status) {
         try (Arena arena = Arena.ofConfined()) {
             fail.invokeExact(arena.allocateFrom(call), status);
         } catch (Throwable t) {

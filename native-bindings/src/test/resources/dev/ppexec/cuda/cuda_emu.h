@@ -6,7 +6,7 @@
  * barrier is one round over the fibers. A fiber starts with makecontext once per launch and then
  * switches with _setjmp/_longjmp, which save no signal mask (compile without _FORTIFY_SOURCE).
  * Kernel arguments are unpacked from the cuLaunchKernel parameter block with the types of the
- * kernel's own declaration.
+ * kernel's own declaration, and copied with them when a launch is captured into a graph (emu_copy).
  */
 #pragma once
 
@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -161,9 +162,31 @@ static void emu_call(void (*kernel)(A...), void **p) {
     emu_unpack(kernel, p, std::index_sequence_for<A...>{});
 }
 
+/* A copy of a launch's argument values, as a captured kernel node keeps them: one block (freed with free()) holding
+   the pointer array and, after it, each argument in a 16-byte aligned slot of its declared size. */
+template <typename... A>
+static void **emu_copy(void (*)(A...), void **p) {
+    constexpr std::size_t n = sizeof...(A);
+    const std::size_t sizes[n + 1] = {sizeof(A)..., 0};
+    auto round = [](std::size_t b) { return (b + 15) / 16 * 16; };
+    std::size_t bytes = round(n * sizeof(void *));
+    for (std::size_t i = 0; i < n; i++) {
+        bytes += round(sizes[i]);
+    }
+    void **out = static_cast<void **>(std::malloc(bytes == 0 ? 16 : bytes));
+    char *slot = reinterpret_cast<char *>(out) + round(n * sizeof(void *));
+    for (std::size_t i = 0; i < n; i++) {
+        std::memcpy(slot, p[i], sizes[i]);
+        out[i] = slot;
+        slot += round(sizes[i]);
+    }
+    return out;
+}
+
 struct emu_kernel {
     const char *name;
     void (*body)(void **);
+    void **(*copy)(void **);
 };
 
-#define EMU_KERNEL(name) {#name, [](void **p) { emu_call(name, p); }}
+#define EMU_KERNEL(name) {#name, [](void **p) { emu_call(name, p); }, [](void **p) { return emu_copy(name, p); }}

@@ -6,6 +6,11 @@
  * when it is enqueued (copies are memcpy, kernels run in the host emulation of cuda_emu.h, host
  * functions are called), events record the host clock. It counts what is alive, checks that a
  * context is current on the calling thread, and fails a chosen call on request (stub_fail).
+ *
+ * Stream capture (CUDA graphs) is emulated as the driver documents it: work enqueued on a capturing
+ * stream becomes a node instead of running; a kernel node keeps a copy of its argument values as they
+ * were at capture; a call that conflicts with the capture fails with the driver's error and
+ * invalidates it, so that cuStreamEndCapture fails; a graph launch replays the nodes in order.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -33,6 +38,22 @@ typedef void (*CUhostFn)(void *);
 #define ERROR_NOT_READY 600
 #define ERROR_ILLEGAL_ADDRESS 700
 #define ERROR_LAUNCH_FAILED 719
+#define ERROR_NOT_SUPPORTED 801
+#define ERROR_STREAM_CAPTURE_UNSUPPORTED 900
+#define ERROR_STREAM_CAPTURE_INVALIDATED 901
+#define ERROR_STREAM_CAPTURE_UNMATCHED 903
+#define ERROR_STREAM_CAPTURE_ISOLATION 905
+#define ERROR_CAPTURED_EVENT 907
+#define ERROR_STREAM_CAPTURE_WRONG_THREAD 908
+#define ERROR_ILLEGAL_STATE 401
+
+/* CUstreamCaptureMode and CUstreamCaptureStatus */
+#define MODE_GLOBAL 0
+#define MODE_THREAD_LOCAL 1
+#define MODE_RELAXED 2
+#define CAPTURE_NONE 0
+#define CAPTURE_ACTIVE 1
+#define CAPTURE_INVALIDATED 2
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static __thread void *current_context;
@@ -41,21 +62,41 @@ static size_t memory_limit = (size_t)1 << 30;
 static size_t memory_used;
 static char fail_call[64];
 static int fail_status;
-static long counters[16];
+static long counters[24];
 enum { LIVE_ALLOCATIONS, LIVE_HOST, LIVE_STREAMS, LIVE_EVENTS, CONTEXT_REFS, MODULES, LAUNCHES, HOST_FUNCTIONS,
        SET_CURRENT, LAST_GRID_X, LAST_GRID_Y, LAST_BLOCK_X, LAST_SHARED, LIVE_IMPORTS, IPC_EVENTS_OPENED,
-       COUNTER_COUNT };
+       LIVE_GRAPHS, LIVE_GRAPH_EXECS, GRAPH_LAUNCHES, CAPTURED_NODES, COUNTER_COUNT };
 static const char *counter_names[] = {"live_allocations", "live_host", "live_streams", "live_events", "context_refs",
                                       "modules", "launches", "host_functions", "set_current", "last_grid_x",
                                       "last_grid_y", "last_block_x", "last_shared", "live_imports",
-                                      "ipc_events_opened"};
+                                      "ipc_events_opened", "live_graphs", "live_graph_execs", "graph_launches",
+                                      "captured_nodes"};
 static int contexts[8];
 
 struct allocation { void *pointer; size_t size; int fd; struct allocation *next; };
 static struct allocation *allocations;
 static struct allocation *imports; /* other processes' allocations mapped here (fd unused) */
 
-struct event { double millis; int recorded; unsigned flags; };
+struct stream;
+/* captured_by: the capturing stream that made its latest record a node, until it is recorded again */
+struct event { double millis; int recorded; unsigned flags; struct stream *captured_by; };
+
+/* ---- graphs: what a capture records ---- */
+
+enum { NODE_KERNEL, NODE_COPY, NODE_EVENT, NODE_HOST };
+struct node {
+    int kind;
+    void *f; unsigned gx, gy, bx, by, shared; void **params; /* kernel; params: values copied at capture */
+    void *dst; const void *src; size_t n;                   /* copy */
+    struct event *event;                                    /* event record */
+    void (*fn)(void *); void *data; int owns_data;          /* host work (a host function, a library's call) */
+    struct node *next;
+};
+/* A graph's nodes are fixed once its capture ends; an executable graph shares them (refs). */
+struct graph { struct node *first, *last; int refs; };
+struct exec { struct graph *graph; };
+struct stream { int capturing, invalidated, mode; pthread_t thread; struct graph *graph; struct stream *next; };
+static struct stream *streams; /* every live stream, to find the captures in progress */
 
 /* What a CUipcMemHandle holds here: the exporter's pid and the allocation's memfd. */
 struct ipc_mem { unsigned magic; int pid; int fd; size_t size; };
@@ -66,6 +107,7 @@ typedef struct { char reserved[64]; } CUipcHandle;
 /* The host emulation of the kernels (cuda_emu.h): a kernel by name, and one launch of it. */
 void *emu_find(const char *name);
 int emu_launch(void *kernel, unsigned gx, unsigned gy, unsigned bx, unsigned by, unsigned shared, void **params);
+void **emu_copy_params(void *kernel, void **params);
 static int module_token;
 
 /* ---- control, for the test ---- */
@@ -113,6 +155,81 @@ static void count(int which, long delta) {
 #define CHECK(call) do { int s_ = injected(call); if (s_) return s_; } while (0)
 #define NEED_CONTEXT() do { if (!current_context) return ERROR_INVALID_CONTEXT; } while (0)
 
+/* ---- capture ---- */
+
+#define AS_NODE (-1)
+
+/* What becomes of work enqueued on `s`: SUCCESS when it runs now, AS_NODE when it becomes a node, or an error. */
+static int capturing(struct stream *s) {
+    if (s == NULL || !s->capturing) return SUCCESS;
+    return s->invalidated ? ERROR_STREAM_CAPTURE_INVALIDATED : AS_NODE;
+}
+
+static void append(struct stream *s, struct node *n) {
+    n->next = NULL;
+    if (s->graph->last) s->graph->last->next = n; else s->graph->first = n;
+    s->graph->last = n;
+    count(CAPTURED_NODES, 1);
+}
+
+static struct node *new_node(int kind) {
+    struct node *n = calloc(1, sizeof *n);
+    n->kind = kind;
+    return n;
+}
+
+static void release_graph(struct graph *g) {
+    if (g == NULL || --g->refs > 0) return;
+    for (struct node *n = g->first, *next; n; n = next) {
+        next = n->next;
+        free(n->params);
+        if (n->owns_data) free(n->data);
+        free(n);
+    }
+    free(g);
+}
+
+static void invalidate(struct stream *s) {
+    if (s != NULL && s->capturing) s->invalidated = 1;
+}
+
+/* A call that may synchronise or allocate outside stream order is potentially unsafe during capture: it is
+   prohibited on a thread whose own capture is not relaxed, and on every thread while another captures in global
+   mode. It then fails, and the captures that prohibit it are invalidated. */
+static int unsafe_call(void) {
+    int prohibited = 0;
+    pthread_t self = pthread_self();
+    pthread_mutex_lock(&lock);
+    for (struct stream *s = streams; s; s = s->next) {
+        if (s->capturing && s->mode != MODE_RELAXED && (s->mode == MODE_GLOBAL || pthread_equal(s->thread, self))) {
+            s->invalidated = 1;
+            prohibited = 1;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return prohibited ? ERROR_STREAM_CAPTURE_UNSUPPORTED : SUCCESS;
+}
+
+#define UNSAFE() do { int u_ = unsafe_call(); if (u_) return u_; } while (0)
+
+/* For a library built beside this stub (the stub cuBLAS): runs `fn(data)` now, or, on a capturing stream, appends
+   a node holding a copy of the `bytes` at `data`. */
+CUresult stub_enqueue(void *stream, void (*fn)(void *), const void *data, size_t bytes) {
+    int c = capturing(stream);
+    if (c == AS_NODE) {
+        struct node *n = new_node(NODE_HOST);
+        n->fn = fn;
+        n->data = malloc(bytes);
+        memcpy(n->data, data, bytes);
+        n->owns_data = 1;
+        append(stream, n);
+        return SUCCESS;
+    }
+    if (c) return c;
+    fn((void *)data);
+    return SUCCESS;
+}
+
 /* ---- errors ---- */
 
 static const struct { int code; const char *name; const char *text; } errors[] = {
@@ -127,6 +244,20 @@ static const struct { int code; const char *name; const char *text; } errors[] =
     {ERROR_NOT_READY, "CUDA_ERROR_NOT_READY", "device not ready"},
     {ERROR_ILLEGAL_ADDRESS, "CUDA_ERROR_ILLEGAL_ADDRESS", "an illegal memory access was encountered"},
     {ERROR_LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
+    {ERROR_ILLEGAL_STATE, "CUDA_ERROR_ILLEGAL_STATE", "the operation cannot be performed in the present state"},
+    {ERROR_NOT_SUPPORTED, "CUDA_ERROR_NOT_SUPPORTED", "operation not supported"},
+    {ERROR_STREAM_CAPTURE_UNSUPPORTED, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
+    {ERROR_STREAM_CAPTURE_INVALIDATED, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+     "operation failed due to a previous error during capture"},
+    {ERROR_STREAM_CAPTURE_UNMATCHED, "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED",
+     "capture was not initiated in this stream"},
+    {ERROR_STREAM_CAPTURE_ISOLATION, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION",
+     "dependency created on uncaptured work in another stream"},
+    {ERROR_CAPTURED_EVENT, "CUDA_ERROR_CAPTURED_EVENT",
+     "operation not permitted on an event last recorded in a capturing stream"},
+    {ERROR_STREAM_CAPTURE_WRONG_THREAD, "CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD",
+     "attempt to terminate a thread-local capture sequence from another thread"},
 };
 
 CUresult cuGetErrorName(CUresult error, const char **name) {
@@ -193,7 +324,7 @@ CUresult cuDevicePrimaryCtxRelease_v2(int device) { (void)device; count(CONTEXT_
 
 CUresult cuCtxSetCurrent(void *context) { current_context = context; count(SET_CURRENT, 1); return SUCCESS; }
 
-CUresult cuCtxSynchronize(void) { NEED_CONTEXT(); CHECK("cuCtxSynchronize"); return SUCCESS; }
+CUresult cuCtxSynchronize(void) { NEED_CONTEXT(); CHECK("cuCtxSynchronize"); UNSAFE(); return SUCCESS; }
 
 /* ---- memory ---- */
 
@@ -207,6 +338,7 @@ CUresult cuMemGetInfo_v2(size_t *free_bytes, size_t *total) {
 CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t size) {
     NEED_CONTEXT();
     CHECK("cuMemAlloc_v2");
+    UNSAFE();
     if (size == 0) return ERROR_INVALID_VALUE;
     pthread_mutex_lock(&lock);
     if (memory_used + size > memory_limit) { pthread_mutex_unlock(&lock); return ERROR_OUT_OF_MEMORY; }
@@ -231,6 +363,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *pointer, size_t size) {
 
 CUresult cuMemFree_v2(CUdeviceptr pointer) {
     NEED_CONTEXT();
+    UNSAFE();
     pthread_mutex_lock(&lock);
     for (struct allocation **p = &allocations; *p; p = &(*p)->next) {
         if ((*p)->pointer == (void *)(uintptr_t)pointer) {
@@ -260,6 +393,7 @@ CUresult cuMemFreeHost(void *pointer) { free(pointer); count(LIVE_HOST, -1); ret
 
 CUresult cuMemsetD8_v2(CUdeviceptr pointer, unsigned char value, size_t n) {
     NEED_CONTEXT();
+    UNSAFE();
     memset((void *)(uintptr_t)pointer, value, n);
     return SUCCESS;
 }
@@ -267,44 +401,55 @@ CUresult cuMemsetD8_v2(CUdeviceptr pointer, unsigned char value, size_t n) {
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t n) {
     NEED_CONTEXT();
     CHECK("cuMemcpyHtoD_v2");
+    UNSAFE();
     memcpy((void *)(uintptr_t)dst, src, n);
     return SUCCESS;
 }
 
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t n) {
     NEED_CONTEXT();
+    UNSAFE();
     memcpy(dst, (void *)(uintptr_t)src, n);
+    return SUCCESS;
+}
+
+/* An asynchronous copy: now, or a copy node (which reads its source when the graph runs, as on a GPU). */
+static CUresult copy_async(void *dst, const void *src, size_t n, void *stream) {
+    int c = capturing(stream);
+    if (c == AS_NODE) {
+        struct node *node = new_node(NODE_COPY);
+        node->dst = dst;
+        node->src = src;
+        node->n = n;
+        append(stream, node);
+        return SUCCESS;
+    }
+    if (c) return c;
+    memmove(dst, src, n);
     return SUCCESS;
 }
 
 CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, size_t n, void *stream) {
-    (void)stream;
     NEED_CONTEXT();
-    memmove((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n);
-    return SUCCESS;
+    return copy_async((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n, stream);
 }
 
 CUresult cuMemcpyPeerAsync(CUdeviceptr dst, void *dst_context, CUdeviceptr src, void *src_context, size_t n,
                            void *stream) {
-    (void)dst_context; (void)src_context; (void)stream;
+    (void)dst_context; (void)src_context;
     NEED_CONTEXT();
-    memmove((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n);
-    return SUCCESS;
+    return copy_async((void *)(uintptr_t)dst, (void *)(uintptr_t)src, n, stream);
 }
 
 CUresult cuMemcpyDtoHAsync_v2(void *dst, CUdeviceptr src, size_t n, void *stream) {
-    (void)stream;
     NEED_CONTEXT();
-    memcpy(dst, (void *)(uintptr_t)src, n);
-    return SUCCESS;
+    return copy_async(dst, (void *)(uintptr_t)src, n, stream);
 }
 
 CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t n, void *stream) {
-    (void)stream;
     NEED_CONTEXT();
     CHECK("cuMemcpyHtoDAsync_v2");
-    memcpy((void *)(uintptr_t)dst, src, n);
-    return SUCCESS;
+    return copy_async((void *)(uintptr_t)dst, src, n, stream);
 }
 
 /* ---- streams and events ---- */
@@ -313,19 +458,96 @@ CUresult cuStreamCreate(void **stream, unsigned int flags) {
     NEED_CONTEXT();
     CHECK("cuStreamCreate");
     if (flags != 1) return ERROR_INVALID_VALUE; /* the backend's streams are non-blocking */
-    *stream = malloc(16);
+    struct stream *s = calloc(1, sizeof *s);
+    pthread_mutex_lock(&lock);
+    s->next = streams;
+    streams = s;
+    pthread_mutex_unlock(&lock);
+    *stream = s;
     count(LIVE_STREAMS, 1);
     return SUCCESS;
 }
 
-CUresult cuStreamDestroy_v2(void *stream) { free(stream); count(LIVE_STREAMS, -1); return SUCCESS; }
+CUresult cuStreamDestroy_v2(void *stream) {
+    struct stream *s = stream;
+    pthread_mutex_lock(&lock);
+    for (struct stream **p = &streams; *p; p = &(*p)->next) {
+        if (*p == s) { *p = s->next; break; }
+    }
+    pthread_mutex_unlock(&lock);
+    if (s->capturing) {
+        release_graph(s->graph);
+        count(LIVE_GRAPHS, -1);
+    }
+    free(s);
+    count(LIVE_STREAMS, -1);
+    return SUCCESS;
+}
 
-CUresult cuStreamSynchronize(void *stream) { (void)stream; NEED_CONTEXT(); CHECK("cuStreamSynchronize"); return SUCCESS; }
+CUresult cuStreamSynchronize(void *stream) {
+    struct stream *s = stream;
+    NEED_CONTEXT();
+    CHECK("cuStreamSynchronize");
+    if (s == NULL) {
+        UNSAFE(); /* the legacy stream */
+    } else if (s->capturing) {
+        s->invalidated = 1;
+        return ERROR_STREAM_CAPTURE_UNSUPPORTED;
+    }
+    return SUCCESS;
+}
 
 CUresult cuStreamWaitEvent(void *stream, void *event, unsigned int flags) {
-    (void)stream;
+    struct stream *s = stream;
     NEED_CONTEXT();
-    return event == NULL || flags != 0 ? ERROR_INVALID_VALUE : SUCCESS;
+    if (event == NULL || flags != 0) return ERROR_INVALID_VALUE;
+    int c = capturing(s);
+    if (c == AS_NODE && ((struct event *)event)->captured_by != s) {
+        /* work outside this capture: only the stream's own order may cross its boundary */
+        s->invalidated = 1;
+        return ERROR_STREAM_CAPTURE_ISOLATION;
+    }
+    return c == AS_NODE ? SUCCESS : c; /* within one stream, a captured record is already ordered */
+}
+
+CUresult cuStreamBeginCapture_v2(void *stream, int mode) {
+    struct stream *s = stream;
+    NEED_CONTEXT();
+    CHECK("cuStreamBeginCapture_v2");
+    if (s == NULL || mode < MODE_GLOBAL || mode > MODE_RELAXED) return ERROR_INVALID_VALUE;
+    if (s->capturing) return ERROR_ILLEGAL_STATE;
+    s->graph = calloc(1, sizeof *s->graph);
+    s->graph->refs = 1;
+    s->mode = mode;
+    s->thread = pthread_self();
+    s->invalidated = 0;
+    s->capturing = 1;
+    count(LIVE_GRAPHS, 1);
+    return SUCCESS;
+}
+
+CUresult cuStreamEndCapture(void *stream, void **graph) {
+    struct stream *s = stream;
+    NEED_CONTEXT();
+    if (s == NULL || !s->capturing) return ERROR_STREAM_CAPTURE_UNMATCHED;
+    if (s->mode != MODE_RELAXED && !pthread_equal(s->thread, pthread_self())) return ERROR_STREAM_CAPTURE_WRONG_THREAD;
+    s->capturing = 0;
+    if (s->invalidated) {
+        release_graph(s->graph);
+        count(LIVE_GRAPHS, -1);
+        s->graph = NULL;
+        *graph = NULL;
+        return ERROR_STREAM_CAPTURE_INVALIDATED;
+    }
+    *graph = s->graph;
+    s->graph = NULL;
+    return SUCCESS;
+}
+
+CUresult cuStreamIsCapturing(void *stream, int *status) {
+    struct stream *s = stream;
+    *status = s == NULL || !s->capturing ? CAPTURE_NONE : s->invalidated ? CAPTURE_INVALIDATED : CAPTURE_ACTIVE;
+    return SUCCESS;
 }
 
 static double now_millis(void) {
@@ -344,18 +566,40 @@ CUresult cuEventCreate(void **event, unsigned int flags) {
     return SUCCESS;
 }
 
-CUresult cuEventRecord(void *event, void *stream) {
-    (void)stream;
-    NEED_CONTEXT();
-    struct event *e = event;
+static void record(struct event *e) {
     e->millis = now_millis();
     e->recorded = 1;
+    e->captured_by = NULL;
+}
+
+CUresult cuEventRecord(void *event, void *stream) {
+    NEED_CONTEXT();
+    struct event *e = event;
+    int c = capturing(stream);
+    if (c == AS_NODE) {
+        struct node *n = new_node(NODE_EVENT);
+        n->event = e;
+        append(stream, n);
+        e->captured_by = stream;
+        return SUCCESS;
+    }
+    if (c) return c;
+    record(e);
     return SUCCESS;
 }
 
-CUresult cuEventQuery(void *event) { (void)event; CHECK("cuEventQuery"); return SUCCESS; }
+/* An event whose latest record is a node of a capture cannot be waited for from the host. */
+static int captured_event(struct event *e) {
+    if (e->captured_by == NULL) return SUCCESS;
+    pthread_mutex_lock(&lock);
+    invalidate(e->captured_by);
+    pthread_mutex_unlock(&lock);
+    return ERROR_CAPTURED_EVENT;
+}
 
-CUresult cuEventSynchronize(void *event) { (void)event; CHECK("cuEventSynchronize"); return SUCCESS; }
+CUresult cuEventQuery(void *event) { CHECK("cuEventQuery"); return captured_event(event); }
+
+CUresult cuEventSynchronize(void *event) { CHECK("cuEventSynchronize"); return captured_event(event); }
 
 CUresult cuEventElapsedTime_v2(float *millis, void *start, void *end) {
     struct event *s = start, *e = end;
@@ -387,13 +631,7 @@ CUresult cuModuleGetFunction(void **function, void *module, const char *name) {
 
 CUresult cuModuleUnload(void *module) { (void)module; count(MODULES, -1); return SUCCESS; }
 
-CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                        unsigned shared, void *stream, void **params, void **extra) {
-    (void)stream;
-    NEED_CONTEXT();
-    CHECK("cuLaunchKernel");
-    if (f == NULL || params == NULL || extra != NULL || gx == 0 || gy == 0 || gz != 1 || bx == 0 || bz != 1
-        || bx * by % 32 != 0) return ERROR_INVALID_VALUE;
+static int run_kernel(void *f, unsigned gx, unsigned gy, unsigned bx, unsigned by, unsigned shared, void **params) {
     counters[LAST_GRID_X] = gx;
     counters[LAST_GRID_Y] = gy;
     counters[LAST_BLOCK_X] = bx;
@@ -402,12 +640,90 @@ CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned
     return emu_launch(f, gx, gy, bx, by, shared, params) ? ERROR_INVALID_VALUE : SUCCESS;
 }
 
+CUresult cuLaunchKernel(void *f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
+                        unsigned shared, void *stream, void **params, void **extra) {
+    NEED_CONTEXT();
+    CHECK("cuLaunchKernel");
+    if (f == NULL || params == NULL || extra != NULL || gx == 0 || gy == 0 || gz != 1 || bx == 0 || bz != 1
+        || bx * by % 32 != 0) return ERROR_INVALID_VALUE;
+    int c = capturing(stream);
+    if (c == AS_NODE) {
+        struct node *n = new_node(NODE_KERNEL);
+        n->f = f;
+        n->gx = gx; n->gy = gy; n->bx = bx; n->by = by; n->shared = shared;
+        n->params = emu_copy_params(f, params); /* the values now: a later change of the block does not reach it */
+        append(stream, n);
+        return SUCCESS;
+    }
+    if (c) return c;
+    return run_kernel(f, gx, gy, bx, by, shared, params);
+}
+
 CUresult cuLaunchHostFunc(void *stream, CUhostFn fn, void *user_data) {
-    (void)stream;
     NEED_CONTEXT();
     CHECK("cuLaunchHostFunc");
+    int c = capturing(stream);
+    if (c == AS_NODE) {
+        struct node *n = new_node(NODE_HOST);
+        n->fn = fn;
+        n->data = user_data;
+        append(stream, n);
+        return SUCCESS;
+    }
+    if (c) return c;
     count(HOST_FUNCTIONS, 1);
     fn(user_data);
+    return SUCCESS;
+}
+
+/* ---- graphs ---- */
+
+CUresult cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long flags) {
+    NEED_CONTEXT();
+    CHECK("cuGraphInstantiateWithFlags");
+    if (graph == NULL || flags != 0) return ERROR_INVALID_VALUE;
+    struct exec *x = malloc(sizeof *x);
+    x->graph = graph;
+    x->graph->refs++;
+    *exec = x;
+    count(LIVE_GRAPH_EXECS, 1);
+    return SUCCESS;
+}
+
+CUresult cuGraphDestroy(void *graph) {
+    if (graph == NULL) return ERROR_INVALID_VALUE;
+    release_graph(graph);
+    count(LIVE_GRAPHS, -1);
+    return SUCCESS;
+}
+
+CUresult cuGraphExecDestroy(void *exec) {
+    struct exec *x = exec;
+    if (x == NULL) return ERROR_INVALID_VALUE;
+    release_graph(x->graph);
+    free(x);
+    count(LIVE_GRAPH_EXECS, -1);
+    return SUCCESS;
+}
+
+/* Replays the nodes in capture order; a kernel runs with the argument values it was captured with. */
+CUresult cuGraphLaunch(void *exec, void *stream) {
+    NEED_CONTEXT();
+    CHECK("cuGraphLaunch");
+    struct exec *x = exec;
+    if (x == NULL) return ERROR_INVALID_VALUE;
+    if (capturing(stream)) return ERROR_NOT_SUPPORTED; /* a graph inside a capture: not emulated */
+    count(GRAPH_LAUNCHES, 1);
+    for (struct node *n = x->graph->first; n; n = n->next) {
+        switch (n->kind) {
+            case NODE_KERNEL:
+                if (run_kernel(n->f, n->gx, n->gy, n->bx, n->by, n->shared, n->params)) return ERROR_LAUNCH_FAILED;
+                break;
+            case NODE_COPY: memmove(n->dst, n->src, n->n); break;
+            case NODE_EVENT: record(n->event); break;
+            default: n->fn(n->data); break;
+        }
+    }
     return SUCCESS;
 }
 
