@@ -12,6 +12,15 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Not {@code reduceLanes(ADD)}: its order is left to the implementation, and HotSpot's compiled
  * reduction and the interpreter's differ, so one dot gave different bits before and after the JIT compiled
  * it (seen as different logits for the same run twice in one JVM). {@link #sumLanes} fixes the order.
+ *
+ * <p><b>Note [vector api warm-up].</b> Only C2 turns these methods (and MatMul's tiles) into vector instructions
+ * with no objects: the interpreter and C1 run the Vector API as plain Java, and every vector an operation returns is
+ * a new object with its own lane array. Until C2 has compiled a kernel, a forward allocates megabytes (the first
+ * 200 decode forwards at toy's widths, 2 rows, 614–773 MB in SteadyStateAllocationTest); afterwards nothing (the same
+ * test's later rounds). A short run spends its first second or so in that phase, with young GCs and the
+ * compiler threads beside the kernels: `run --warmup` (default 1) keeps it out of the timed run. Keep each kernel a
+ * small static method over the static final species, with the scalar tail apart, so that C2 compiles it
+ * stand-alone and inlines it where it is called.
  */
 final class VectorMath {
 
