@@ -37,6 +37,12 @@ import java.util.stream.Collectors;
 final class PlanCommand implements Callable<Integer> {
 
     private static final int VALIDATE_WARMUP_STEPS = 4;
+    /**
+     * Untimed runs of the traced configuration before the first round: the CPU kernels run boxed until C2 has compiled
+     * them, seconds into the process (Note [vector api warm-up] in VectorMath), and a first round timed inside that
+     * window measured half the steady throughput.
+     */
+    private static final int VALIDATE_WARMUP_RUNS = 2;
     private static final int MAX_VALIDATE_ROUNDS = 20;
 
     @Spec
@@ -119,6 +125,9 @@ final class PlanCommand implements Callable<Integer> {
         List<List<Double>> samples = new ArrayList<>();
         for (int i = 0; i < candidates.size(); i++) {
             samples.add(new ArrayList<>());
+        }
+        for (int run = 0; run < VALIDATE_WARMUP_RUNS; run++) {
+            runHere(traced.split(), traced.microBatches(), traced);
         }
         for (int round = 0; round < validateRounds; round++) {
             baseline.add(runHere(traced.split(), traced.microBatches(), traced));
