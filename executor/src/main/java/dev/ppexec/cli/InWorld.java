@@ -123,7 +123,7 @@ final class InWorld {
         try (w) {
             Launcher.followLauncher(w, launcher);
             err.printf(Locale.ROOT, "world: rank %d of %d joined (rank 0 at %s, from %s); %s%n", contract.rank(), world,
-                    contract.master(), contract.source(), w.clockLine());
+                    w.master(), contract.source(), w.clockLine());
             opened.line().ifPresent(err::println);
             Device device = opened.devices().getFirst();
             Nccl nccl = device instanceof CudaDevice ? ncclLoaded : null;
@@ -203,7 +203,7 @@ final class InWorld {
             }
             links.leaving(); // Note [cuda ipc] in IpcLinks: mappings go before this rank leaves, exports after all left
             out.printf(Locale.ROOT, "world: %d ranks (%s), rank 0 at %s; %d call(s) refused for a missing or wrong %s%n",
-                    world, contract.source(), contract.master(), w.refusedCalls(), WorldToken.VARIABLE);
+                    world, contract.source(), w.master(), w.refusedCalls(), WorldToken.VARIABLE);
         } finally {
             if (links != null) {
                 links.close();

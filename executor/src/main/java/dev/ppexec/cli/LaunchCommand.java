@@ -34,7 +34,8 @@ final class LaunchCommand implements Callable<Integer> {
     int nproc;
 
     @Option(names = "--master-port", defaultValue = "0",
-            description = "Port of rank 0's rendezvous store on 127.0.0.1 (default: a free one).")
+            description = "Port of rank 0's rendezvous store on 127.0.0.1 (default 0: rank 0 binds a free one and "
+                    + "publishes it to the other ranks).")
     int masterPort;
 
     @Option(names = "--perfetto", paramLabel = "OUT.json",

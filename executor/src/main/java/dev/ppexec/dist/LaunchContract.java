@@ -1,5 +1,6 @@
 package dev.ppexec.dist;
 
+import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -12,11 +13,24 @@ import java.util.Map;
  * @param masterPort its port
  * @param source     where the values came from, for messages: {@code torchrun}, {@code slurm}, {@code indexed-job},
  *                   {@code options}
+ * @param portFile   where rank 0 publishes the port it bound when {@code masterPort} is 0, or null (Note [rank 0
+ *                   binds first] in World)
  */
-public record LaunchContract(int rank, int worldSize, int localRank, String masterHost, int masterPort, String source) {
+public record LaunchContract(int rank, int worldSize, int localRank, String masterHost, int masterPort, String source,
+                             Path portFile) {
 
     /** torch's default MASTER_PORT, used under Slurm when none is given. */
     public static final int DEFAULT_MASTER_PORT = 29500;
+
+    /**
+     * Set by {@code launch} beside {@code MASTER_PORT=0} when it picks no port itself: rank 0 binds a free one and
+     * writes it to this file; the other ranks read it there.
+     */
+    public static final String PORT_FILE = "PPEXEC_MASTER_PORT_FILE";
+
+    public LaunchContract(int rank, int worldSize, int localRank, String masterHost, int masterPort, String source) {
+        this(rank, worldSize, localRank, masterHost, masterPort, source, null);
+    }
 
     public LaunchContract {
         if (worldSize < 1) {
@@ -27,6 +41,15 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
             throw new IllegalArgumentException("rank " + rank + " (from " + source + ") is out of range; allowed: 0.."
                     + (worldSize - 1) + " (world size " + worldSize + ")");
         }
+        if (masterPort == 0 && portFile == null) {
+            throw new IllegalArgumentException("rank 0's port 0 (from " + source + ") without " + PORT_FILE
+                    + "; allowed: a port 1..65535");
+        }
+    }
+
+    /** This contract once rank 0's port is known. */
+    public LaunchContract withMasterPort(int port) {
+        return new LaunchContract(rank, worldSize, localRank, masterHost, port, source, portFile);
     }
 
     /** What the options say; null where an option was not given. */
@@ -58,13 +81,14 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
         Integer localRank = null;
         String host = null;
         Integer port = null;
+        Path portFile = env.containsKey(PORT_FILE) ? Path.of(env.get(PORT_FILE)) : null;
         if (env.containsKey("RANK") || env.containsKey("WORLD_SIZE")) {
             source = "torchrun";
             rank = integer(env, "RANK");
             worldSize = integer(env, "WORLD_SIZE");
             localRank = integer(env, "LOCAL_RANK");
             host = env.get("MASTER_ADDR");
-            port = port(env);
+            port = port(env, portFile != null);
         } else if (env.containsKey("SLURM_PROCID")) {
             source = "slurm";
             rank = integer(env, "SLURM_PROCID");
@@ -73,12 +97,12 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
             String nodes = env.get("SLURM_NODELIST");
             host = env.containsKey("MASTER_ADDR") ? env.get("MASTER_ADDR")
                     : nodes == null ? null : firstHost(nodes);
-            port = env.containsKey("MASTER_PORT") ? port(env) : Integer.valueOf(DEFAULT_MASTER_PORT);
+            port = env.containsKey("MASTER_PORT") ? port(env, false) : Integer.valueOf(DEFAULT_MASTER_PORT);
         } else if (env.containsKey("JOB_COMPLETION_INDEX")) {
             source = "indexed-job";
             rank = integer(env, "JOB_COMPLETION_INDEX");
             host = env.get("MASTER_ADDR");
-            port = port(env);
+            port = port(env, false);
         } else {
             source = "options";
         }
@@ -98,7 +122,7 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
                         + "(e.g. 127.0.0.1:29500)");
             }
             host = options.master().substring(0, colon);
-            port = portValue("--master", options.master().substring(colon + 1), options.master());
+            port = portValue("--master", options.master().substring(colon + 1), options.master(), false);
         }
         if (worldSize == null) {
             if (rank == null && options.master() == null) {
@@ -122,7 +146,8 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
             throw new IllegalArgumentException("rank 0's port not given (world of " + worldSize + " from " + source
                     + "); allowed: --master HOST:PORT, or MASTER_PORT in the environment");
         }
-        return new LaunchContract(rank, worldSize, localRank == null ? rank : localRank, host, port, source);
+        return new LaunchContract(rank, worldSize, localRank == null ? rank : localRank, host, port, source,
+                port == 0 ? portFile : null);
     }
 
     private static Integer integer(Map<String, String> env, String name) {
@@ -141,21 +166,23 @@ public record LaunchContract(int rank, int worldSize, int localRank, String mast
         throw new IllegalArgumentException(name + " '" + v + "' is not a non-negative integer; allowed: 0, 1, 2, ...");
     }
 
-    private static Integer port(Map<String, String> env) {
+    private static Integer port(Map<String, String> env, boolean zeroAllowed) {
         String v = env.get("MASTER_PORT");
-        return v == null ? null : portValue("MASTER_PORT", v, v);
+        return v == null ? null : portValue("MASTER_PORT", v, v, zeroAllowed);
     }
 
-    private static int portValue(String name, String v, String shown) {
+    /** A port 1..65535; 0 too where {@code zeroAllowed} (launch's MASTER_PORT=0 beside {@link #PORT_FILE}). */
+    private static int portValue(String name, String v, String shown, boolean zeroAllowed) {
         try {
             int p = Integer.parseInt(v.trim());
-            if (p >= 1 && p <= 65535) {
+            if (p >= (zeroAllowed ? 0 : 1) && p <= 65535) {
                 return p;
             }
         } catch (NumberFormatException e) {
             // Reported below.
         }
-        throw new IllegalArgumentException(name + " '" + shown + "' has no valid port; allowed: a port 1..65535");
+        throw new IllegalArgumentException(name + " '" + shown + "' has no valid port; allowed: a port 1..65535"
+                + (zeroAllowed ? ", or 0 beside " + PORT_FILE : ""));
     }
 
     /**

@@ -10,10 +10,9 @@ import java.io.InputStreamReader;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
-import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -48,11 +47,12 @@ public final class Launcher {
 
     /**
      * Runs {@code command} (the arguments of {@code ppexec}, e.g. {@code run --model tiny ...}) as {@code nproc} rank
-     * processes, rank 0 listening on 127.0.0.1:{@code masterPort} (0: a free port); blocks until all ended.
+     * processes, rank 0 listening on 127.0.0.1:{@code masterPort} (0: a free port rank 0 binds and publishes, Note [rank
+     * 0 binds first] in World); blocks until all ended.
      */
     public Outcome run(int nproc, int masterPort, List<String> command, PrintWriter out, PrintWriter err)
             throws InterruptedException {
-        int port = masterPort == 0 ? freePort() : masterPort;
+        Path portDir = masterPort == 0 ? portDirectory() : null;
         String token = WorldToken.generate();
         Thread stopper = new Thread(this::stopAll, "ppexec-launch-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
@@ -65,7 +65,12 @@ public final class Launcher {
                 env.put("LOCAL_RANK", Integer.toString(r));
                 env.put("WORLD_SIZE", Integer.toString(nproc));
                 env.put("MASTER_ADDR", "127.0.0.1");
-                env.put("MASTER_PORT", Integer.toString(port));
+                env.put("MASTER_PORT", Integer.toString(masterPort)); // 0: Note [rank 0 binds first] in World
+                if (portDir != null) {
+                    env.put(LaunchContract.PORT_FILE, portDir.resolve("master-port").toString());
+                } else {
+                    env.remove(LaunchContract.PORT_FILE);
+                }
                 env.put(WorldToken.VARIABLE, token);
                 env.put(LAUNCHER_PID, Long.toString(ProcessHandle.current().pid()));
                 Process p;
@@ -104,6 +109,31 @@ public final class Launcher {
             } catch (IllegalStateException e) {
                 // Shutting down: the hook runs stopAll.
             }
+            removePortDirectory(portDir, err);
+        }
+    }
+
+    /** A private directory (rwx for this user only) for the file where rank 0 publishes its port. */
+    private static Path portDirectory() {
+        try {
+            return Files.createTempDirectory("ppexec-launch-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("launch: cannot make a directory for rank 0's port: " + e.getMessage(), e);
+        }
+    }
+
+    /** Removes the port directory once every rank has ended (ranks stopped by pid: none writes there any more). */
+    private static void removePortDirectory(Path dir, PrintWriter err) {
+        if (dir == null) {
+            return;
+        }
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) {
+                Files.deleteIfExists(f);
+            }
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            err.println("launch: warning: cannot remove " + dir + ": " + e.getMessage());
         }
     }
 
@@ -219,15 +249,5 @@ public final class Launcher {
         cmd.add("dev.ppexec.cli.Main");
         cmd.addAll(command);
         return cmd;
-    }
-
-    /** A port of 127.0.0.1 that was free a moment ago, as torchrun --standalone picks one. */
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket()) {
-            s.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException("launch: no free port on 127.0.0.1: " + e.getMessage(), e);
-        }
     }
 }

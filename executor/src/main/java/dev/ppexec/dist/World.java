@@ -27,6 +27,10 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,8 +53,11 @@ public final class World implements AutoCloseable {
     private static final long KEEPALIVE_SECONDS = 1;
     /** After the rendezvous deadline, how long a rank waits for rank 0's verdict on the configurations. */
     private static final long VERDICT_SLACK_MILLIS = 5_000;
+    /** How often a rank > 0 looks for the port rank 0 published (Note [rank 0 binds first]). */
+    private static final long PORT_POLL_MILLIS = 10;
 
-    private final LaunchContract contract;
+    /** Its port is rank 0's bound one once {@link #start} has run (Note [rank 0 binds first]). */
+    private LaunchContract contract;
     private final WorldToken token;
     private final long timeoutMillis;
     private final AtomicLong refused = new AtomicLong();
@@ -96,16 +103,34 @@ public final class World implements AutoCloseable {
         }
     }
 
+    /*
+     * Note [rank 0 binds first]
+     * Every rank but 0 serves its inbox on a port the kernel picks (port 0). Were it to bind before rank 0 has bound
+     * MASTER_PORT, the kernel could hand it that very port (a port just probed free, as launchers do, is the likeliest
+     * pick), and rank 0 would find its own world's rank in the way: a run on CI saw rank 1 take the port and call its
+     * own inbox as the store. So a rank > 0 first reaches rank 0's store, and only then binds. ppexec launch closes
+     * the other window too, where an unrelated process takes the port between the launcher's pick and rank 0's bind:
+     * it picks no port, but gives MASTER_PORT=0 and a file (LaunchContract.PORT_FILE); rank 0 binds a free port
+     * and publishes it there, and the other ranks read it before they reach rank 0.
+     */
+
     private void start() {
         InetSocketAddress bind;
         if (contract.isMaster()) {
             bind = new InetSocketAddress(contract.masterHost(), contract.masterPort());
         } else {
+            if (contract.masterPort() == 0) {
+                contract = contract.withMasterPort(awaitPublishedPort());
+            }
             bind = new InetSocketAddress(localAddressToward(contract.masterHost(), contract.masterPort()), 0);
         }
         if (bind.isUnresolved()) {
             throw new IllegalArgumentException("MASTER_ADDR '" + contract.masterHost() + "' does not resolve; allowed: "
                     + "a host name or address of rank 0's host");
+        }
+        if (!contract.isMaster()) {
+            master = channel(contract.masterHost(), contract.masterPort());
+            reachMaster();
         }
         NettyServerBuilder b = NettyServerBuilder.forAddress(bind)
                 .permitKeepAliveTime(KEEPALIVE_SECONDS, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
@@ -123,10 +148,78 @@ public final class World implements AutoCloseable {
             }
             throw new IllegalStateException("rendezvous: cannot listen on " + bind + ": " + e.getMessage(), e);
         }
-        master = channel(contract.masterHost(), contract.masterPort());
+        if (contract.isMaster()) {
+            if (contract.masterPort() == 0) {
+                contract = contract.withMasterPort(server.getPort());
+                publishPort();
+            }
+            master = channel(contract.masterHost(), contract.masterPort());
+        }
         watch();
         set("addr/" + contract.rank(), (bind.getAddress().getHostAddress() + ":" + server.getPort())
                 .getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Note [rank 0 binds first]: rank 0 writes the port it bound, whole or not at all (a rename). */
+    private void publishPort() {
+        Path file = contract.portFile();
+        Path partial = file.resolveSibling(file.getFileName() + ".partial");
+        try {
+            Files.writeString(partial, contract.masterPort() + "\n", StandardCharsets.US_ASCII);
+            Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new IllegalStateException("rendezvous: cannot publish rank 0's port in " + file + " ("
+                    + LaunchContract.PORT_FILE + "): " + e.getMessage(), e);
+        }
+    }
+
+    /** Note [rank 0 binds first]: a rank > 0 waits, within the rendezvous timeout, for the port rank 0 published. */
+    private int awaitPublishedPort() {
+        Path file = contract.portFile();
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+        while (true) {
+            try {
+                return publishedPort(file, Files.readString(file, StandardCharsets.US_ASCII).trim());
+            } catch (NoSuchFileException e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IllegalStateException("rendezvous: rank 0 did not publish its port in " + file + " ("
+                            + LaunchContract.PORT_FILE + ") within " + timeoutMillis / 1000.0
+                            + " s (--rendezvous-timeout)");
+                }
+            } catch (IOException e) {
+                throw new IllegalStateException("rendezvous: cannot read rank 0's port from " + file + " ("
+                        + LaunchContract.PORT_FILE + "): " + e.getMessage(), e);
+            }
+            try {
+                Thread.sleep(PORT_POLL_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while waiting for rank 0's port in " + file, e);
+            }
+        }
+    }
+
+    private static int publishedPort(Path file, String text) {
+        try {
+            int port = Integer.parseInt(text);
+            if (port >= 1 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // Reported below.
+        }
+        throw new IllegalStateException("rendezvous: " + file + " (" + LaunchContract.PORT_FILE + ") holds '" + text
+                + "', not a port; allowed: the port rank 0 bound, 1..65535");
+    }
+
+    /** Note [rank 0 binds first]: one call to rank 0's store, waiting for it within the rendezvous timeout. */
+    private void reachMaster() {
+        try {
+            ClientCalls.blockingUnaryCall(master, Wire.CLOCK, CallOptions.DEFAULT.withWaitForReady()
+                    .withDeadlineAfter(timeoutMillis, TimeUnit.MILLISECONDS), new byte[0]);
+        } catch (StatusRuntimeException e) {
+            throw failure("reaching rank 0", e);
+        }
     }
 
     private static boolean isBindFailure(Throwable e) {
@@ -294,6 +387,11 @@ public final class World implements AutoCloseable {
         return clockOffset.rttNanos();
     }
 
+    /** Where rank 0 serves the store, {@code HOST:PORT}: the port it bound, also where MASTER_PORT was 0. */
+    public String master() {
+        return contract.master();
+    }
+
     /** {@code clock offset to rank 0: +12.3 us (rtt 85 us)}. */
     public String clockLine() {
         return store != null ? "its clock is the reference of every rank's spans" : clockOffset.line();
@@ -378,6 +476,9 @@ public final class World implements AutoCloseable {
     private RuntimeException failure(String what, StatusRuntimeException e) {
         return switch (e.getStatus().getCode()) {
             case ABORTED -> new WorldAborted(e.getStatus().getDescription());
+            case UNIMPLEMENTED -> new IllegalStateException("rendezvous: " + contract.master() + " answers but serves "
+                    + "no ppexec store (while " + what + "); allowed: rank 0's address and port (MASTER_ADDR and "
+                    + "MASTER_PORT, or --master HOST:PORT)");
             case UNAUTHENTICATED -> new IllegalStateException("rank 0 at " + contract.master() + " refused this rank's "
                     + "world token (" + WorldToken.VARIABLE + " differs from rank 0's)");
             case DEADLINE_EXCEEDED, UNAVAILABLE -> aborted.isDone() ? new WorldAborted(aborted.getNow(null))

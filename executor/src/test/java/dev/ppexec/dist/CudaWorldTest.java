@@ -160,7 +160,7 @@ class CudaWorldTest {
 
     @Test
     void transportNccl_peerKilledMidRun_endsTheOtherRank_namingIt() throws Exception {
-        int port = Launcher.freePort();
+        int port = Ports.free();
         List<Process> ranks = new ArrayList<>();
         try {
             for (int r = 0; r < 2; r++) {

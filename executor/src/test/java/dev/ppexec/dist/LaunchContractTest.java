@@ -6,6 +6,7 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -55,7 +56,15 @@ class LaunchContractTest {
                         new LaunchContract(0, 2, 0, "127.0.0.1", 40000, "torchrun")),
                 // options alone
                 Arguments.of(env(), new LaunchContract.Overrides(1, 3, "[::1]:29500"),
-                        new LaunchContract(1, 3, 1, "[::1]", 29500, "options")));
+                        new LaunchContract(1, 3, 1, "[::1]", 29500, "options")),
+                // ppexec launch: MASTER_PORT=0 beside the file where rank 0 publishes the port it bound
+                Arguments.of(env("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "0",
+                        LaunchContract.PORT_FILE, "launch/master-port"), NONE,
+                        new LaunchContract(1, 2, 1, "127.0.0.1", 0, "torchrun", Path.of("launch/master-port"))),
+                // a port given wins over the file: there is nothing to publish
+                Arguments.of(env("RANK", "0", "WORLD_SIZE", "2", "MASTER_ADDR", "127.0.0.1", "MASTER_PORT", "29400",
+                        LaunchContract.PORT_FILE, "launch/master-port"), NONE,
+                        new LaunchContract(0, 2, 0, "127.0.0.1", 29400, "torchrun")));
     }
 
     @ParameterizedTest
@@ -91,6 +100,14 @@ class LaunchContractTest {
                         "rank 2 (from torchrun) is out of range; allowed: 0..1"),
                 Arguments.of(env("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "a", "MASTER_PORT", "70000"), NONE,
                         "MASTER_PORT '70000' has no valid port; allowed: a port 1..65535"),
+                Arguments.of(env("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "a", "MASTER_PORT", "0"), NONE,
+                        "MASTER_PORT '0' has no valid port; allowed: a port 1..65535"),
+                Arguments.of(env("RANK", "1", "WORLD_SIZE", "2", "MASTER_ADDR", "a", "MASTER_PORT", "-1",
+                        LaunchContract.PORT_FILE, "f"), NONE,
+                        "MASTER_PORT '-1' has no valid port; allowed: a port 1..65535, or 0 beside PPEXEC_MASTER_PORT_FILE"),
+                Arguments.of(env("SLURM_PROCID", "0", "SLURM_NTASKS", "2", "SLURM_NODELIST", "a", "MASTER_PORT", "0",
+                        LaunchContract.PORT_FILE, "f"), NONE,
+                        "MASTER_PORT '0' has no valid port; allowed: a port 1..65535"),
                 Arguments.of(env("RANK", "1", "WORLD_SIZE", "2", "MASTER_PORT", "1"), NONE,
                         "rank 0's address not given"),
                 Arguments.of(env("JOB_COMPLETION_INDEX", "1", "MASTER_ADDR", "a", "MASTER_PORT", "1"), NONE,

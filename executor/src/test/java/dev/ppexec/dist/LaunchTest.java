@@ -59,6 +59,7 @@ class LaunchTest {
         CliRun threads = CliRun.of(concat(TINY_RUN, "--stages", "2", "--report", threadsReport.toString()));
         assertThat(threads.status()).as(threads.err()).isZero();
         Path report = dir.resolve("world.json");
+        List<Path> portDirsBefore = launchPortDirectories();
         CliRun launched = CliRun.of(concat(concat(new String[] {"launch", "--nproc", "2", "--"}, TINY_RUN), "--report",
                 report.toString()));
         assertThat(launched.status()).as(launched.err()).isZero();
@@ -72,7 +73,20 @@ class LaunchTest {
         assertThat(launched.out()).contains("[PP 1] rank 1 of 2: stage 1 (layers 2) done; rank 0 has the results")
                 .contains("[PP 0] world: 2 ranks (torchrun), rank 0 at 127.0.0.1:")
                 .contains("0 call(s) refused").doesNotContain(WorldToken.VARIABLE + "=");
+        assertThat(launched.out()).as("Note [rank 0 binds first]: the port rank 0 bound, not the 0 it was given")
+                .containsPattern("\\[PP 0\\] world: 2 ranks \\(torchrun\\), rank 0 at 127\\.0\\.0\\.1:[1-9][0-9]*;");
+        assertThat(launched.err()).as("Note [rank 0 binds first]: rank 1 read that port")
+                .containsPattern("\\[PP 1\\] world: rank 1 of 2 joined \\(rank 0 at 127\\.0\\.0\\.1:[1-9][0-9]*,");
+        assertThat(launchPortDirectories()).as("the launcher removes the directory of rank 0's port")
+                .isEqualTo(portDirsBefore);
         assertThat(ranksOfThisJvm()).as("no rank process outlives the launcher").isEmpty();
+    }
+
+    /** The launchers' port directories in the temporary directory (Note [rank 0 binds first] in World). */
+    private static List<Path> launchPortDirectories() throws IOException {
+        try (var entries = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return entries.filter(p -> p.getFileName().toString().startsWith("ppexec-launch-")).sorted().toList();
+        }
     }
 
     /** One rank's trace file: its resource attributes and its spans (OTLP-JSON lines, read with Jackson). */
@@ -446,7 +460,7 @@ class LaunchTest {
     }
 
     private List<Process> startRanks(int worldSize, String[] run, IntFunction<String[]> extra) throws IOException {
-        int port = Launcher.freePort();
+        int port = Ports.free();
         String token = WorldToken.generate();
         List<Process> ranks = new ArrayList<>();
         for (int r = 0; r < worldSize; r++) {

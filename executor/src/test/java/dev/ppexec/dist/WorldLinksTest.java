@@ -62,7 +62,7 @@ class WorldLinksTest {
 
     @Test
     void cpuWorld_negotiatesHostOnBothLinks_andItsRunsSaySo() throws Exception {
-        int port = Launcher.freePort();
+        int port = Ports.free();
         List<Future<String>> lines = new ArrayList<>();
         List<String> kinds = new CopyOnWriteArrayList<>();
         for (int r = 0; r < 2; r++) {

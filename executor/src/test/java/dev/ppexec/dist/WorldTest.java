@@ -13,16 +13,21 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -30,6 +35,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -37,10 +43,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.IntFunction;
+import java.util.stream.Stream;
 import java.util.stream.IntStream;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Worlds whose ranks are threads of this JVM, talking over loopback gRPC as rank processes do: the rendezvous's
@@ -82,7 +90,7 @@ class WorldTest {
     /** A world of {@code worldSize} ranks that all agree, once every rank joined. */
     private List<World> joined(int worldSize) throws Exception {
         List<World> w = new ArrayList<>();
-        for (Future<World> f : join(worldSize, Launcher.freePort(), 20_000, r -> config(42))) {
+        for (Future<World> f : join(worldSize, Ports.free(), 20_000, r -> config(42))) {
             w.add(f.get(30, TimeUnit.SECONDS));
         }
         return w;
@@ -112,7 +120,7 @@ class WorldTest {
 
     @Test
     void rendezvous_configurationMismatch_failsEveryRank_namingRankFieldAndValues() throws Exception {
-        List<Future<World>> worlds = join(2, Launcher.freePort(), 10_000, r -> config(r == 1 ? 7 : 42));
+        List<Future<World>> worlds = join(2, Ports.free(), 10_000, r -> config(r == 1 ? 7 : 42));
         for (Future<World> w : worlds) {
             assertThat(failure(w)).isInstanceOf(IllegalArgumentException.class)
                     .hasMessage("rendezvous: rank 1 runs --seed 7, rank 0 runs --seed 42; allowed: the same "
@@ -122,7 +130,7 @@ class WorldTest {
 
     @Test
     void rendezvous_rankThatNeverComes_endsEveryRankAfterTheTimeout_namingIt() throws Exception {
-        int port = Launcher.freePort();
+        int port = Ports.free();
         long start = System.nanoTime();
         Future<World> rank0 = ranks.submit(() -> World.join(new LaunchContract(0, 3, 0, "127.0.0.1", port, "options"),
                 TOKEN, 3_000, 2, config(42)));
@@ -150,7 +158,7 @@ class WorldTest {
 
     @Test
     void token_missingOrWrong_isRefusedAndCounted_andTheWorldGoesOn() throws Exception {
-        int port = Launcher.freePort();
+        int port = Ports.free();
         Future<World> rank0 = ranks.submit(() -> World.join(new LaunchContract(0, 2, 0, "127.0.0.1", port, "options"),
                 TOKEN, 20_000, 2, config(42)));
         Thread.sleep(300); // rank 0 listens
@@ -186,6 +194,89 @@ class WorldTest {
                             || a.equals(String.format("0000000000000000FFFF00000100007F:%04X", port)));
         } finally {
             leave(List.of(w0, w1));
+        }
+    }
+
+    /** Note [rank 0 binds first]: a rank > 0 opens no listening socket before rank 0 listens on MASTER_PORT. */
+    @Test
+    void rankAboveZero_listensOnlyOnceRankZeroDoes() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/proc/self/fd")), "needs Linux /proc");
+        int port = Ports.free();
+        Set<String> before = ListeningSockets.ofThisProcess();
+        Future<World> rank1 = ranks.submit(() -> World.join(new LaunchContract(1, 2, 1, "127.0.0.1", port, "options"),
+                TOKEN, 20_000, 2, config(42)));
+        Thread.sleep(1_000); // rank 1 started and waits for rank 0
+        assertThat(rank1).isNotDone();
+        assertThat(ListeningSockets.ofThisProcess()).as("rank 1 listens on nothing while rank 0 is away")
+                .isEqualTo(before);
+        Future<World> rank0 = ranks.submit(() -> World.join(new LaunchContract(0, 2, 0, "127.0.0.1", port, "options"),
+                TOKEN, 20_000, 2, config(42)));
+        World w0 = rank0.get(30, TimeUnit.SECONDS);
+        World w1 = rank1.get(30, TimeUnit.SECONDS);
+        try {
+            assertThat(ListeningSockets.ofThisProcess()).as("rank 0's store and rank 1's inbox").hasSize(before.size() + 2);
+            assertThat(w1.master()).isEqualTo(w0.master()).isEqualTo("127.0.0.1:" + port);
+        } finally {
+            leave(List.of(w0, w1));
+        }
+    }
+
+    /** Note [rank 0 binds first]: with MASTER_PORT=0 rank 0 binds a free port and publishes it; rank 1 reads it. */
+    @Test
+    void masterPortZero_rankZeroPublishesThePortItBound_andTheOthersFindIt(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("master-port");
+        Future<World> rank1 = ranks.submit(() -> World.join(new LaunchContract(1, 2, 1, "127.0.0.1", 0, "torchrun",
+                file), TOKEN, 20_000, 2, config(42)));
+        Thread.sleep(300);
+        assertThat(rank1).as("rank 1 waits for the port").isNotDone();
+        Future<World> rank0 = ranks.submit(() -> World.join(new LaunchContract(0, 2, 0, "127.0.0.1", 0, "torchrun",
+                file), TOKEN, 20_000, 2, config(42)));
+        World w0 = rank0.get(30, TimeUnit.SECONDS);
+        World w1 = rank1.get(30, TimeUnit.SECONDS);
+        try {
+            int port = Integer.parseInt(Files.readString(file).trim());
+            assertThat(port).isBetween(1, 65535);
+            assertThat(w0.master()).isEqualTo(w1.master()).isEqualTo("127.0.0.1:" + port);
+            assertThat(listeners(port)).as("rank 0's store listens on the published port").isNotEmpty();
+            try (Stream<Path> files = Files.list(dir)) {
+                assertThat(files).as("the file is whole: no partial one is left").containsExactly(file);
+            }
+        } finally {
+            leave(List.of(w0, w1));
+        }
+    }
+
+    @Test
+    void masterPortZero_portNeverPublishedOrNotAPort_isOneLineNamingTheFile(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("master-port");
+        assertThatThrownBy(() -> World.join(new LaunchContract(1, 2, 1, "127.0.0.1", 0, "torchrun", file), TOKEN, 300,
+                2, config(42)))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("rendezvous: rank 0 did not publish its port in " + file + " (PPEXEC_MASTER_PORT_FILE) "
+                        + "within 0.3 s (--rendezvous-timeout)");
+        Files.writeString(file, "http\n");
+        assertThatThrownBy(() -> World.join(new LaunchContract(1, 2, 1, "127.0.0.1", 0, "torchrun", file), TOKEN, 300,
+                2, config(42)))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("rendezvous: " + file + " (PPEXEC_MASTER_PORT_FILE) holds 'http', not a port; allowed: the "
+                        + "port rank 0 bound, 1..65535");
+    }
+
+    /** A MASTER_PORT where some other gRPC server answers (here one with no service) is named, not waited on. */
+    @Test
+    void masterAddressOfAnotherServer_isOneLineNamingIt() throws Exception {
+        Server other = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+                .build().start();
+        try {
+            int port = other.getPort();
+            assertThatThrownBy(() -> World.join(new LaunchContract(1, 2, 1, "127.0.0.1", port, "options"), TOKEN,
+                    10_000, 2, config(42)))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessage("rendezvous: 127.0.0.1:" + port + " answers but serves no ppexec store (while reaching "
+                            + "rank 0); allowed: rank 0's address and port (MASTER_ADDR and MASTER_PORT, or --master "
+                            + "HOST:PORT)");
+        } finally {
+            other.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
         }
     }
 
@@ -241,7 +332,7 @@ class WorldTest {
         try (Pipeline p = Pipeline.builder().model(TINY).split(split).microBatches(microBatches).build()) {
             expected = p.generate(workload).tokens();
         }
-        int port = Launcher.freePort();
+        int port = Ports.free();
         List<Future<RunResult>> results = new ArrayList<>();
         for (int r = 0; r < worldSize; r++) {
             LaunchContract c = new LaunchContract(r, worldSize, r, "127.0.0.1", port, "options");

@@ -4,7 +4,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
 
 /** The listening TCP sockets of this machine as Linux's /proc/net/tcp{,6} list them (state 0A). */
 public final class ListeningSockets {
@@ -29,5 +32,29 @@ public final class ListeningSockets {
             }
         }
         return rows;
+    }
+
+    /** Inodes of sockets this process holds that /proc/net lists as listening (TCP state 0A). */
+    public static Set<String> ofThisProcess() throws IOException {
+        Set<String> mine = new HashSet<>();
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            for (Path fd : fds.toList()) {
+                try {
+                    String link = Files.readSymbolicLink(fd).toString();
+                    if (link.startsWith("socket:[")) {
+                        mine.add(link.substring(8, link.length() - 1));
+                    }
+                } catch (IOException e) {
+                    // the fd closed while we listed them
+                }
+            }
+        }
+        Set<String> listening = new HashSet<>();
+        for (String[] f : rows()) {
+            if (mine.contains(f[9])) {
+                listening.add(f[9]);
+            }
+        }
+        return listening;
     }
 }
