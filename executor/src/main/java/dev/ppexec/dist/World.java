@@ -173,6 +173,23 @@ public final class World implements AutoCloseable {
         }
     }
 
+    /**
+     * Note [rank 0 binds first]: once every rank has reached the store (or the wait for them is over), no one needs
+     * the published port; rank 0 removes the file, so a launcher killed before it can clean up leaves only its empty
+     * directory.
+     */
+    private void unpublishPort() {
+        Path file = contract.portFile();
+        if (file == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            // The launcher removes its directory, with this file, when the ranks have ended.
+        }
+    }
+
     /** Note [rank 0 binds first]: a rank > 0 waits, within the rendezvous timeout, for the port rank 0 published. */
     private int awaitPublishedPort() {
         Path file = contract.portFile();
@@ -313,6 +330,7 @@ public final class World implements AutoCloseable {
         String verdict;
         if (store != null) {
             verdict = verdict(configuration, deadline);
+            unpublishPort();
             store.put("verdict", verdict.getBytes(StandardCharsets.UTF_8));
             if (!verdict.equals("ok")) {
                 // The ranks that came read the verdict and say "left" before rank 0's store goes.

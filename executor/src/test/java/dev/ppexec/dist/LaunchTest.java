@@ -506,9 +506,12 @@ class LaunchTest {
     }
 
     @Test
-    void sigkillToTheLauncher_stillLeavesNoRankRunning() throws Exception {
+    void sigkillToTheLauncher_stillLeavesNoRankRunning_andNoPortFile() throws Exception {
         Path err = dir.resolve("launcher.err");
-        Process launcher = new ProcessBuilder(javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN)))
+        Path tmp = Files.createDirectory(dir.resolve("tmp"));
+        List<String> cmd = javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN));
+        cmd.add(1, "-Djava.io.tmpdir=" + tmp);
+        Process launcher = new ProcessBuilder(cmd)
                 .redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile()).start();
         List<ProcessHandle> ranks = List.of();
         try {
@@ -523,6 +526,15 @@ class LaunchTest {
             }
             for (ProcessHandle h : ranks) {
                 assertThat(h.isAlive()).as("rank pid %d ended after its launcher was killed", h.pid()).isFalse();
+            }
+            try (var dirs = Files.list(tmp)) {
+                assertThat(dirs.map(p -> p.getFileName().toString())).as("the launcher's port directory")
+                        .singleElement().asString().startsWith("ppexec-launch-");
+            }
+            try (var left = Files.walk(tmp)) {
+                assertThat(left.filter(Files::isRegularFile)).as("Note [rank 0 binds first]: rank 0 removed the file "
+                        + "of its port once both ranks had come; only the killed launcher's empty directory is left")
+                        .isEmpty();
             }
         } finally {
             ranks.forEach(ProcessHandle::destroyForcibly);
