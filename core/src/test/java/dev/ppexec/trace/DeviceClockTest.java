@@ -60,14 +60,18 @@ class DeviceClockTest {
         public void close() {}
     }
 
-    /** Records complete at the current host time; the host's next read comes {@code latency} later. */
+    /**
+     * Records complete at the current host time; the host's next read comes a latency later: {@code latencies} in
+     * turn, one per record, the last one repeated.
+     */
     static final class FakeStream implements Stream {
         final FakeDevice device;
-        final long latency;
+        final long[] latencies;
+        int records;
 
-        FakeStream(FakeDevice device, long latency) {
+        FakeStream(FakeDevice device, long... latencies) {
             this.device = device;
-            this.latency = latency;
+            this.latencies = latencies;
         }
 
         @Override
@@ -91,7 +95,7 @@ class DeviceClockTest {
         @Override
         public void record(Event event) {
             ((FakeEvent) event).deviceNanos = device.deviceNanosAt(device.hostNanos.get());
-            device.hostNanos.addAndGet(latency);
+            device.hostNanos.addAndGet(latencies[Math.min(records++, latencies.length - 1)]);
         }
 
         @Override
@@ -176,6 +180,35 @@ class DeviceClockTest {
         assertThat(clock.hostNanos(e)).isEqualTo(anchoredAt + 500);
         assertThat(clock.reanchor(e, anchoredAt + 1_500)).isTrue();
         assertThat(clock.hostNanos(e)).isEqualTo(anchoredAt + 1_500);
+    }
+
+    /** Note [device clock anchor]: a host descheduled right after the first wait does not shift the stream's times. */
+    @Test
+    void anchor_aLateReadIsTriedAgain_untilTheWindowIsWithinItsBound() {
+        FakeDevice device = new FakeDevice(0.0);
+        long late = 9_000_000;
+        FakeStream stream = new FakeStream(device, late, late, 30_000);
+        DeviceClock clock = new DeviceClock(stream, new FakeEvent(), device.hostNanos::get);
+        clock.anchor();
+
+        assertThat(stream.records).as("two late tries, then one within the bound").isEqualTo(3);
+        assertThat(clock.anchorWindowNanos()).isEqualTo(30_000);
+        long trueTime = device.hostNanos.get() + 1_000_000;
+        assertThat(clock.hostNanos(device.eventAt(trueTime))).as("late by the last try's window only")
+                .isEqualTo(trueTime + 30_000);
+    }
+
+    @Test
+    void anchor_neverWithinTheBound_stopsAfterItsTries_keepingTheLast() {
+        FakeDevice device = new FakeDevice(0.0);
+        FakeStream stream = new FakeStream(device, 5_000_000);
+        DeviceClock clock = new DeviceClock(stream, new FakeEvent(), device.hostNanos::get);
+        clock.anchor();
+
+        assertThat(stream.records).isEqualTo(DeviceClock.ANCHOR_TRIES);
+        assertThat(clock.anchorWindowNanos()).isEqualTo(5_000_000);
+        long trueTime = device.hostNanos.get() + 1_000_000;
+        assertThat(clock.hostNanos(device.eventAt(trueTime))).isEqualTo(trueTime + 5_000_000);
     }
 
     @Test
