@@ -30,7 +30,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -58,6 +59,8 @@ public final class World implements AutoCloseable {
 
     /** Its port is rank 0's bound one once {@link #start} has run (Note [rank 0 binds first]). */
     private LaunchContract contract;
+    /** Whether rank 0 wrote the port file (and so may remove it). */
+    private boolean published;
     private final WorldToken token;
     private final long timeoutMillis;
     private final AtomicLong refused = new AtomicLong();
@@ -160,14 +163,27 @@ public final class World implements AutoCloseable {
                 .getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Note [rank 0 binds first]: rank 0 writes the port it bound, whole or not at all (a rename). */
+    /**
+     * Note [rank 0 binds first]: rank 0 writes the port it bound, whole or not at all, and never over a file that is
+     * there already (a hard link of a new partial file, which fails where the name is taken), so a variable pointed
+     * at someone's file damages nothing.
+     */
     private void publishPort() {
         Path file = contract.portFile();
         Path partial = file.resolveSibling(file.getFileName() + ".partial");
         try {
-            Files.writeString(partial, contract.masterPort() + "\n", StandardCharsets.US_ASCII);
-            Files.move(partial, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
+            Files.writeString(partial, contract.masterPort() + "\n", StandardCharsets.US_ASCII,
+                    StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            try {
+                Files.createLink(file, partial);
+            } finally {
+                Files.deleteIfExists(partial);
+            }
+            published = true;
+        } catch (FileAlreadyExistsException e) {
+            throw new IllegalStateException("rendezvous: " + e.getFile() + " (" + LaunchContract.PORT_FILE
+                    + ") exists; allowed: a path where no file is (ppexec launch makes a fresh one)", e);
+        } catch (IOException | UnsupportedOperationException e) {
             throw new IllegalStateException("rendezvous: cannot publish rank 0's port in " + file + " ("
                     + LaunchContract.PORT_FILE + "): " + e.getMessage(), e);
         }
@@ -179,12 +195,11 @@ public final class World implements AutoCloseable {
      * directory.
      */
     private void unpublishPort() {
-        Path file = contract.portFile();
-        if (file == null) {
+        if (!published) {
             return;
         }
         try {
-            Files.deleteIfExists(file);
+            Files.deleteIfExists(contract.portFile());
         } catch (IOException e) {
             // The launcher removes its directory, with this file, when the ranks have ended.
         }

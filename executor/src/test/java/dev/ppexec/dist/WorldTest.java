@@ -262,6 +262,22 @@ class WorldTest {
                         + "port rank 0 bound, 1..65535");
     }
 
+    /** A port file that is there already (someone's file, or last run's) is neither overwritten nor removed. */
+    @Test
+    void masterPortZero_portFileThereAlready_isLeftAlone_andNamed(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("notes.txt");
+        Files.writeString(file, "someone's notes\n");
+        assertThatThrownBy(() -> World.join(new LaunchContract(0, 2, 0, "127.0.0.1", 0, "torchrun", file), TOKEN,
+                1_000, 2, config(42)))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessage("rendezvous: " + file + " (PPEXEC_MASTER_PORT_FILE) exists; allowed: a path where no file is "
+                        + "(ppexec launch makes a fresh one)");
+        assertThat(file).hasContent("someone's notes");
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files).as("no partial file left").containsExactly(file);
+        }
+    }
+
     /** A MASTER_PORT where some other gRPC server answers (here one with no service) is named, not waited on. */
     @Test
     void masterAddressOfAnotherServer_isOneLineNamingIt() throws Exception {
