@@ -54,7 +54,10 @@ public final class Launcher {
             throws InterruptedException {
         Path portDir = masterPort == 0 ? portDirectory() : null;
         String token = WorldToken.generate();
-        Thread stopper = new Thread(this::stopAll, "ppexec-launch-stop");
+        Thread stopper = new Thread(() -> { // SIGINT or SIGTERM: the finally below does not run
+            stopAll();
+            removePortDirectory(portDir, err);
+        }, "ppexec-launch-stop");
         Runtime.getRuntime().addShutdownHook(stopper);
         try {
             for (int r = 0; r < nproc; r++) {

@@ -482,22 +482,32 @@ class LaunchTest {
     }
 
     @Test
-    void sigintToTheLauncher_leavesNoRankBehind() throws Exception {
+    void sigintToTheLauncher_leavesNoRankBehind_norItsPortDirectory() throws Exception {
         assumeTrue(hasKill(), "needs kill(1)");
         Path err = dir.resolve("launcher.err");
-        Process launcher = new ProcessBuilder(javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN)))
+        Path tmp = Files.createDirectory(dir.resolve("tmp"));
+        List<String> cmd = javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN));
+        cmd.add(1, "-Djava.io.tmpdir=" + tmp);
+        Process launcher = new ProcessBuilder(cmd)
                 .redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile()).start();
         try {
             awaitText(() -> read(err), "[PP 1] world: rank 1 of 2 joined");
             awaitText(() -> read(err), "[PP 0] world: rank 0 of 2 joined");
             List<Long> pids = launcher.children().map(ProcessHandle::pid).toList();
             assertThat(pids).hasSize(2);
+            try (var dirs = Files.list(tmp)) {
+                assertThat(dirs.map(p -> p.getFileName().toString())).as("the launcher's port directory, while it runs")
+                        .singleElement().asString().startsWith("ppexec-launch-");
+            }
             new ProcessBuilder("kill", "-INT", Long.toString(launcher.pid())).start().waitFor();
             assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).as("the launcher stopped").isTrue();
             assertThat(launcher.exitValue()).isNotZero();
             for (long pid : pids) {
                 assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("rank pid %d is gone", pid)
                         .isFalse();
+            }
+            try (var left = Files.list(tmp)) {
+                assertThat(left).as("the launcher's shutdown hook removed its port directory").isEmpty();
             }
         } finally {
             launcher.descendants().forEach(ProcessHandle::destroyForcibly);
