@@ -99,10 +99,11 @@ public final class StubDriver {
                 unavailable = "gcc/g++ not found: the stub libcuda cannot be built (" + e.getMessage() + ")";
                 return;
             }
+            // deleteOnExit deletes in the reverse order of registration: the directory last, once it is empty.
+            dir.toFile().deleteOnExit();
             try (Stream<Path> files = Files.list(dir)) {
                 files.forEach(f -> f.toFile().deleteOnExit());
             }
-            dir.toFile().deleteOnExit();
             SymbolLookup lookup = SymbolLookup.libraryLookup(out, Arena.global());
             Linker linker = Linker.nativeLinker();
             reset = linker.downcallHandle(lookup.findOrThrow("stub_reset"),

@@ -60,7 +60,7 @@ public final class StubNccl {
                 unavailable = "gcc not found: the stub libnccl cannot be built (" + e.getMessage() + ")";
                 return;
             }
-            for (Path f : List.of(source, out, dir)) {
+            for (Path f : List.of(dir, source, out)) { // deleted in reverse order: the directory last, once empty
                 f.toFile().deleteOnExit();
             }
             SymbolLookup lookup = SymbolLookup.libraryLookup(out, Arena.global());
