@@ -59,7 +59,8 @@ final class LaunchCommand implements Callable<Integer> {
             throw new UsageException("launch: command '" + String.join(" ", command) + "'; allowed: -- run "
                     + "[run's options] (each rank runs it)");
         }
-        List<Path> rankFiles = perfetto == null ? List.of() : rankFiles();
+        Path traceFile = traceFileOf(command); // run's options, parsed once here: a typo is one line, not one per rank
+        List<Path> rankFiles = perfetto == null ? List.of() : rankFiles(traceFile);
         Launcher.requireGrpc();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
@@ -72,8 +73,7 @@ final class LaunchCommand implements Callable<Integer> {
     }
 
     /** The files the ranks will write for --perfetto to merge, checked as outputs before any rank starts. */
-    private List<Path> rankFiles() {
-        Path traceFile = traceFileOf(command);
+    private List<Path> rankFiles(Path traceFile) {
         if (traceFile == null) {
             throw new UsageException("--perfetto " + perfetto + ": the ranks write no trace file; allowed: with "
                     + "--trace-file DIR/t.jsonl in the run command (rank r writes DIR/t.rank{r}.jsonl)");

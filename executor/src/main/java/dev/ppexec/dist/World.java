@@ -180,9 +180,9 @@ public final class World implements AutoCloseable {
                 Files.deleteIfExists(partial);
             }
             published = true;
-        } catch (FileAlreadyExistsException e) {
-            throw new IllegalStateException("rendezvous: " + e.getFile() + " (" + LaunchContract.PORT_FILE
-                    + ") exists; allowed: a path where no file is (ppexec launch makes a fresh one)", e);
+        } catch (FileAlreadyExistsException e) { // bad input: the variable names a file that is there
+            throw new IllegalArgumentException(e.getFile() + " (" + LaunchContract.PORT_FILE + ") exists; allowed: a "
+                    + "path where no file is (ppexec launch makes a fresh one)");
         } catch (IOException | UnsupportedOperationException e) {
             throw new IllegalStateException("rendezvous: cannot publish rank 0's port in " + file + " ("
                     + LaunchContract.PORT_FILE + "): " + e.getMessage(), e);

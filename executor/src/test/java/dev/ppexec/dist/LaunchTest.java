@@ -228,6 +228,17 @@ class LaunchTest {
         }
     }
 
+    /** run's options are parsed by launch before any rank starts: a typo is one line, and no rank runs. */
+    @Test
+    void launch_badRunOption_exits2InOneLine_beforeAnyRankStarts() {
+        CliRun r = CliRun.of(concat(new String[] {"launch", "--nproc", "2", "--"}, concat(TINY_RUN, "--requets", "3")));
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err().lines().toList()).singleElement().asString().startsWith("launch: -- run: ")
+                .contains("--requets");
+        assertThat(r.out()).doesNotContain("[PP ");
+        assertThat(ranksOfThisJvm()).isEmpty();
+    }
+
     @Test
     void launchPerfetto_withoutATraceFile_exits2_namingWhatIsNeeded() {
         CliRun r = CliRun.of(concat(new String[] {"launch", "--nproc", "2", "--perfetto", dir.resolve("p.json").toString(),

@@ -269,8 +269,8 @@ class WorldTest {
         Files.writeString(file, "someone's notes\n");
         assertThatThrownBy(() -> World.join(new LaunchContract(0, 2, 0, "127.0.0.1", 0, "torchrun", file), TOKEN,
                 1_000, 2, config(42)))
-                .isInstanceOf(IllegalStateException.class)
-                .hasMessage("rendezvous: " + file + " (PPEXEC_MASTER_PORT_FILE) exists; allowed: a path where no file is "
+                .isInstanceOf(IllegalArgumentException.class).hasNoCause()
+                .hasMessage(file + " (PPEXEC_MASTER_PORT_FILE) exists; allowed: a path where no file is "
                         + "(ppexec launch makes a fresh one)");
         assertThat(file).hasContent("someone's notes");
         try (Stream<Path> files = Files.list(dir)) {
