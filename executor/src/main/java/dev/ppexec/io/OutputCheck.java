@@ -88,13 +88,15 @@ public final class OutputCheck {
             Path probe = AtomicFile.tempBeside(resolved, "probe");
             try {
                 Files.createFile(probe);
-            } catch (IOException e) {
-                throw new FileSystemException(folder.toString(), null, why(e));
+            } catch (IOException e) { // procfs says ENOENT for a new file in a folder that is there
+                throw new FileSystemException(folder.toString(), null, e instanceof NoSuchFileException
+                        && Files.isDirectory(folder) ? "this folder takes no new files" : why(e));
             }
             Files.delete(probe);
             return kind == OutputPath.Kind.REGULAR ? Files.readAttributes(resolved, "unix:dev,ino") : resolved;
         } catch (IOException e) {
-            throw new OutputRefusedException(describe(u) + ": cannot write: " + reason(e), e);
+            throw new OutputRefusedException(describe(u) + ": cannot write: " + reason(e)
+                    + "; allowed: a file in a folder this user can write", e);
         } catch (UnsupportedOperationException e) {
             return u.path().toAbsolutePath().normalize();
         }
