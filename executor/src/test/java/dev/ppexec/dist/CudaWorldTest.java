@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Rank processes on CUDA, on the stub driver's emulated device (the project's kernels compiled for the host, its
@@ -185,6 +186,47 @@ class CudaWorldTest {
             assertThat(endedMillis).as("a bounded end, no hang").isLessThan(30_000);
         } finally {
             ranks.forEach(Process::destroyForcibly);
+        }
+    }
+
+    /**
+     * Note [heartbeats] at world level with a device transport: a peer that is stopped (SIGSTOP: alive, sockets open,
+     * its NCCL calls never answered) ends the other rank by its silence, even while that rank waits on NCCL.
+     */
+    @Test
+    void transportNccl_peerStoppedMidRun_endsTheOtherRank_namingItsSilence() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")),
+                "needs kill(1)");
+        int port = Ports.free();
+        List<Process> ranks = new ArrayList<>();
+        try {
+            for (int r = 0; r < 2; r++) {
+                ranks.add(start(2, List.of(), LONG_RUN, List.of("--transport", "nccl", "--rank",
+                        Integer.toString(r), "--world-size", "2", "--master", "127.0.0.1:" + port,
+                        "--rendezvous-timeout", "60"), Integer.toString(r)));
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (!read(dir.resolve("err0")).contains("transport: nccl") && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(read(dir.resolve("err0"))).contains("transport: nccl to rank 1");
+            Thread.sleep(1_000); // into the runs
+            long stopped = System.nanoTime();
+            assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(ranks.get(1).pid())).start().waitFor()).isZero();
+            assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
+            long endedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopped);
+            System.out.printf("nccl: rank 1 stopped, rank 0 ended in %d ms%n", endedMillis);
+            assertThat(ranks.get(1).isAlive()).as("the silent rank was named, not lost: it still lives").isTrue();
+            assertThat(ranks.get(0).exitValue()).as(read(dir.resolve("err0"))).isEqualTo(1);
+            assertThat(read(dir.resolve("err0")).lines().filter(l -> l.startsWith("run: ")).toList()).singleElement()
+                    .asString().isEqualTo("run: error: rank 0 stopped: the world was aborted: rank 1 went silent: no "
+                            + "heartbeat for 4 s (its process is stopped, hung or cut off)");
+            assertThat(endedMillis).as("a bounded end, no hang").isLessThan(30_000);
+        } finally {
+            ranks.forEach(Process::destroyForcibly); // SIGKILL ends a stopped process too
+        }
+        for (Process p : ranks) {
+            assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("pid %d is gone", p.pid()).isTrue();
         }
     }
 
