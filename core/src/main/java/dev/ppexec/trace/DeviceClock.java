@@ -17,7 +17,7 @@ import java.util.function.LongSupplier;
  *
  * <p>How late: the host reads its clock within [before the record, after the wait], so that window bounds the
  * anchor's error. A host descheduled in it (a loaded machine, a JIT or GC pause) would shift every mapped time of
- * the stream by as much: a CI run saw a send stream's times 9 ms late, its pp_send starting after the matching
+ * the stream by as much: a loop of CudaWorldTest saw a send stream's times 9 ms late, its pp_send starting after the matching
  * pp_recv had ended on the other rank. So {@link #anchor} tries again, up to {@link #ANCHOR_TRIES} times, until the
  * window is within {@link #ANCHOR_WINDOW_NANOS}; the first try also waits for whatever the stream still had queued.
  *

@@ -12,6 +12,7 @@ import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -135,6 +136,8 @@ public final class Launcher {
                 Files.deleteIfExists(f);
             }
             Files.deleteIfExists(dir);
+        } catch (NoSuchFileException e) {
+            // Removed already: by the shutdown hook, or by the normal end while the JVM was shutting down.
         } catch (IOException e) {
             err.println("launch: warning: cannot remove " + dir + ": " + e.getMessage());
         }
