@@ -161,28 +161,13 @@ class CudaWorldTest {
 
     @Test
     void transportNccl_peerKilledMidRun_endsTheOtherRank_namingIt() throws Exception {
-        int port = Ports.free();
         List<Process> ranks = new ArrayList<>();
         try {
-            for (int r = 0; r < 2; r++) {
-                ranks.add(start(2, List.of(), LONG_RUN, List.of("--transport", "nccl", "--rank",
-                        Integer.toString(r), "--world-size", "2", "--master", "127.0.0.1:" + port,
-                        "--rendezvous-timeout", "60"), Integer.toString(r)));
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (!read(dir.resolve("err0")).contains("transport: nccl") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertThat(read(dir.resolve("err0"))).contains("transport: nccl to rank 1");
-            Thread.sleep(1_000); // into the runs
+            startNcclPairIntoTheirRuns(ranks);
             long killed = System.nanoTime();
             ranks.get(1).destroyForcibly();
-            assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
-            long endedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
-            System.out.printf("nccl: rank 1 killed, rank 0 ended in %d ms%n", endedMillis);
-            assertThat(ranks.get(0).exitValue()).as(read(dir.resolve("err0"))).isEqualTo(1);
-            assertThat(read(dir.resolve("err0")).lines().filter(l -> l.startsWith("run: ")).toList()).singleElement()
-                    .asString().startsWith("run: error: rank 0 stopped: ").contains("rank 1 went away");
+            long endedMillis = rankZeroFailed(ranks, killed, "killed");
+            assertThat(rankZeroError()).startsWith("run: error: rank 0 stopped: ").contains("rank 1 went away");
             assertThat(endedMillis).as("a bounded end, no hang").isLessThan(30_000);
         } finally {
             ranks.forEach(Process::destroyForcibly);
@@ -197,30 +182,15 @@ class CudaWorldTest {
     void transportNccl_peerStoppedMidRun_endsTheOtherRank_namingItsSilence() throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")),
                 "needs kill(1)");
-        int port = Ports.free();
         List<Process> ranks = new ArrayList<>();
         try {
-            for (int r = 0; r < 2; r++) {
-                ranks.add(start(2, List.of(), LONG_RUN, List.of("--transport", "nccl", "--rank",
-                        Integer.toString(r), "--world-size", "2", "--master", "127.0.0.1:" + port,
-                        "--rendezvous-timeout", "60"), Integer.toString(r)));
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (!read(dir.resolve("err0")).contains("transport: nccl") && System.nanoTime() < deadline) {
-                Thread.sleep(50);
-            }
-            assertThat(read(dir.resolve("err0"))).contains("transport: nccl to rank 1");
-            Thread.sleep(1_000); // into the runs
+            startNcclPairIntoTheirRuns(ranks);
             long stopped = System.nanoTime();
             assertThat(new ProcessBuilder("kill", "-STOP", Long.toString(ranks.get(1).pid())).start().waitFor()).isZero();
-            assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
-            long endedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - stopped);
-            System.out.printf("nccl: rank 1 stopped, rank 0 ended in %d ms%n", endedMillis);
+            long endedMillis = rankZeroFailed(ranks, stopped, "stopped");
             assertThat(ranks.get(1).isAlive()).as("the silent rank was named, not lost: it still lives").isTrue();
-            assertThat(ranks.get(0).exitValue()).as(read(dir.resolve("err0"))).isEqualTo(1);
-            assertThat(read(dir.resolve("err0")).lines().filter(l -> l.startsWith("run: ")).toList()).singleElement()
-                    .asString().isEqualTo("run: error: rank 0 stopped: the world was aborted: rank 1 went silent: no "
-                            + "heartbeat for 4 s (its process is stopped, hung or cut off)");
+            assertThat(rankZeroError()).isEqualTo("run: error: rank 0 stopped: the world was aborted: rank 1 went "
+                    + "silent: no heartbeat for 4 s (its process is stopped, hung or cut off)");
             assertThat(endedMillis).as("a bounded end, no hang").isLessThan(30_000);
         } finally {
             ranks.forEach(Process::destroyForcibly); // SIGKILL ends a stopped process too
@@ -228,6 +198,38 @@ class CudaWorldTest {
         for (Process p : ranks) {
             assertThat(p.waitFor(10, TimeUnit.SECONDS)).as("pid %d is gone", p.pid()).isTrue();
         }
+    }
+
+    /** Starts two ranks of LONG_RUN over nccl (into {@code ranks}, for the caller to stop) and waits into their runs. */
+    private void startNcclPairIntoTheirRuns(List<Process> ranks) throws IOException, InterruptedException {
+        int port = Ports.free();
+        for (int r = 0; r < 2; r++) {
+            ranks.add(start(2, List.of(), LONG_RUN, List.of("--transport", "nccl", "--rank", Integer.toString(r),
+                    "--world-size", "2", "--master", "127.0.0.1:" + port, "--rendezvous-timeout", "60"),
+                    Integer.toString(r)));
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (!read(dir.resolve("err0")).contains("transport: nccl") && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(read(dir.resolve("err0"))).contains("transport: nccl to rank 1");
+        Thread.sleep(1_000); // into the runs
+    }
+
+    /** Rank 0 ended with status 1 after what was done to rank 1 at {@code sinceNanos}; the milliseconds that took. */
+    private long rankZeroFailed(List<Process> ranks, long sinceNanos, String done) throws InterruptedException {
+        assertThat(ranks.get(0).waitFor(60, TimeUnit.SECONDS)).as("rank 0 ended").isTrue();
+        long endedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sinceNanos);
+        System.out.printf("nccl: rank 1 %s, rank 0 ended in %d ms%n", done, endedMillis);
+        assertThat(ranks.get(0).exitValue()).as(read(dir.resolve("err0"))).isEqualTo(1);
+        return endedMillis;
+    }
+
+    /** Rank 0's one error line. */
+    private String rankZeroError() {
+        List<String> lines = read(dir.resolve("err0")).lines().filter(l -> l.startsWith("run: ")).toList();
+        assertThat(lines).hasSize(1);
+        return lines.getFirst();
     }
 
     private static String read(Path p) {

@@ -497,19 +497,13 @@ class LaunchTest {
         assumeTrue(hasKill(), "needs kill(1)");
         Path err = dir.resolve("launcher.err");
         Path tmp = Files.createDirectory(dir.resolve("tmp"));
-        List<String> cmd = javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN));
-        cmd.add(1, "-Djava.io.tmpdir=" + tmp);
-        Process launcher = new ProcessBuilder(cmd)
-                .redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile()).start();
+        Process launcher = startLauncher(tmp, err);
         try {
             awaitText(() -> read(err), "[PP 1] world: rank 1 of 2 joined");
             awaitText(() -> read(err), "[PP 0] world: rank 0 of 2 joined");
             List<Long> pids = launcher.children().map(ProcessHandle::pid).toList();
             assertThat(pids).hasSize(2);
-            try (var dirs = Files.list(tmp)) {
-                assertThat(dirs.map(p -> p.getFileName().toString())).as("the launcher's port directory, while it runs")
-                        .singleElement().asString().startsWith("ppexec-launch-");
-            }
+            assertOnePortDirectory(tmp);
             new ProcessBuilder("kill", "-INT", Long.toString(launcher.pid())).start().waitFor();
             assertThat(launcher.waitFor(30, TimeUnit.SECONDS)).as("the launcher stopped").isTrue();
             assertThat(launcher.exitValue()).isNotZero();
@@ -530,10 +524,7 @@ class LaunchTest {
     void sigkillToTheLauncher_stillLeavesNoRankRunning_andNoPortFile() throws Exception {
         Path err = dir.resolve("launcher.err");
         Path tmp = Files.createDirectory(dir.resolve("tmp"));
-        List<String> cmd = javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN));
-        cmd.add(1, "-Djava.io.tmpdir=" + tmp);
-        Process launcher = new ProcessBuilder(cmd)
-                .redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile()).start();
+        Process launcher = startLauncher(tmp, err);
         List<ProcessHandle> ranks = List.of();
         try {
             awaitText(() -> read(err), "[PP 1] world: rank 1 of 2 joined");
@@ -548,10 +539,7 @@ class LaunchTest {
             for (ProcessHandle h : ranks) {
                 assertThat(h.isAlive()).as("rank pid %d ended after its launcher was killed", h.pid()).isFalse();
             }
-            try (var dirs = Files.list(tmp)) {
-                assertThat(dirs.map(p -> p.getFileName().toString())).as("the launcher's port directory")
-                        .singleElement().asString().startsWith("ppexec-launch-");
-            }
+            assertOnePortDirectory(tmp);
             try (var left = Files.walk(tmp)) {
                 assertThat(left.filter(Files::isRegularFile)).as("Note [rank 0 binds first]: rank 0 removed the file "
                         + "of its port once both ranks had come; only the killed launcher's empty directory is left")
@@ -560,6 +548,22 @@ class LaunchTest {
         } finally {
             ranks.forEach(ProcessHandle::destroyForcibly);
             launcher.destroyForcibly();
+        }
+    }
+
+    /** {@code launch --nproc 2 -- LONG_RUN} as its own process, with {@code tmp} as its temporary directory. */
+    private Process startLauncher(Path tmp, Path err) throws IOException {
+        List<String> cmd = javaMain(concat(new String[] {"launch", "--nproc", "2", "--"}, LONG_RUN));
+        cmd.add(1, "-Djava.io.tmpdir=" + tmp);
+        return new ProcessBuilder(cmd).redirectError(err.toFile()).redirectOutput(dir.resolve("launcher.out").toFile())
+                .start();
+    }
+
+    /** {@code tmp} holds the launcher's port directory and nothing else (Note [rank 0 binds first] in World). */
+    private static void assertOnePortDirectory(Path tmp) throws IOException {
+        try (var dirs = Files.list(tmp)) {
+            assertThat(dirs.map(p -> p.getFileName().toString())).as("the launcher's port directory")
+                    .singleElement().asString().startsWith("ppexec-launch-");
         }
     }
 
